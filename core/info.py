@@ -1,0 +1,45 @@
+"""What LabelLoop knows about a collection: its label fields and the suite's runs on it."""
+
+import fiftyone as fo
+
+from . import runs
+
+
+def summarize(samples, progress=None):
+    """Summary of ``samples``: size, label fields with their label counts and writers, and the suite's runs.
+
+    ``progress(fraction, label)`` is called as the work advances, when given.
+    """
+    report = progress or (lambda fraction, label: None)
+    report(0.0, "Reading the label schema")
+    suite_runs = runs.list_suite_runs(samples)
+    report(0.3, "Counting labels")
+    return {
+        "dataset": samples._root_dataset.name,
+        "num_samples": len(samples),
+        "media_type": samples.media_type,
+        "label_fields": label_fields(samples, suite_runs),
+        "runs": suite_runs,
+    }
+
+
+def label_fields(samples, suite_runs=()):
+    """One dict per label field of ``samples``: name, label type, number of labels, suite runs that wrote it."""
+    schema = samples.get_field_schema(embedded_doc_type=fo.Label)
+    names = sorted(schema)
+    paths = [_count_path(name, schema[name].document_type) for name in names]
+    counts = samples.aggregate([fo.Count(path) for path in paths]) if paths else []
+    return [
+        {
+            "name": name,
+            "type": schema[name].document_type.__name__,
+            "num_labels": count,
+            "written_by": [r["key"] for r in suite_runs if name in (r["fields"] or [])],
+        }
+        for name, count in zip(names, counts)
+    ]
+
+
+def _count_path(name, label_cls):
+    list_field = getattr(label_cls, "_LABEL_LIST_FIELD", None)
+    return f"{name}.{list_field}" if list_field else name

@@ -1,0 +1,76 @@
+"""Provenance of the suite's work, recorded as FiftyOne runs on the dataset.
+
+Every piece of long work (pre-labelling, quality scores, CVAT round trips, comparisons) is one run: who ran
+what, when, on which host, with which model and parameters, which fields it wrote and how it ended.
+"""
+
+import getpass
+import secrets
+import socket
+from datetime import datetime, timezone
+
+SUITE = "labelloop"
+RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+
+
+def start_run(samples, kind, params=None, model=None, fields=(), user=None):
+    """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key."""
+    key = new_run_key(kind)
+    config = samples.init_run(
+        method=kind,
+        suite=SUITE,
+        user=user or current_user(),
+        host=socket.gethostname(),
+        started_at=_now(),
+        finished_at=None,
+        status=RUNNING,
+        params=dict(params or {}),
+        model=model,
+        fields=list(fields),
+        counts={},
+        error=None,
+    )
+    samples.register_run(key, config)
+    return key
+
+
+def finish_run(samples, key, counts=None, error=None):
+    """Marks run ``key`` completed (or failed, when ``error`` is given) with its final counts."""
+    dataset = samples._root_dataset
+    config = dataset.get_run_info(key).config
+    config.status = FAILED if error else COMPLETED
+    config.finished_at = _now()
+    config.counts = dict(counts or {})
+    config.error = str(error) if error else None
+    dataset.update_run_config(key, config)
+
+
+def list_suite_runs(samples):
+    """The suite's runs on the dataset of ``samples``, newest first, as plain dicts."""
+    dataset = samples._root_dataset
+    records = [_record(key, dataset.get_run_info(key)) for key in dataset.list_runs(suite=SUITE)]
+    return sorted(records, key=lambda r: r["started_at"] or "", reverse=True)
+
+
+def new_run_key(kind):
+    """A unique, valid run key such as ``prelabel_20261121_105400_3fa2``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+    return f"{kind}_{stamp}_{secrets.token_hex(2)}"
+
+
+def current_user():
+    """The operating-system user running this process."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _record(key, info):
+    config = info.config
+    fields = ("user", "host", "started_at", "finished_at", "status", "params", "model", "fields", "counts", "error")
+    return {"key": key, "kind": config.method, **{name: getattr(config, name, None) for name in fields}}
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

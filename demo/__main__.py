@@ -1,0 +1,70 @@
+"""``make demo``: builds the demo data and models offline, runs the suite's operators through the SDK."""
+
+import argparse
+import os
+import time
+
+from demo import ROOT, setup_environment
+
+setup_environment()
+
+import fiftyone as fo  # noqa: E402
+import fiftyone.operators as foo  # noqa: E402
+
+from demo import data  # noqa: E402
+
+DIGITS, SHAPES = "labelloop-digits", "labelloop-shapes"
+OPERATORS = ["get_labelloop_info"]  # every operator of the suite, run on each demo dataset
+
+
+def main():
+    args = _parse_args()
+    started = time.time()
+    print(f"LabelLoop demo: data and models under {args.root}")
+    digits = data.build_digits(DIGITS, os.path.join(args.root, "images", "digits"), limit=args.digits)
+    shapes = data.build_shapes(SHAPES, os.path.join(args.root, "images", "shapes"), count=args.shapes)
+    print(f"  datasets: {DIGITS} ({len(digits)} digit PNGs), {SHAPES} ({len(shapes)} shapes images with boxes)")
+    train_models(digits, os.path.join(args.root, "models"))
+    for name in OPERATORS:
+        for dataset in (digits, shapes):
+            run_operator(name, dataset)
+    print(f"\nDone in {time.time() - started:.0f} s. Open the App on it: make app")
+
+
+def train_models(digits, models_dir):
+    """Trains the weaker baseline and the better candidate digit classifiers; records them on the dataset."""
+    from demo.train import train_classifier
+
+    train, test = digits.match(fo.ViewField("split") == "train"), digits.match(fo.ViewField("split") == "test")
+    plans = {"baseline": (120, 4), "candidate": (len(train), 12)}
+    models = {}
+    for role, (num_train, epochs) in plans.items():
+        path = os.path.join(models_dir, f"digits-{role}")
+        accuracy = train_classifier(train, test, path, num_train=num_train, epochs=epochs)
+        models[role] = {"path": path, "num_train": num_train, "epochs": epochs, "test_accuracy": round(accuracy, 4)}
+        print(f"  {role} model: {path} (ResNet, {num_train} train images, {epochs} epochs) "
+              f"test accuracy {accuracy:.1%} on {len(test)} images")
+    digits.info["labelloop_demo_models"] = models
+    digits.save()
+    return models
+
+
+def run_operator(name, dataset):
+    """Runs operator ``name`` on ``dataset`` through its SDK ``__call__`` and prints what it returned."""
+    summary = foo.get_operator(f"@labelloop/mlops/{name}")(dataset)
+    print(f"\n{name} on {summary['dataset']}: {summary['num_samples']} samples ({summary['media_type']})")
+    for field in summary["label_fields"]:
+        print(f"  {field['name']:<16} {field['type']:<16} {field['num_labels']:>6} labels")
+    print(f"  LabelLoop runs on the dataset: {len(summary['runs'])}")
+
+
+def _parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--root", default=ROOT, help="where images and models are written")
+    parser.add_argument("--digits", type=int, default=None, help="use only the first N digits (default: all)")
+    parser.add_argument("--shapes", type=int, default=300, help="number of shapes images (default: 300)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()

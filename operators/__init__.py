@@ -1,0 +1,5 @@
+"""App/SDK glue: one module per capability; each operator is thin over ``core``."""
+
+from .info import GetLabelLoopInfo
+
+OPERATORS = [GetLabelLoopInfo]

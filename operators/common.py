@@ -1,0 +1,51 @@
+"""What every LabelLoop operator shares: its config, form warnings, progress and the SDK entry point."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+
+def operator_config(name, label, description, icon="/assets/icon.svg"):
+    """An operator config that runs immediately or delegated, the caller's choice."""
+    return foo.OperatorConfig(
+        name=name,
+        label=f"LabelLoop: {label}",
+        description=description,
+        icon=icon,
+        dynamic=True,
+        allow_immediate_execution=True,
+        allow_delegated_execution=True,
+        default_choice_to_delegated=False,
+    )
+
+
+def block(inputs, message, name="invalid_input"):
+    """Shows ``message`` as a warning that blocks execution; the SDK raises it in its validation error."""
+    prop = inputs.view(name, types.Warning(label=message))
+    prop.invalid = True
+    prop.error_message = message
+    return prop
+
+
+def block_all(inputs, messages):
+    """Blocks execution with one warning per message; True when there was any."""
+    for i, message in enumerate(messages):
+        block(inputs, message, name=f"invalid_input_{i}")
+    return bool(messages)
+
+
+def progress_reporter(ctx):
+    """A ``progress(fraction, label)`` callback for ``core`` that reports through the operator context."""
+    return lambda fraction, label: ctx.set_progress(progress=fraction, label=label)
+
+
+def execute_from_sdk(operator, sample_collection, params, delegate=False):
+    """Runs ``operator`` on ``sample_collection`` as the App would; returns its result (None when delegated).
+
+    Bad input raises ``fiftyone.operators.executor.ExecutionError`` whose message says what to change.
+    """
+    result = foo.execute_operator(
+        operator.uri,
+        ctx={"view": sample_collection.view(), "params": params},
+        request_delegation=delegate,
+    )
+    return None if result.delegated else result.result

@@ -1,0 +1,44 @@
+"""Table views of ``core.info`` summaries, shared by operator outputs and panels."""
+
+from fiftyone.operators import types
+
+LABEL_FIELD_COLUMNS = (("name", "Field"), ("type", "Label type"), ("num_labels", "Labels"), ("written_by", "Written by"))
+RUN_COLUMNS = (
+    ("key", "Run"),
+    ("kind", "Kind"),
+    ("status", "Status"),
+    ("user", "User"),
+    ("host", "Host"),
+    ("started_at", "Started (UTC)"),
+    ("model", "Model"),
+    ("fields", "Fields"),
+    ("counts", "Counts"),
+)
+
+
+def table(columns):
+    """A TableView with the given ``(key, label)`` columns."""
+    view = types.TableView()
+    for key, label in columns:
+        view.add_column(key, label=label)
+    return view
+
+
+def add_summary_tables(obj):
+    """Adds the tables of ``display_rows`` to the ``types.Object`` ``obj``."""
+    obj.list("label_field_rows", types.Object(), label="Label fields", view=table(LABEL_FIELD_COLUMNS))
+    obj.list("run_rows", types.Object(), label="LabelLoop runs", view=table(RUN_COLUMNS))
+
+
+def display_rows(summary):
+    """The summary's tables as rows of strings and numbers, ready for a TableView."""
+    return {
+        "label_field_rows": [{**f, "written_by": ", ".join(f["written_by"])} for f in summary["label_fields"]],
+        "run_rows": [_run_row(r) for r in summary["runs"]],
+    }
+
+
+def _run_row(run):
+    counts = ", ".join(f"{k}={v}" for k, v in (run["counts"] or {}).items())
+    row = {key: run.get(key) for key, _ in RUN_COLUMNS}
+    return {**row, "model": run.get("model") or "", "fields": ", ".join(run["fields"] or []), "counts": counts}

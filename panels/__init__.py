@@ -1,0 +1,5 @@
+"""Python panels of the suite."""
+
+from .overview import LabelLoopOverviewPanel
+
+PANELS = [LabelLoopOverviewPanel]

@@ -1,0 +1,84 @@
+"""Session harness: a private mongod and an isolated FiftyOne config, set up before fiftyone is imported."""
+
+import os
+import sys
+import tempfile
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
+
+from harness import mongo  # noqa: E402  (must precede any fiftyone import)
+
+_SCRATCH = tempfile.mkdtemp(prefix="labelloop-tests-")
+os.environ.update(
+    {
+        "FIFTYONE_PLUGINS_DIR": REPO,
+        "FIFTYONE_DO_NOT_TRACK": "true",
+        "FIFTYONE_ALLOW_LEGACY_ORCHESTRATORS": "true",
+        "FIFTYONE_DATASET_ZOO_DIR": os.path.join(_SCRATCH, "dataset-zoo"),
+        "FIFTYONE_MODEL_ZOO_DIR": os.path.join(_SCRATCH, "model-zoo"),
+        "FIFTYONE_DEFAULT_DATASET_DIR": os.path.join(_SCRATCH, "datasets"),
+        "HF_HOME": os.path.join(_SCRATCH, "hf"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "NUMBA_CACHE_DIR": os.path.join(_SCRATCH, "numba"),
+    }
+)
+MONGO = mongo.start_for_session()
+
+import pytest  # noqa: E402
+
+import fiftyone as fo  # noqa: E402
+
+from demo import data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mongo_uri():
+    """The URI of the session's private mongod."""
+    return MONGO.uri
+
+
+@pytest.fixture
+def dataset():
+    """An empty dataset of its own for one test, deleted afterwards."""
+    ds = fo.Dataset(f"test-{uuid.uuid4().hex[:10]}")
+    yield ds
+    if fo.dataset_exists(ds.name):
+        ds.delete()
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("digits"))
+
+
+@pytest.fixture
+def digits(digits_dir):
+    """120 real digit images (PNG) with ground-truth classifications, in a dataset of its own."""
+    ds = data.build_digits(f"digits-{uuid.uuid4().hex[:10]}", digits_dir, limit=120)
+    yield ds
+    ds.delete()
+
+
+@pytest.fixture
+def shapes(tmp_path):
+    """40 synthetic shapes images with ground-truth boxes, in a dataset of its own."""
+    ds = data.build_shapes(f"shapes-{uuid.uuid4().hex[:10]}", str(tmp_path / "shapes"), count=40)
+    yield ds
+    ds.delete()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Local directories of tiny random-initialised transformers models, by task."""
+    from harness import tiny_models as tm
+
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "classification": tm.image_classifier(root / "classifier", [str(i) for i in range(10)]),
+        "detection": tm.object_detector(root / "detector", list(data.SHAPES)),
+        "zero_shot": tm.zero_shot_model(root / "clip"),
+        "embedding": tm.image_embedder(root / "embedder"),
+    }

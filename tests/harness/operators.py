@@ -1,0 +1,54 @@
+"""Runs the suite's operators and panels exactly as the SDK and the App do, with a real ExecutionContext."""
+
+import json
+import subprocess
+import sys
+
+import fiftyone.operators as foo
+from fiftyone.operators.delegated import DelegatedOperationService
+from fiftyone.operators.executor import ExecutionError
+
+PLUGIN = "@labelloop/mlops"
+
+
+def uri(name):
+    return f"{PLUGIN}/{name}"
+
+
+def run(name, target, params=None, delegated=False, selected=None):
+    """Executes operator ``name`` on the collection ``target``; returns the ``ExecutionResult``."""
+    ctx = {"view": target.view(), "params": params or {}, "selected": selected or []}
+    return foo.execute_operator(uri(name), ctx=ctx, request_delegation=delegated)
+
+
+def validation_error(name, target, params=None):
+    """The message of the validation error that operator ``name`` raises for ``params`` (fails if none)."""
+    try:
+        run(name, target, params)
+    except ExecutionError as error:
+        return str(error)
+    raise AssertionError(f"{name} accepted {params!r}")
+
+
+def run_panel(name, target, method, state=None, event_args=None):
+    """Calls panel ``name``'s ``method`` as the App does; returns the App requests it triggered, by operator."""
+    params = {"__method__": method, "panel_id": "test-panel", "state": state or {}, "event_args": event_args or {}}
+    result = run(name, target, params)
+    requests = {}
+    for request in result.executor.to_json()["requests"]:
+        requests.setdefault(request["operator_uri"].rsplit("/", 1)[-1], []).append(request["params"])
+    return requests
+
+
+def run_queued_in_child(dataset_name, timeout=300):
+    """Runs the dataset's queued delegated operations in a child process, as a ``fiftyone delegated`` worker."""
+    code = (
+        "from fiftyone.operators.delegated import DelegatedOperationService as S; "
+        f"S().execute_queued_operations(dataset_name={json.dumps(dataset_name)}, log=True)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=timeout)
+
+
+def delegated_operation(operation_id):
+    """The stored delegated operation document with ``operation_id``."""
+    return DelegatedOperationService().get(operation_id)
