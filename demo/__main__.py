@@ -36,7 +36,7 @@ def train_models(digits, models_dir):
     from demo.train import train_classifier
 
     train, test = digits.match(fo.ViewField("split") == "train"), digits.match(fo.ViewField("split") == "test")
-    plans = {"baseline": (120, 4), "candidate": (len(train), 12)}
+    plans = {"baseline": (200, 5), "candidate": (len(train), 12)}
     models = {}
     for role, (num_train, epochs) in plans.items():
         path = os.path.join(models_dir, f"digits-{role}")

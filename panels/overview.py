@@ -21,7 +21,7 @@ class LabelLoopOverviewPanel(foo.Panel):
         return foo.PanelConfig(
             name="labelloop_overview",
             label="LabelLoop",
-            icon="/assets/icon.svg",
+            icon="loop",
             surfaces="grid",
             help_markdown=HELP,
         )
@@ -59,9 +59,9 @@ class LabelLoopOverviewPanel(foo.Panel):
 
 def _header(state):
     if state.get("dataset") is None:
-        return "### LabelLoop\nLoading..."
+        return "**LabelLoop**: loading..."
     return (
-        f"### LabelLoop on `{state.get('dataset')}`\n"
+        f"**LabelLoop on `{state.get('dataset')}`**: "
         f"{state.get('num_samples')} samples in the current view, "
         f"{state.get('num_runs')} LabelLoop runs on the dataset."
     )

@@ -1,0 +1,33 @@
+"""``make app``: the App on the demo's digits dataset, the LabelLoop panel open beside the samples grid."""
+
+import argparse
+
+from demo import setup_environment
+
+setup_environment()
+
+import fiftyone as fo  # noqa: E402
+
+from demo.__main__ import DIGITS  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default=DIGITS, help=f"dataset to open (default: {DIGITS})")
+    parser.add_argument("--port", type=int, default=5151)
+    parser.add_argument("--address", default="127.0.0.1")
+    args = parser.parse_args()
+    if not fo.dataset_exists(args.dataset):
+        raise SystemExit(f"No dataset '{args.dataset}': run `make demo` first.")
+    spaces = fo.Space(
+        children=[fo.Panel(type="Samples", pinned=True), fo.Panel(type="labelloop_overview")],
+        orientation="horizontal",
+    )
+    session = fo.launch_app(fo.load_dataset(args.dataset), spaces=spaces, port=args.port, address=args.address,
+                            auto=False)
+    print(f"App: http://{args.address}:{args.port} (Ctrl-C to stop)")
+    session.wait(-1)
+
+
+if __name__ == "__main__":
+    main()

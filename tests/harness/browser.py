@@ -1,0 +1,56 @@
+"""The real App on 127.0.0.1 with the plugin loaded, driven by Debian's chromium through playwright."""
+
+import contextlib
+import shutil
+import socket
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_available():
+    return shutil.which(CHROMIUM) is not None
+
+
+@contextlib.contextmanager
+def app_page(dataset, width=1400, height=900):
+    """Yields a playwright page showing ``dataset`` in a freshly launched App server."""
+    import fiftyone as fo
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    session = fo.launch_app(dataset, port=port, address="127.0.0.1", remote=True, auto=False)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.set_default_timeout(60_000)
+                page.goto(f"http://127.0.0.1:{port}/datasets/{dataset.name}")
+                page.wait_for_selector('[data-cy="looker"]')
+                yield page
+            finally:
+                browser.close()
+    finally:
+        session.close()
+
+
+def dismiss_popups(page):
+    """Closes the App's promotional popup when it shows."""
+    dismiss = page.get_by_text("Dismiss", exact=True)
+    if dismiss.count():
+        dismiss.first.click()
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,45 @@
+"""The plugin in the real App: operator browser, an operator form and its output, the LabelLoop panel."""
+
+import os
+
+import pytest
+
+from core import runs
+from harness import browser
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCREENSHOT = os.path.join(REPO, "assets", "app-labelloop.png")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not browser.chromium_available() and not os.environ.get("CI"),  # in CI a missing browser is a failure
+        reason="needs Debian's chromium (`make test` installs it)",
+    ),
+]
+
+
+def test_operator_and_panel_in_the_app(shapes):
+    key = runs.start_run(shapes, "prelabel", model="demo-model", fields=["ground_truth"])
+    runs.finish_run(shapes, key, counts={"labels": 10})
+    with browser.app_page(shapes, width=1600) as page:
+        browser.dismiss_popups(page)
+
+        page.keyboard.press("Backquote")  # opens the operator browser
+        page.keyboard.type("LabelLoop")
+        page.get_by_text("LabelLoop: Dataset info").first.click()
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Samples in the target view").wait_for()
+        output = page.inner_text("body")
+        assert str(len(shapes)) in output and "Detections" in output and key in output
+        page.get_by_role("button", name="Close").click()
+
+        page.locator('[title="New panel"]').first.click()
+        page.get_by_text("LabelLoop", exact=True).first.click()
+        header = page.get_by_text(f"{len(shapes)} samples in the current view")
+        header.wait_for()
+        panel_text = page.inner_text("body")
+        assert "1 LabelLoop runs on the dataset" in panel_text and key in panel_text
+        page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')
+        page.screenshot(path=SCREENSHOT)
+    assert os.path.getsize(SCREENSHOT) > 10_000

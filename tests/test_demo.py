@@ -1,0 +1,26 @@
+"""`make demo`'s program end to end, on the test session's private database."""
+
+import os
+import subprocess
+import sys
+
+import fiftyone as fo
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_demo_builds_data_trains_models_and_runs_every_operator(tmp_path):
+    command = [sys.executable, "-m", "demo", "--root", str(tmp_path), "--digits", "400", "--shapes", "20"]
+    try:
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = done.stdout
+        assert "labelloop-digits (400 digit PNGs)" in out and "labelloop-shapes (20 shapes images" in out
+        assert "get_labelloop_info on labelloop-digits: 400 samples" in out and "Open the App on it: make app" in out
+        models = fo.load_dataset("labelloop-digits").info["labelloop_demo_models"]
+        assert models["candidate"]["test_accuracy"] > models["baseline"]["test_accuracy"]
+        assert os.path.isfile(os.path.join(models["candidate"]["path"], "config.json"))
+    finally:
+        for name in ("labelloop-digits", "labelloop-shapes"):
+            if fo.dataset_exists(name):
+                fo.delete_dataset(name)
