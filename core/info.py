@@ -36,7 +36,7 @@ def label_fields(samples, suite_runs=()):
             "num_labels": count,
             "written_by": [r["key"] for r in suite_runs if name in (r["fields"] or [])],
         }
-        for name, count in zip(names, counts)
+        for name, count in zip(names, counts, strict=True)
     ]
 
 

@@ -7,7 +7,7 @@ what, when, on which host, with which model and parameters, which fields it wrot
 import getpass
 import secrets
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SUITE = "labelloop"
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
@@ -54,7 +54,7 @@ def list_suite_runs(samples):
 
 def new_run_key(kind):
     """A unique, valid run key such as ``prelabel_20261121_105400_3fa2``."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     return f"{kind}_{stamp}_{secrets.token_hex(2)}"
 
 
@@ -73,4 +73,4 @@ def _record(key, info):
 
 
 def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

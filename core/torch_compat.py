@@ -54,10 +54,9 @@ def nms(dets, scores, iou_threshold):
 
 def _ops_defined():
     try:
-        torch.ops.torchvision.nms
+        return torch.ops.torchvision.nms is not None
     except (AttributeError, RuntimeError):
         return False
-    return True
 
 
 def _compiled_ops_load():

@@ -42,8 +42,10 @@ def train_models(digits, models_dir):
         path = os.path.join(models_dir, f"digits-{role}")
         accuracy = train_classifier(train, test, path, num_train=num_train, epochs=epochs)
         models[role] = {"path": path, "num_train": num_train, "epochs": epochs, "test_accuracy": round(accuracy, 4)}
-        print(f"  {role} model: {path} (ResNet, {num_train} train images, {epochs} epochs) "
-              f"test accuracy {accuracy:.1%} on {len(test)} images")
+        print(
+            f"  {role} model: {path} (ResNet, {num_train} train images, {epochs} epochs) "
+            f"test accuracy {accuracy:.1%} on {len(test)} images"
+        )
     digits.info["labelloop_demo_models"] = models
     digits.save()
     return models

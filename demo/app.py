@@ -23,8 +23,9 @@ def main():
         children=[fo.Panel(type="Samples", pinned=True), fo.Panel(type="labelloop_overview")],
         orientation="horizontal",
     )
-    session = fo.launch_app(fo.load_dataset(args.dataset), spaces=spaces, port=args.port, address=args.address,
-                            auto=False)
+    session = fo.launch_app(
+        fo.load_dataset(args.dataset), spaces=spaces, port=args.port, address=args.address, auto=False
+    )
     print(f"App: http://{args.address}:{args.port} (Ctrl-C to stop)")
     session.wait(-1)
 

@@ -2,7 +2,12 @@
 
 from fiftyone.operators import types
 
-LABEL_FIELD_COLUMNS = (("name", "Field"), ("type", "Label type"), ("num_labels", "Labels"), ("written_by", "Written by"))
+LABEL_FIELD_COLUMNS = (
+    ("name", "Field"),
+    ("type", "Label type"),
+    ("num_labels", "Labels"),
+    ("written_by", "Written by"),
+)
 RUN_COLUMNS = (
     ("key", "Run"),
     ("kind", "Kind"),

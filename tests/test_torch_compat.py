@@ -9,6 +9,7 @@ def test_torchvision_and_fiftyone_integrations_import():
     ensure_torchvision()
     ensure_torchvision()  # idempotent
     import torchvision  # noqa: F401
+
     import fiftyone.utils.torch  # noqa: F401
     import fiftyone.utils.transformers  # noqa: F401
 

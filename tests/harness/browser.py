@@ -23,8 +23,9 @@ def chromium_available():
 @contextlib.contextmanager
 def app_page(dataset, width=1400, height=900):
     """Yields a playwright page showing ``dataset`` in a freshly launched App server."""
-    import fiftyone as fo
     from playwright.sync_api import sync_playwright
+
+    import fiftyone as fo
 
     port = _free_port()
     session = fo.launch_app(dataset, port=port, address="127.0.0.1", remote=True, auto=False)

@@ -35,11 +35,15 @@ def zero_shot_model(out_dir):
     """A CLIP model (image-text similarity: zero-shot classification and image embeddings)."""
     torch.manual_seed(0)
     tokenizer = _char_tokenizer()
-    text = dict(vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=0, eos_token_id=1, pad_token_id=1, **VIT)
+    text = dict(
+        vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=0, eos_token_id=1, pad_token_id=1, **VIT
+    )
     vision = dict(image_size=IMAGE_SIZE, patch_size=8, **VIT)
     config = tr.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
-    processor = tr.CLIPProcessor(image_processor=tr.CLIPImageProcessor(size={"shortest_edge": IMAGE_SIZE},
-                                                                       crop_size=IMAGE_SIZE), tokenizer=tokenizer)
+    processor = tr.CLIPProcessor(
+        image_processor=tr.CLIPImageProcessor(size={"shortest_edge": IMAGE_SIZE}, crop_size=IMAGE_SIZE),
+        tokenizer=tokenizer,
+    )
     return _save(tr.CLIPModel(config), processor, out_dir)
 
 
