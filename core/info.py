@@ -3,6 +3,7 @@
 import fiftyone as fo
 
 from . import runs
+from .labels import label_path
 
 
 def summarize(samples, progress=None):
@@ -27,7 +28,7 @@ def label_fields(samples, suite_runs=()):
     """One dict per label field of ``samples``: name, label type, number of labels, suite runs that wrote it."""
     schema = samples.get_field_schema(embedded_doc_type=fo.Label)
     names = sorted(schema)
-    paths = [_count_path(name, schema[name].document_type) for name in names]
+    paths = [label_path(name, schema[name].document_type) for name in names]
     counts = samples.aggregate([fo.Count(path) for path in paths]) if paths else []
     return [
         {
@@ -38,8 +39,3 @@ def label_fields(samples, suite_runs=()):
         }
         for name, count in zip(names, counts, strict=True)
     ]
-
-
-def _count_path(name, label_cls):
-    list_field = getattr(label_cls, "_LABEL_LIST_FIELD", None)
-    return f"{name}.{list_field}" if list_field else name

@@ -1,0 +1,138 @@
+"""Batched inference with a transformers model (hub id or local directory), straight to FiftyOne labels."""
+
+import numpy as np
+import torch
+
+import fiftyone as fo
+
+from . import models as M
+from .torch_compat import ensure_torchvision
+
+
+class HFPredictor:
+    """Runs one transformers model for one task on batches of PIL images.
+
+    ``predict(images)`` returns one FiftyOne label (or embedding vector) per image, None where nothing passes
+    ``threshold``. ``labels`` are the names the model can output (its ``id2label``, or the prompts).
+    """
+
+    def __init__(self, name, task, device="cpu", prompts=None, threshold=0.0, top_k=1, store_logits=False):
+        ensure_torchvision()
+        import transformers as tr
+
+        self.task, self.device = task, device
+        self.threshold, self.top_k, self.store_logits = threshold, top_k, store_logits
+        self.prompts = list(prompts or [])
+        if task in M.ZERO_SHOT_TASKS and not self.prompts:
+            raise M.ModelError(f"Task '{task}' needs class prompts: give the names of the classes to look for.")
+        loader = {
+            M.CLASSIFICATION: tr.AutoModelForImageClassification,
+            M.DETECTION: tr.AutoModelForObjectDetection,
+            M.ZERO_SHOT_CLASSIFICATION: tr.AutoModel,
+            M.ZERO_SHOT_DETECTION: tr.AutoModelForZeroShotObjectDetection,
+            M.SEMANTIC_SEGMENTATION: tr.AutoModelForSemanticSegmentation,
+            M.EMBEDDING: tr.AutoModel,
+        }[task]
+        self.model = loader.from_pretrained(name).to(device).eval()
+        self.processor = tr.AutoProcessor.from_pretrained(name)
+        id2label = getattr(self.model.config, "id2label", None) or {}
+        self.labels = self.prompts or [id2label[i] for i in sorted(id2label)]
+
+    @property
+    def label_type(self):
+        """The FiftyOne label class this predictor writes (None for embeddings)."""
+        return label_type(self.task, self.top_k)
+
+    @torch.inference_mode()
+    def predict(self, images):
+        return {
+            M.CLASSIFICATION: self._classify,
+            M.ZERO_SHOT_CLASSIFICATION: self._classify,
+            M.DETECTION: self._detect,
+            M.ZERO_SHOT_DETECTION: self._detect,
+            M.SEMANTIC_SEGMENTATION: self._segment,
+            M.EMBEDDING: self._embed,
+        }[self.task](images)
+
+    def _inputs(self, images):
+        if self.task in M.ZERO_SHOT_TASKS:
+            text = [self.prompts] * len(images) if self.task == M.ZERO_SHOT_DETECTION else self.prompts
+            batch = self.processor(text=text, images=images, return_tensors="pt", padding=True)
+        else:
+            batch = self.processor(images=images, return_tensors="pt")
+        return batch.to(self.device)
+
+    def _classify(self, images):
+        outputs = self.model(**self._inputs(images))
+        logits = outputs.logits_per_image if self.task == M.ZERO_SHOT_CLASSIFICATION else outputs.logits
+        logits = logits.float().cpu().numpy()
+        return [classification_label(row, self.labels, self.top_k, self.threshold, self.store_logits) for row in logits]
+
+    def _detect(self, images):
+        outputs = self.model(**self._inputs(images))
+        sizes = [(image.height, image.width) for image in images]
+        if self.task == M.ZERO_SHOT_DETECTION:
+            results = self.processor.post_process_grounded_object_detection(
+                outputs, threshold=self.threshold, target_sizes=sizes, text_labels=[self.prompts] * len(images)
+            )
+        else:
+            results = self.processor.post_process_object_detection(
+                outputs, threshold=self.threshold, target_sizes=sizes
+            )
+        return [_detections(result, self.labels, size) for result, size in zip(results, sizes, strict=True)]
+
+    def _segment(self, images):
+        outputs = self.model(**self._inputs(images))
+        sizes = [(image.height, image.width) for image in images]
+        masks = self.processor.post_process_semantic_segmentation(outputs, target_sizes=sizes)
+        return [fo.Segmentation(mask=mask.cpu().numpy().astype(np.uint8)) for mask in masks]
+
+    def _embed(self, images):
+        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
+        if hasattr(self.model, "get_image_features"):
+            features = self.model.get_image_features(**inputs)
+            features = getattr(features, "pooler_output", features)
+        else:
+            outputs = self.model(**inputs)
+            pooled = getattr(outputs, "pooler_output", None)
+            features = pooled if pooled is not None else outputs.last_hidden_state.mean(dim=1)
+        return list(features.float().cpu().numpy())
+
+
+def label_type(task, top_k=1):
+    """The FiftyOne label class written for ``task`` (None for embeddings)."""
+    if task in (M.CLASSIFICATION, M.ZERO_SHOT_CLASSIFICATION):
+        return fo.Classification if top_k == 1 else fo.Classifications
+    if task in (M.DETECTION, M.ZERO_SHOT_DETECTION):
+        return fo.Detections
+    if task == M.SEMANTIC_SEGMENTATION:
+        return fo.Segmentation
+    return None
+
+
+def classification_label(logits, labels, top_k, threshold, store_logits):
+    """A Classification (top_k == 1) or Classifications from one row of logits; None when below threshold."""
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    top = [i for i in np.argsort(-probs)[:top_k] if probs[i] >= threshold]
+    found = [fo.Classification(label=labels[i], confidence=float(probs[i])) for i in top]
+    if top_k == 1:
+        if not found:
+            return None
+        if store_logits:
+            found[0].logits = logits
+        return found[0]
+    return fo.Classifications(classifications=found, logits=logits if store_logits else None)
+
+
+def _detections(result, labels, size):
+    height, width = size
+    detections = []
+    for score, label, box in zip(result["scores"], result["labels"], result["boxes"], strict=True):
+        x1, y1, x2, y2 = (float(v) for v in box)
+        x1, x2 = max(0.0, x1) / width, min(float(width), x2) / width
+        y1, y2 = max(0.0, y1) / height, min(float(height), y2) / height
+        if x2 > x1 and y2 > y1:
+            box = [x1, y1, x2 - x1, y2 - y1]
+            detections.append(fo.Detection(label=labels[int(label)], bounding_box=box, confidence=float(score)))
+    return fo.Detections(detections=detections)

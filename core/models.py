@@ -1,0 +1,151 @@
+"""Model resolution shared by pre-labelling and embeddings: a FiftyOne zoo name, a Hugging Face hub id, or a
+local transformers directory, each checked up front with an error that says what to do."""
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from .torch_compat import ensure_torchvision
+
+ZOO, HF = "zoo", "hf"
+CLASSIFICATION = "classification"
+DETECTION = "detection"
+ZERO_SHOT_CLASSIFICATION = "zero_shot_classification"
+ZERO_SHOT_DETECTION = "zero_shot_detection"
+SEMANTIC_SEGMENTATION = "semantic_segmentation"
+EMBEDDING = "embedding"
+TASKS = (
+    CLASSIFICATION,
+    DETECTION,
+    ZERO_SHOT_CLASSIFICATION,
+    ZERO_SHOT_DETECTION,
+    SEMANTIC_SEGMENTATION,
+    EMBEDDING,
+)
+ZERO_SHOT_TASKS = (ZERO_SHOT_CLASSIFICATION, ZERO_SHOT_DETECTION)
+
+# architecture name suffixes -> task; zero-shot detectors first (OwlViTForObjectDetection ends like a detector)
+_ARCHITECTURE_TASKS = (
+    (("OwlViTForObjectDetection", "Owlv2ForObjectDetection", "GroundingDinoForObjectDetection"), ZERO_SHOT_DETECTION),
+    (("ForImageClassification",), CLASSIFICATION),
+    (("ForObjectDetection",), DETECTION),
+    (("ForSemanticSegmentation",), SEMANTIC_SEGMENTATION),
+    (("CLIPModel", "SiglipModel", "Siglip2Model", "AlignModel", "AltCLIPModel"), ZERO_SHOT_CLASSIFICATION),
+)
+
+
+class ModelError(ValueError):
+    """A model that cannot be used as asked; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from: ``kind`` is "zoo" or "hf"; ``name`` a zoo name, hub id or local directory."""
+
+    kind: str
+    name: str
+    zoo_kwargs: dict = field(default_factory=dict, hash=False)
+
+
+def parse_source(kind, name, zoo_kwargs=None):
+    """Validates the form of a model source (not the model itself)."""
+    name = (name or "").strip()
+    if kind not in (ZOO, HF):
+        raise ModelError(f"Unknown model source '{kind}': use 'zoo' (FiftyOne Model Zoo) or 'hf' (transformers).")
+    if not name:
+        raise ModelError("No model given: name a zoo model, a Hugging Face hub id, or a local model directory.")
+    return ModelSource(kind, name, dict(zoo_kwargs or {}))
+
+
+def hf_config(name):
+    """The transformers config of a hub id or local directory, or a ModelError saying why it cannot be loaded."""
+    ensure_torchvision()
+    import transformers
+
+    if os.path.isdir(name):
+        if not os.path.isfile(os.path.join(name, "config.json")):
+            raise ModelError(
+                f"Directory '{name}' is not a transformers model (no config.json): give the directory that "
+                "`save_pretrained` wrote."
+            )
+    elif _looks_like_path(name):
+        raise ModelError(f"No such model directory: '{name}'.")
+    try:
+        return transformers.AutoConfig.from_pretrained(name)
+    except OSError as error:
+        raise ModelError(
+            f"Could not load '{name}' from the Hugging Face hub: it is not in the local cache and the hub cannot be "
+            "reached (offline?). Save the model with `save_pretrained` where the hub is reachable and give its "
+            f"local directory instead. ({type(error).__name__})"
+        ) from None
+    except ValueError as error:
+        raise ModelError(f"'{name}' is not a model transformers can load: {error}") from None
+
+
+def infer_task(config):
+    """The pre-labelling task of a transformers config, from its architecture (embedding when none fits)."""
+    for architecture in config.architectures or []:
+        for suffixes, task in _ARCHITECTURE_TASKS:
+            if architecture.endswith(suffixes):
+                return task
+    return EMBEDDING
+
+
+def check_task(name, config, task):
+    """The task to run: ``task`` when the model supports it, the inferred one when ``task`` is None."""
+    inferred = infer_task(config)
+    if task is None:
+        return inferred
+    if task not in TASKS:
+        raise ModelError(f"Unknown task '{task}': choose one of {', '.join(TASKS)}.")
+    if task != inferred and task != EMBEDDING:
+        architecture = (config.architectures or ["?"])[0]
+        raise ModelError(
+            f"Model '{name}' ({architecture}) is a {inferred.replace('_', ' ')} model, not {task.replace('_', ' ')}: "
+            f"choose task '{inferred}' or another model."
+        )
+    return task
+
+
+def zoo_entry(name):
+    """The zoo model entry called ``name``, or a ModelError listing similar names."""
+    import fiftyone.zoo as foz
+
+    try:
+        return foz.get_zoo_model(name)
+    except ValueError:
+        close = [n for n in foz.list_zoo_models() if _similar(name, n)][:8]
+        hint = f" Similar names: {', '.join(close)}." if close else ""
+        message = f"No FiftyOne zoo model named '{name}'.{hint} `fiftyone zoo models list` lists them."
+        raise ModelError(message) from None
+
+
+def identity(source):
+    """A stable identity string of a model: zoo name (+ kwargs) or hub id / directory with a content hash."""
+    if source.kind == ZOO:
+        extra = ",".join(f"{k}={v}" for k, v in sorted(source.zoo_kwargs.items()))
+        return f"zoo:{source.name}" + (f"[{extra}]" if extra else "")
+    if os.path.isdir(source.name):
+        return f"hf:{os.path.abspath(source.name)}@{_directory_digest(source.name)}"
+    return f"hf:{source.name}"
+
+
+def _directory_digest(path):
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            digest.update(name.encode())
+            with open(full, "rb") as f:
+                digest.update(f.read(1 << 20))  # the head of each file: config, processor, and weights header
+            digest.update(str(os.path.getsize(full)).encode())
+    return digest.hexdigest()[:12]
+
+
+def _looks_like_path(name):
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep + os.sep in name
+
+
+def _similar(name, candidate):
+    words = [w for w in name.lower().replace("_", "-").split("-") if len(w) > 2]
+    return any(w in candidate.lower() for w in words)

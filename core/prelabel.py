@@ -1,0 +1,274 @@
+"""Pre-labelling: apply a model to a collection in streamed batches and write its labels in bulk, with provenance.
+
+Images are decoded on worker threads while the previous batch runs through the model; each batch is written with
+one bulk ``set_values`` call, so an interrupted run keeps every finished batch and a rerun resumes where it stopped
+(samples that already have the output field are skipped unless ``overwrite``).
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+import fiftyone as fo
+import fiftyone.core.utils as fou
+
+from . import labels as L
+from . import models as M
+from . import runs
+
+UNKNOWN_POLICIES = ("keep", "drop", "error")
+RESERVED_FIELDS = {"id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
+MAX_REPORTED_FAILURES = 20
+
+
+@dataclass
+class PrelabelRequest:
+    """What to run and where to write it; see ``check`` for the rules each value must meet."""
+
+    source: M.ModelSource
+    output_field: str
+    task: str | None = None
+    prompts: list = field(default_factory=list)
+    threshold: float = 0.0
+    top_k: int = 1
+    class_map: dict = field(default_factory=dict)
+    unknown_labels: str = "keep"
+    batch_size: int = 16
+    device: str = "cpu"
+    store_logits: bool = False
+    overwrite: bool = False
+    allow_human_labels: bool = False
+    num_workers: int = 2
+
+    def params(self):
+        """The request as JSON-friendly run parameters."""
+        values = dict(self.__dict__)
+        values["source"] = {"kind": self.source.kind, "name": self.source.name, "zoo_kwargs": self.source.zoo_kwargs}
+        return values
+
+
+def check(samples, request):
+    """Every problem with ``request`` on ``samples`` that can be found without running the model, as messages."""
+    problems = _check_values(request)
+    if len(samples) == 0:
+        problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
+    problems += _check_output_field(samples, request)
+    if not problems:
+        try:
+            task, model_labels = plan(request)
+        except M.ModelError as error:
+            return [str(error)]
+        problems += _check_field_type(samples, request, task)
+        problems += _check_classes(samples._root_dataset, request, model_labels)
+    return problems
+
+
+def plan(request):
+    """The task that will run and the labels the model can output (None when only known after loading)."""
+    if request.source.kind == M.HF:
+        config = M.hf_config(request.source.name)
+        task = M.check_task(request.source.name, config, request.task)
+        if task in M.ZERO_SHOT_TASKS:
+            return task, list(request.prompts) or None
+        id2label = getattr(config, "id2label", None) or {}
+        return task, [id2label[i] for i in sorted(id2label)] or None
+    from .zoo_inference import zoo_task
+
+    entry = M.zoo_entry(request.source.name)
+    return request.task or zoo_task(entry), list(request.prompts) or None
+
+
+def load_predictor(request):
+    """The predictor for ``request`` (loads the model)."""
+    if request.source.kind == M.HF:
+        from .hf_inference import HFPredictor
+
+        task, _ = plan(request)
+        return HFPredictor(
+            request.source.name,
+            task,
+            device=request.device,
+            prompts=request.prompts,
+            threshold=request.threshold,
+            top_k=request.top_k,
+            store_logits=request.store_logits,
+        )
+    from .zoo_inference import ZooPredictor
+
+    return ZooPredictor(
+        request.source,
+        task=request.task,
+        threshold=request.threshold,
+        store_logits=request.store_logits,
+        prompts=request.prompts,
+    )
+
+
+def prelabel(samples, request, progress=None, user=None):
+    """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input.
+
+    ``progress`` is FiftyOne's: True/False for a terminal bar, or a callable taking the ProgressBar.
+    """
+    problems = check(samples, request)
+    if problems:
+        raise ValueError(" ".join(problems))
+    predictor = load_predictor(request)
+    _check_loaded_classes(samples._root_dataset, request, predictor.labels)
+    todo = samples if request.overwrite else samples.exists(request.output_field, False)
+    key = runs.start_run(
+        samples,
+        "prelabel" if predictor.task != M.EMBEDDING else "embeddings",
+        params=request.params(),
+        model=M.identity(request.source),
+        fields=[request.output_field],
+        user=user,
+    )
+    counts = {"samples": len(samples), "skipped_existing": len(samples) - len(todo)}
+    try:
+        counts.update(_run(todo, request, predictor, key, progress))
+    except BaseException as error:
+        runs.finish_run(samples, key, counts=counts, error=error)
+        raise
+    _finish_schema(samples._root_dataset, request, predictor)
+    runs.finish_run(samples, key, counts=counts)
+    return {"run_key": key, "task": predictor.task, **counts}
+
+
+def _run(todo, request, predictor, key, progress):
+    ids, paths = todo.values(["id", "filepath"])
+    written = labels_written = 0
+    failures = []
+    mapper = L.LabelMapper(request.class_map, request.unknown_labels, _dataset_names_or_none(todo, request))
+    provenance = {"model_version": M.identity(request.source), "prelabel_run": key}
+    batches = [range(i, min(i + request.batch_size, len(ids))) for i in range(0, len(ids), request.batch_size)]
+    bar = fou.ProgressBar(total=len(ids), progress=progress)
+    with ThreadPoolExecutor(max(1, request.num_workers)) as pool, bar:
+        pending = _decode(pool, paths, batches[0]) if batches else None
+        for n, batch in enumerate(batches):
+            images = [future.result() for future in pending]
+            pending = _decode(pool, paths, batches[n + 1]) if n + 1 < len(batches) else None
+            ok = [i for i, image in zip(batch, images, strict=True) if not isinstance(image, Exception)]
+            failures += [(paths[i], image) for i, image in zip(batch, images, strict=True) if i not in ok]
+            predictions = predictor.predict([images[i - batch.start] for i in ok]) if ok else []
+            values = {}
+            for i, prediction in zip(ok, predictions, strict=True):
+                values[ids[i]] = L.finish(prediction, mapper, provenance)
+                labels_written += L.count(values[ids[i]])
+            if values:
+                todo.set_values(request.output_field, values, key_field="id", dynamic=True)
+            written += len(values)
+            bar.set_iteration(batch.stop)
+    return {
+        "written": written,
+        "labels": labels_written,
+        "failed_images": len(failures),
+        "failures": [f"{path}: {error}" for path, error in failures[:MAX_REPORTED_FAILURES]],
+        "dropped_unknown": mapper.dropped,
+    }
+
+
+def _decode(pool, paths, batch):
+    return [pool.submit(_load_image, paths[i]) for i in batch]
+
+
+def _load_image(path):
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except Exception as error:  # a corrupt or missing file is counted and reported, never fatal
+        return error
+
+
+def _finish_schema(dataset, request, predictor):
+    if predictor.task == M.SEMANTIC_SEGMENTATION and predictor.labels:
+        dataset.mask_targets[request.output_field] = dict(enumerate(predictor.labels))
+        dataset.save()
+
+
+def _check_values(request):
+    problems = []
+    if not 0.0 <= request.threshold <= 1.0:
+        problems.append(f"Confidence threshold {request.threshold} is outside [0, 1].")
+    if request.top_k < 1:
+        problems.append(f"top_k must be at least 1 (got {request.top_k}).")
+    if request.batch_size < 1:
+        problems.append(f"Batch size must be at least 1 (got {request.batch_size}).")
+    if request.unknown_labels not in UNKNOWN_POLICIES:
+        choices = ", ".join(UNKNOWN_POLICIES)
+        problems.append(f"Unknown-label policy '{request.unknown_labels}': choose one of {choices}.")
+    if request.task in M.ZERO_SHOT_TASKS and not request.prompts:
+        problems.append(f"Task '{request.task}' needs class prompts: give the names of the classes to look for.")
+    if request.device not in available_devices():
+        devices = ", ".join(available_devices())
+        problems.append(f"Device '{request.device}' is not available here: use one of {devices}.")
+    return problems
+
+
+def _check_output_field(samples, request):
+    name = (request.output_field or "").strip()
+    if not name or name in RESERVED_FIELDS or name.startswith("_") or "." in name:
+        return [f"'{name}' cannot be an output field: give a new top-level field name such as 'predictions'."]
+    human = 0 if request.allow_human_labels else L.count_human_labels(samples._root_dataset, name)
+    if human:
+        return [
+            f"Field '{name}' holds {human} labels not written by a model (human labels): choose another output "
+            "field, or allow writing into a field with human labels explicitly."
+        ]
+    return []
+
+
+def _check_field_type(samples, request, task):
+    from .hf_inference import label_type
+
+    existing = samples._root_dataset.get_field(request.output_field)
+    if existing is None:
+        return []
+    expected = label_type(task, request.top_k)
+    actual = getattr(existing, "document_type", None)
+    if expected is None:
+        ok = isinstance(existing, (fo.VectorField, fo.ArrayField))
+        wanted = "an embeddings (vector) field"
+    else:
+        ok = actual is expected
+        wanted = f"a {expected.__name__} field"
+    if ok:
+        return []
+    found = actual.__name__ if actual else type(existing).__name__
+    field_name = request.output_field
+    return [f"Field '{field_name}' holds {found}, but this model writes {wanted}: choose another output field."]
+
+
+def _check_classes(dataset, request, model_labels):
+    problems = []
+    names = L.dataset_label_names(dataset, exclude=request.output_field)
+    unknown_targets = sorted(set(request.class_map.values()) - names) if names else []
+    if request.class_map and not names:
+        problems.append("The class mapping needs label names in the dataset, but it has no labels to map onto.")
+    if unknown_targets:
+        problems.append(
+            f"The class mapping maps onto names not in the dataset: {', '.join(unknown_targets)}. "
+            f"Known names: {', '.join(sorted(names)[:30])}."
+        )
+    if not problems and model_labels is not None and request.unknown_labels == "error":
+        problems += L.unknown_label_errors(model_labels, request.class_map, names)
+    return problems
+
+
+def _check_loaded_classes(dataset, request, model_labels):
+    problems = _check_classes(dataset, request, model_labels or None)
+    if problems:
+        raise ValueError(" ".join(problems))
+
+
+def _dataset_names_or_none(samples, request):
+    if request.unknown_labels == "keep" and not request.class_map:
+        return None
+    return L.dataset_label_names(samples._root_dataset, exclude=request.output_field)
+
+
+def available_devices():
+    """The devices inference can run on here."""
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -1,0 +1,72 @@
+"""Batched inference with a FiftyOne Model Zoo model, with the same interface as ``HFPredictor``."""
+
+import numpy as np
+
+import fiftyone as fo
+
+from . import models as M
+from .hf_inference import label_type
+from .torch_compat import ensure_torchvision
+
+_TAG_TASKS = (
+    ("zero-shot", M.ZERO_SHOT_CLASSIFICATION),
+    ("detection", M.DETECTION),
+    ("segmentation", M.SEMANTIC_SEGMENTATION),
+    ("classification", M.CLASSIFICATION),
+    ("embeddings", M.EMBEDDING),
+)
+
+
+def zoo_task(entry):
+    """The task of a zoo entry, from its tags."""
+    tags = set(entry.tags or ())
+    for tag, task in _TAG_TASKS:
+        if tag in tags:
+            return task
+    raise M.ModelError(f"Zoo model '{entry.name}' has no task LabelLoop can run (tags: {', '.join(sorted(tags))}).")
+
+
+class ZooPredictor:
+    """Runs a zoo model on batches of PIL images; ``predict`` returns one label (or embedding) per image."""
+
+    def __init__(self, source, task=None, threshold=0.0, store_logits=False, prompts=None):
+        ensure_torchvision()
+        import fiftyone.zoo as foz
+
+        entry = M.zoo_entry(source.name)
+        self.task = task or zoo_task(entry)
+        self.top_k, self.threshold = 1, threshold
+        kwargs = dict(source.zoo_kwargs)
+        if prompts:
+            kwargs["classes"] = list(prompts)
+        try:
+            self.model = foz.load_zoo_model(source.name, **kwargs)
+        except Exception as error:
+            raise M.ModelError(
+                f"Could not load zoo model '{source.name}': {error}. Zoo weights download on first use; offline, "
+                "download them where the network is reachable, or give a local transformers directory instead."
+            ) from None
+        if store_logits and getattr(self.model, "has_logits", False):
+            self.model.store_logits = True
+        self.labels = list(getattr(self.model, "classes", None) or prompts or [])
+
+    @property
+    def label_type(self):
+        return label_type(self.task)
+
+    def predict(self, images):
+        arrays = [np.asarray(image.convert("RGB")) for image in images]
+        if self.task == M.EMBEDDING:
+            return list(self.model.embed_all(arrays))
+        if self.model.ragged_batches and len({a.shape for a in arrays}) > 1:
+            labels = [self.model.predict(a) for a in arrays]
+        else:
+            labels = self.model.predict_all(arrays)
+        return [self._threshold(label) for label in labels]
+
+    def _threshold(self, label):
+        if isinstance(label, fo.Classification):
+            return label if (label.confidence or 0) >= self.threshold else None
+        if isinstance(label, fo.Detections):
+            label.detections = [d for d in label.detections if (d.confidence or 0) >= self.threshold]
+        return label
