@@ -12,8 +12,8 @@ from .torch_compat import ensure_torchvision
 class HFPredictor:
     """Runs one transformers model for one task on batches of PIL images.
 
-    ``predict(images)`` returns one FiftyOne label (or embedding vector) per image, None where nothing passes
-    ``threshold``. ``labels`` are the names the model can output (its ``id2label``, or the prompts).
+    ``predict(prepare(images))`` returns one FiftyOne label (or embedding vector) per image, None where nothing
+    passes ``threshold``. ``labels`` are the names the model can output (its ``id2label``, or the prompts).
     """
 
     def __init__(self, name, task, device="cpu", prompts=None, threshold=0.0, top_k=1, store_logits=False):
@@ -43,8 +43,20 @@ class HFPredictor:
         """The FiftyOne label class this predictor writes (None for embeddings)."""
         return label_type(self.task, self.top_k)
 
+    def prepare(self, images):
+        """Model inputs for a batch of images (thread-safe: runs on the decoding threads)."""
+        if self.task in M.ZERO_SHOT_TASKS:
+            text = [self.prompts] * len(images) if self.task == M.ZERO_SHOT_DETECTION else self.prompts
+            inputs = self.processor(text=text, images=images, return_tensors="pt", padding=True)
+        else:
+            inputs = self.processor(images=images, return_tensors="pt")
+        return inputs, [(image.height, image.width) for image in images]
+
     @torch.inference_mode()
-    def predict(self, images):
+    def predict(self, prepared):
+        """One label (or embedding) per image of a batch made by ``prepare``."""
+        inputs, sizes = prepared
+        inputs = inputs.to(self.device)
         return {
             M.CLASSIFICATION: self._classify,
             M.ZERO_SHOT_CLASSIFICATION: self._classify,
@@ -52,28 +64,23 @@ class HFPredictor:
             M.ZERO_SHOT_DETECTION: self._detect,
             M.SEMANTIC_SEGMENTATION: self._segment,
             M.EMBEDDING: self._embed,
-        }[self.task](images)
+        }[self.task](inputs, sizes)
 
-    def _inputs(self, images):
-        if self.task in M.ZERO_SHOT_TASKS:
-            text = [self.prompts] * len(images) if self.task == M.ZERO_SHOT_DETECTION else self.prompts
-            batch = self.processor(text=text, images=images, return_tensors="pt", padding=True)
-        else:
-            batch = self.processor(images=images, return_tensors="pt")
-        return batch.to(self.device)
-
-    def _classify(self, images):
-        outputs = self.model(**self._inputs(images))
+    def _classify(self, inputs, sizes):
+        outputs = self.model(**inputs)
         logits = outputs.logits_per_image if self.task == M.ZERO_SHOT_CLASSIFICATION else outputs.logits
         logits = logits.float().cpu().numpy()
-        return [classification_label(row, self.labels, self.top_k, self.threshold, self.store_logits) for row in logits]
+        probs = softmax(logits)
+        return [
+            classification_label(row, p, self.labels, self.top_k, self.threshold, self.store_logits)
+            for row, p in zip(logits, probs, strict=True)
+        ]
 
-    def _detect(self, images):
-        outputs = self.model(**self._inputs(images))
-        sizes = [(image.height, image.width) for image in images]
+    def _detect(self, inputs, sizes):
+        outputs = self.model(**inputs)
         if self.task == M.ZERO_SHOT_DETECTION:
             results = self.processor.post_process_grounded_object_detection(
-                outputs, threshold=self.threshold, target_sizes=sizes, text_labels=[self.prompts] * len(images)
+                outputs, threshold=self.threshold, target_sizes=sizes, text_labels=[self.prompts] * len(sizes)
             )
         else:
             results = self.processor.post_process_object_detection(
@@ -81,14 +88,12 @@ class HFPredictor:
             )
         return [_detections(result, self.labels, size) for result, size in zip(results, sizes, strict=True)]
 
-    def _segment(self, images):
-        outputs = self.model(**self._inputs(images))
-        sizes = [(image.height, image.width) for image in images]
+    def _segment(self, inputs, sizes):
+        outputs = self.model(**inputs)
         masks = self.processor.post_process_semantic_segmentation(outputs, target_sizes=sizes)
         return [fo.Segmentation(mask=mask.cpu().numpy().astype(np.uint8)) for mask in masks]
 
-    def _embed(self, images):
-        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
+    def _embed(self, inputs, sizes):
         if hasattr(self.model, "get_image_features"):
             features = self.model.get_image_features(**inputs)
             features = getattr(features, "pooler_output", features)
@@ -110,11 +115,16 @@ def label_type(task, top_k=1):
     return None
 
 
-def classification_label(logits, labels, top_k, threshold, store_logits):
+def softmax(logits):
+    """Row-wise softmax of a 2-d array."""
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def classification_label(logits, probs, labels, top_k, threshold, store_logits):
     """A Classification (top_k == 1) or Classifications from one row of logits; None when below threshold."""
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    top = [i for i in np.argsort(-probs)[:top_k] if probs[i] >= threshold]
+    order = [int(probs.argmax())] if top_k == 1 else np.argsort(-probs)[:top_k]
+    top = [i for i in order if probs[i] >= threshold]
     found = [fo.Classification(label=labels[i], confidence=float(probs[i])) for i in top]
     if top_k == 1:
         if not found:

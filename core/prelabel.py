@@ -5,8 +5,10 @@ one bulk ``set_values`` call, so an interrupted run keeps every finished batch a
 (samples that already have the output field are skipped unless ``overwrite``).
 """
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 
 from PIL import Image
 
@@ -137,39 +139,38 @@ def prelabel(samples, request, progress=None, user=None):
 
 def _run(todo, request, predictor, key, progress):
     ids, paths = todo.values(["id", "filepath"])
-    written = labels_written = 0
-    failures = []
     mapper = L.LabelMapper(request.class_map, request.unknown_labels, _dataset_names_or_none(todo, request))
     provenance = {"model_version": M.identity(request.source), "prelabel_run": key}
-    batches = [range(i, min(i + request.batch_size, len(ids))) for i in range(0, len(ids), request.batch_size)]
+    size = request.batch_size
+    batches = [range(i, min(i + size, len(ids))) for i in range(0, len(ids), size)]
+    counts = {"written": 0, "labels": 0, "failed_images": 0, "failures": []}
     bar = fou.ProgressBar(total=len(ids), progress=progress)
-    with ThreadPoolExecutor(max(1, request.num_workers)) as pool, bar:
-        pending = _decode(pool, paths, batches[0]) if batches else None
+    with ThreadPoolExecutor(max(1, request.num_workers)) as pool, ThreadPoolExecutor(1) as writer, bar:
+        upcoming = iter(batches)
+        ahead = deque(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, request.num_workers + 1))
+        written = None  # the write in flight: batch n is written while batch n + 1 runs through the model
         for n, batch in enumerate(batches):
-            images = [future.result() for future in pending]
-            pending = _decode(pool, paths, batches[n + 1]) if n + 1 < len(batches) else None
-            ok = [i for i, image in zip(batch, images, strict=True) if not isinstance(image, Exception)]
-            failures += [(paths[i], image) for i, image in zip(batch, images, strict=True) if i not in ok]
-            predictions = predictor.predict([images[i - batch.start] for i in ok]) if ok else []
-            values = {}
-            for i, prediction in zip(ok, predictions, strict=True):
-                values[ids[i]] = L.finish(prediction, mapper, provenance)
-                labels_written += L.count(values[ids[i]])
-            if values:
-                todo.set_values(request.output_field, values, key_field="id", dynamic=True)
-            written += len(values)
+            ok, failures, prepared = ahead.popleft().result()
+            ahead.extend(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, 1))
+            predictions = _predict(predictor, prepared)
+            values = {ids[i]: L.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
+            if written is not None:
+                written.result()
+            written = writer.submit(_write, todo, request.output_field, values, n == 0)
+            _add_counts(counts, values, failures)
             bar.set_iteration(batch.stop)
-    return {
-        "written": written,
-        "labels": labels_written,
-        "failed_images": len(failures),
-        "failures": [f"{path}: {error}" for path, error in failures[:MAX_REPORTED_FAILURES]],
-        "dropped_unknown": mapper.dropped,
-    }
+        if written is not None:
+            written.result()
+    _declare_attributes(todo._root_dataset, request.output_field)
+    return {**counts, "dropped_unknown": mapper.dropped}
 
 
-def _decode(pool, paths, batch):
-    return [pool.submit(_load_image, paths[i]) for i in batch]
+def _prepare(predictor, paths, batch):
+    """Decodes a batch (on a worker thread) and prepares the model inputs of the readable images."""
+    images = {i: _load_image(paths[i]) for i in batch}
+    ok = [i for i in batch if not isinstance(images[i], Exception)]
+    failures = [f"{paths[i]}: {images[i]}" for i in batch if i not in ok]
+    return ok, failures, predictor.prepare([images[i] for i in ok]) if ok else None
 
 
 def _load_image(path):
@@ -178,6 +179,28 @@ def _load_image(path):
             return image.convert("RGB")
     except Exception as error:  # a corrupt or missing file is counted and reported, never fatal
         return error
+
+
+def _predict(predictor, prepared):
+    return predictor.predict(prepared) if prepared is not None else []
+
+
+def _write(samples, field_name, values, first):
+    """One bulk write; the schema is expanded from the first batch only (per-value expansion is the slow part)."""
+    if values:
+        samples.set_values(field_name, values, key_field="id", expand_schema=first, dynamic=first)
+
+
+def _declare_attributes(dataset, field_name):
+    if dataset.has_field(field_name):
+        dataset.add_dynamic_sample_fields(fields=[field_name])
+
+
+def _add_counts(counts, values, failures):
+    counts["written"] += len(values)
+    counts["labels"] += sum(L.count(value) for value in values.values())
+    counts["failed_images"] += len(failures)
+    counts["failures"] += failures[: MAX_REPORTED_FAILURES - len(counts["failures"])]
 
 
 def _finish_schema(dataset, request, predictor):

@@ -54,8 +54,12 @@ class ZooPredictor:
     def label_type(self):
         return label_type(self.task)
 
-    def predict(self, images):
-        arrays = [np.asarray(image.convert("RGB")) for image in images]
+    def prepare(self, images):
+        """The images as uint8 HWC arrays, as zoo models take them."""
+        return [np.asarray(image) for image in images]
+
+    def predict(self, arrays):
+        """One label (or embedding) per array of a batch made by ``prepare``."""
         if self.task == M.EMBEDDING:
             return list(self.model.embed_all(arrays))
         if self.model.ragged_batches and len({a.shape for a in arrays}) > 1:
