@@ -127,6 +127,7 @@ def prelabel(samples, request, progress=None, user=None):
         user=user,
     )
     counts = {"samples": len(samples), "skipped_existing": len(samples) - len(todo)}
+    _declare_field(samples._root_dataset, request.output_field, predictor.label_type)
     try:
         counts.update(_run(todo, request, predictor, key, progress))
     except BaseException as error:
@@ -149,14 +150,14 @@ def _run(todo, request, predictor, key, progress):
         upcoming = iter(batches)
         ahead = deque(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, request.num_workers + 1))
         written = None  # the write in flight: batch n is written while batch n + 1 runs through the model
-        for n, batch in enumerate(batches):
+        for batch in batches:
             ok, failures, prepared = ahead.popleft().result()
             ahead.extend(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, 1))
             predictions = _predict(predictor, prepared)
             values = {ids[i]: L.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
             if written is not None:
                 written.result()
-            written = writer.submit(_write, todo, request.output_field, values, n == 0)
+            written = writer.submit(_write, todo, request.output_field, values)
             _add_counts(counts, values, failures)
             bar.set_iteration(batch.stop)
         if written is not None:
@@ -185,10 +186,24 @@ def _predict(predictor, prepared):
     return predictor.predict(prepared) if prepared is not None else []
 
 
-def _write(samples, field_name, values, first):
-    """One bulk write; the schema is expanded from the first batch only (per-value expansion is the slow part)."""
+def _write(samples, field_name, values):
+    """One bulk write into the declared field (schema expansion per value is the slow part of ``set_values``)."""
     if values:
-        samples.set_values(field_name, values, key_field="id", expand_schema=first, dynamic=first)
+        samples.set_values(field_name, values, key_field="id", expand_schema=False)
+
+
+def _declare_field(dataset, field_name, label_cls):
+    """Declares the output field before the first write, so that batches never expand the schema."""
+    if dataset.has_field(field_name):
+        return
+    try:
+        if label_cls is None:
+            dataset.add_sample_field(field_name, fo.VectorField)
+        else:
+            dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+    except ValueError:
+        if not dataset.has_field(field_name):  # another shard declaring it at the same moment is fine
+            raise
 
 
 def _declare_attributes(dataset, field_name):

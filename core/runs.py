@@ -21,7 +21,7 @@ def start_run(samples, kind, params=None, model=None, fields=(), user=None):
         suite=SUITE,
         user=user or current_user(),
         host=socket.gethostname(),
-        started_at=_now(),
+        started_at=now_iso(),
         finished_at=None,
         status=RUNNING,
         params=dict(params or {}),
@@ -39,7 +39,7 @@ def finish_run(samples, key, counts=None, error=None):
     dataset = samples._root_dataset
     config = dataset.get_run_info(key).config
     config.status = FAILED if error else COMPLETED
-    config.finished_at = _now()
+    config.finished_at = now_iso()
     config.counts = dict(counts or {})
     config.error = str(error) if error else None
     dataset.update_run_config(key, config)
@@ -72,5 +72,5 @@ def _record(key, info):
     return {"key": key, "kind": config.method, **{name: getattr(config, name, None) for name in fields}}
 
 
-def _now():
+def now_iso():
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,5 +1,8 @@
 """App/SDK glue: one module per capability; each operator is thin over ``core``."""
 
+from .accept import AcceptPrelabels
+from .embeddings import ComputeEmbeddings
 from .info import GetLabelLoopInfo
+from .prelabel import Prelabel
 
-OPERATORS = [GetLabelLoopInfo]
+OPERATORS = [GetLabelLoopInfo, Prelabel, AcceptPrelabels, ComputeEmbeddings]

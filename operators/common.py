@@ -18,6 +18,14 @@ def operator_config(name, label, description, icon="/assets/icon.svg"):
     )
 
 
+def choice(inputs, name, values, default, label, description=None):
+    """A dropdown whose wrong values are reported by our own checks (an enum only says "Invalid enum value")."""
+    dropdown = types.DropdownView()
+    for value in values:
+        dropdown.add_choice(value, label=value)
+    return inputs.str(name, default=default, label=label, description=description, view=dropdown)
+
+
 def block(inputs, message, name="invalid_input"):
     """Shows ``message`` as a warning that blocks execution; the SDK raises it in its validation error."""
     prop = inputs.view(name, types.Warning(label=message))
@@ -36,6 +44,21 @@ def block_all(inputs, messages):
 def progress_reporter(ctx):
     """A ``progress(fraction, label)`` callback for ``core`` that reports through the operator context."""
     return lambda fraction, label: ctx.set_progress(progress=fraction, label=label)
+
+
+def progress_bar(ctx, what="samples"):
+    """FiftyOne's ``progress`` argument for ``core``: a terminal bar that also reports to the App or the worker."""
+    import fiftyone as fo
+
+    def report(bar):
+        ctx.set_progress(progress=bar.progress, label=f"{bar.iteration} / {bar.total} {what}")
+
+    return fo.report_progress(report, dt=0.5)
+
+
+def user(ctx):
+    """Who runs the operation: the App user where FiftyOne knows one, else None (core uses the OS user)."""
+    return getattr(ctx.user, "email", None) if getattr(ctx, "user", None) else None
 
 
 def execute_from_sdk(operator, sample_collection, params, delegate=False):

@@ -81,4 +81,14 @@ def tiny_models(tmp_path_factory):
         "detection": tm.object_detector(root / "detector", list(data.SHAPES)),
         "zero_shot": tm.zero_shot_model(root / "clip"),
         "embedding": tm.image_embedder(root / "embedder"),
+        "segmentation": tm.semantic_segmenter(root / "segmenter", ["background", "shape"]),
+        "zero_shot_detection": tm.zero_shot_detector(root / "owlvit"),
     }
+
+
+@pytest.fixture
+def prelabel_op():
+    """The prelabel operator, called as the SDK calls it."""
+    import fiftyone.operators as foo
+
+    return foo.get_operator("@labelloop/mlops/prelabel")

@@ -1,0 +1,54 @@
+"""``accept_prelabels``: promote confident predictions into ground truth, keeping every human label."""
+
+import fiftyone as fo
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import accept
+from . import common
+
+
+class AcceptPrelabels(foo.Operator):
+    """Commits the suggestions at or above a confidence threshold into a ground-truth field."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "accept_prelabels", "Accept pre-labels", "Promote confident predictions into a ground-truth field"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        fields = sorted(view.get_field_schema(embedded_doc_type=(fo.Classification, fo.Detections)))
+        inputs.enum("pred_field", fields, label="Predictions field", required=True)
+        inputs.str("gt_field", default="ground_truth", label="Ground-truth field")
+        inputs.float("threshold", default=0.5, min=0.0, max=1.0, label="Accept at or above confidence")
+        inputs.str("tag", label="Only samples with this tag", description="e.g. reviewed; empty: all samples")
+        if ctx.params.get("pred_field"):
+            common.block_all(inputs, accept.check(view, *_arguments(ctx.params)))
+        return types.Property(inputs, view=types.View(label="LabelLoop: accept pre-labels"))
+
+    def execute(self, ctx):
+        result = accept.accept(ctx.target_view(), *_arguments(ctx.params), user=common.user(ctx))
+        ctx.set_progress(progress=1.0, label="Done")
+        ctx.ops.reload_dataset()
+        return result
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("run_key", label="Run")
+        outputs.int("promoted", label="Labels promoted")
+        outputs.int("kept_human", label="Human labels kept")
+        return types.Property(outputs, view=types.View(label="Pre-labels accepted"))
+
+    def __call__(self, sample_collection, pred_field, gt_field="ground_truth", threshold=0.5, tag=None, delegate=False):
+        """Promotes predictions of ``pred_field`` into ``gt_field``; returns the run key and counts."""
+        params = {"pred_field": pred_field, "gt_field": gt_field, "threshold": threshold, "tag": tag}
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def _arguments(params):
+    threshold = params.get("threshold")
+    threshold = 0.5 if threshold is None else float(threshold)
+    return params.get("pred_field"), params.get("gt_field") or "ground_truth", threshold, params.get("tag") or None

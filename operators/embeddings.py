@@ -1,0 +1,45 @@
+"""``compute_embeddings``: an embeddings field from a zoo or transformers model (for uniqueness and maps)."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import models, prelabel
+from . import common, model_form
+
+
+class ComputeEmbeddings(foo.Operator):
+    """Writes one embedding vector per sample, from the same model sources as pre-labelling."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "compute_embeddings", "Compute embeddings", "Write an embeddings field with a zoo or Hugging Face model"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        has_model = model_form.add_model_inputs(ctx, inputs, [models.EMBEDDING])
+        inputs.str("output_field", default="embeddings", label="Embeddings field")
+        inputs.int("batch_size", default=16, min=1, label="Batch size")
+        common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
+        inputs.bool("overwrite", default=False, label="Recompute samples that already have embeddings")
+        inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
+        if has_model:
+            common.block_all(inputs, model_form.problems(view, ctx.params, _request))
+        return types.Property(inputs, view=types.View(label="LabelLoop: compute embeddings"))
+
+    def execute(self, ctx):
+        return model_form.execute(self, ctx, _request)
+
+    def __call__(self, sample_collection, model, output_field="embeddings", delegate=False, **options):
+        """Writes embeddings of ``model`` (hub id, local directory, or zoo name with ``model_source="zoo"``) to
+        ``output_field``. Options: batch_size, device, overwrite, num_shards, zoo_kwargs. Returns the counts."""
+        params = model_form.sdk_params({"model": model, "output_field": output_field, **options})
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def _request(params):
+    return model_form.request(
+        {**params, "output_field": params.get("output_field") or "embeddings"}, task=models.EMBEDDING
+    )
