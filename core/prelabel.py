@@ -52,18 +52,20 @@ class PrelabelRequest:
 
 def check(samples, request):
     """Every problem with ``request`` on ``samples`` that can be found without running the model, as messages."""
-    problems = _check_values(request)
+    problems = _check_values(request) + _check_field_name(request.output_field)
     if len(samples) == 0:
         problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
-    problems += _check_output_field(samples, request)
-    if not problems:
-        try:
-            task, model_labels = plan(request)
-        except M.ModelError as error:
-            return [str(error)]
-        problems += _check_field_type(samples, request, task)
-        problems += _check_classes(samples._root_dataset, request, model_labels)
-    return problems
+    if problems:
+        return problems
+    try:
+        task, model_labels = plan(request)
+    except M.ModelError as error:
+        return [str(error)]
+    return (
+        _check_field_type(samples, request, task)
+        or _check_human_labels(samples, request)
+        or _check_classes(samples._root_dataset, request, model_labels)
+    )
 
 
 def plan(request):
@@ -107,10 +109,11 @@ def load_predictor(request):
     )
 
 
-def prelabel(samples, request, progress=None, user=None):
+def prelabel(samples, request, progress=None, user=None, run_params=None):
     """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input.
 
     ``progress`` is FiftyOne's: True/False for a terminal bar, or a callable taking the ProgressBar.
+    ``run_params`` are recorded with the request's parameters (e.g. the shard this run covers).
     """
     problems = check(samples, request)
     if problems:
@@ -121,7 +124,7 @@ def prelabel(samples, request, progress=None, user=None):
     key = runs.start_run(
         samples,
         "prelabel" if predictor.task != M.EMBEDDING else "embeddings",
-        params=request.params(),
+        params={**request.params(), **(run_params or {})},
         model=M.identity(request.source),
         fields=[request.output_field],
         user=user,
@@ -243,15 +246,19 @@ def _check_values(request):
     return problems
 
 
-def _check_output_field(samples, request):
-    name = (request.output_field or "").strip()
+def _check_field_name(name):
+    name = (name or "").strip()
     if not name or name in RESERVED_FIELDS or name.startswith("_") or "." in name:
         return [f"'{name}' cannot be an output field: give a new top-level field name such as 'predictions'."]
-    human = 0 if request.allow_human_labels else L.count_human_labels(samples._root_dataset, name)
+    return []
+
+
+def _check_human_labels(samples, request):
+    human = 0 if request.allow_human_labels else L.count_human_labels(samples._root_dataset, request.output_field)
     if human:
         return [
-            f"Field '{name}' holds {human} labels not written by a model (human labels): choose another output "
-            "field, or allow writing into a field with human labels explicitly."
+            f"Field '{request.output_field}' holds {human} labels not written by a model (human labels): choose "
+            "another output field, or allow writing into a field with human labels explicitly."
         ]
     return []
 

@@ -16,7 +16,7 @@ def shard(samples, low, high=None):
     in_range = [{"$gte": ["$_id", {"$toObjectId": low}]}]
     if high is not None:
         in_range.append({"$lt": ["$_id", {"$toObjectId": high}]})
-    return samples.match({"$and": in_range})
+    return samples.match({"$expr": {"$and": in_range}})
 
 
 def as_view(samples):

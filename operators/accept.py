@@ -21,7 +21,7 @@ class AcceptPrelabels(foo.Operator):
         inputs = types.Object()
         view = ctx.target_view()
         fields = sorted(view.get_field_schema(embedded_doc_type=(fo.Classification, fo.Detections)))
-        inputs.enum("pred_field", fields, label="Predictions field", required=True)
+        common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
         inputs.str("gt_field", default="ground_truth", label="Ground-truth field")
         inputs.float("threshold", default=0.5, min=0.0, max=1.0, label="Accept at or above confidence")
         inputs.str("tag", label="Only samples with this tag", description="e.g. reviewed; empty: all samples")

@@ -18,12 +18,12 @@ def operator_config(name, label, description, icon="/assets/icon.svg"):
     )
 
 
-def choice(inputs, name, values, default, label, description=None):
+def choice(inputs, name, values, default, label, description=None, required=False):
     """A dropdown whose wrong values are reported by our own checks (an enum only says "Invalid enum value")."""
     dropdown = types.DropdownView()
     for value in values:
         dropdown.add_choice(value, label=value)
-    return inputs.str(name, default=default, label=label, description=description, view=dropdown)
+    return inputs.str(name, default=default, label=label, description=description, required=required, view=dropdown)
 
 
 def block(inputs, message, name="invalid_input"):

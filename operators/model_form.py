@@ -113,6 +113,7 @@ def execute(operator, ctx, make_request=request):
         make_request(ctx.params),
         progress=common.progress_bar(ctx),
         user=common.user(ctx),
+        run_params={"shard": ctx.params["shard"]} if ctx.params.get("shard") else None,
     )
     ctx.ops.reload_dataset()
     return result

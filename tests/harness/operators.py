@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from bson import ObjectId
+
 import fiftyone.operators as foo
 from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import ExecutionError
@@ -40,15 +42,18 @@ def run_panel(name, target, method, state=None, event_args=None):
     return requests
 
 
-def run_queued_in_child(dataset_name, timeout=300):
-    """Runs the dataset's queued delegated operations in a child process, as a ``fiftyone delegated`` worker."""
+def run_queued_in_child(dataset_name, timeout=300, workers=1):
+    """Runs the dataset's queued delegated operations in ``workers`` concurrent child processes, each a
+    ``fiftyone delegated`` worker (a worker claims an operation atomically, so none runs twice)."""
     code = (
         "from fiftyone.operators.delegated import DelegatedOperationService as S; "
         f"S().execute_queued_operations(dataset_name={json.dumps(dataset_name)}, log=True)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=timeout)
+    children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(workers)]
+    for child in children:
+        assert child.wait(timeout=timeout) == 0
 
 
 def delegated_operation(operation_id):
     """The stored delegated operation document with ``operation_id``."""
-    return DelegatedOperationService().get(operation_id)
+    return DelegatedOperationService().get(ObjectId(str(operation_id)))
