@@ -101,7 +101,7 @@ class HFPredictor:
             outputs = self.model(**inputs)
             pooled = getattr(outputs, "pooler_output", None)
             features = pooled if pooled is not None else outputs.last_hidden_state.mean(dim=1)
-        return list(features.float().cpu().numpy())
+        return list(features.flatten(1).float().cpu().numpy())
 
 
 def label_type(task, top_k=1):

@@ -14,7 +14,7 @@ import fiftyone.operators as foo  # noqa: E402
 from demo import data  # noqa: E402
 
 DIGITS, SHAPES = "labelloop-digits", "labelloop-shapes"
-OPERATORS = ["get_labelloop_info"]  # every operator of the suite, run on each demo dataset
+PLUGIN = "@labelloop/mlops"
 
 
 def main():
@@ -24,10 +24,10 @@ def main():
     digits = data.build_digits(DIGITS, os.path.join(args.root, "images", "digits"), limit=args.digits)
     shapes = data.build_shapes(SHAPES, os.path.join(args.root, "images", "shapes"), count=args.shapes)
     print(f"  datasets: {DIGITS} ({len(digits)} digit PNGs), {SHAPES} ({len(shapes)} shapes images with boxes)")
-    train_models(digits, os.path.join(args.root, "models"))
-    for name in OPERATORS:
-        for dataset in (digits, shapes):
-            run_operator(name, dataset)
+    models = train_models(digits, os.path.join(args.root, "models"))
+    prelabel_digits(digits, models)
+    for dataset in (digits, shapes):
+        show_info(dataset)
     print(f"\nDone in {time.time() - started:.0f} s. Open the App on it: make app")
 
 
@@ -51,13 +51,35 @@ def train_models(digits, models_dir):
     return models
 
 
-def run_operator(name, dataset):
-    """Runs operator ``name`` on ``dataset`` through its SDK ``__call__`` and prints what it returned."""
-    summary = foo.get_operator(f"@labelloop/mlops/{name}")(dataset)
-    print(f"\n{name} on {summary['dataset']}: {summary['num_samples']} samples ({summary['media_type']})")
+def prelabel_digits(digits, models):
+    """Pre-labels the digits with both models, accepts the candidate's confident labels, computes embeddings."""
+    test = digits.match(fo.ViewField("split") == "test")
+    for role in ("baseline", "candidate"):
+        result = operator("prelabel")(digits, models[role]["path"], output_field=role, store_logits=True)
+        correct = test.match(fo.ViewField(f"{role}.label") == fo.ViewField("ground_truth.label"))
+        print(
+            f"  prelabel {role}: {result['written']} samples labelled ({result['run_key']}), "
+            f"{len(correct) / len(test):.1%} right on the test split"
+        )
+    accepted = operator("accept_prelabels")(digits, "candidate", gt_field="accepted", threshold=0.9)
+    print(f"  accept_prelabels: {accepted['promoted']} candidate labels with confidence >= 0.9 into 'accepted'")
+    embedded = operator("compute_embeddings")(digits, models["candidate"]["path"], output_field="embeddings")
+    print(f"  compute_embeddings: {embedded['written']} vectors from the candidate model into 'embeddings'")
+
+
+def operator(name):
+    return foo.get_operator(f"{PLUGIN}/{name}")
+
+
+def show_info(dataset):
+    """Runs get_labelloop_info on ``dataset`` through its SDK ``__call__`` and prints what it returned."""
+    summary = operator("get_labelloop_info")(dataset)
+    print(f"\nget_labelloop_info on {summary['dataset']}: {summary['num_samples']} samples ({summary['media_type']})")
     for field in summary["label_fields"]:
         print(f"  {field['name']:<16} {field['type']:<16} {field['num_labels']:>6} labels")
     print(f"  LabelLoop runs on the dataset: {len(summary['runs'])}")
+    for run in summary["runs"]:
+        print(f"    {run['key']:<40} {run['status']:<10} {run['user']}@{run['host']} {run['model'] or ''}")
 
 
 def _parse_args():

@@ -43,3 +43,21 @@ def test_operator_and_panel_in_the_app(shapes):
         page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')
         page.screenshot(path=SCREENSHOT)
     assert os.path.getsize(SCREENSHOT) > 10_000
+
+
+def test_prelabel_form_runs_a_local_model_from_the_app(digits, tiny_models):
+    with browser.app_page(digits, width=1600) as page:
+        browser.dismiss_popups(page)
+        page.keyboard.press("Backquote")
+        page.keyboard.type("Pre-label")
+        page.get_by_text("LabelLoop: Pre-label with a model").first.click()
+        page.get_by_text("A Hugging Face hub id or a local directory").wait_for()
+        page.locator("div.MuiTextField-root input").first.fill(tiny_models["classification"])
+        page.get_by_text("Required property").wait_for(state="hidden")  # the form took the model
+        page.screenshot(path=os.path.join(REPO, "assets", "app-prelabel-form.png"))
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Pre-labelling finished").wait_for()
+        assert "Samples written" in page.inner_text("body")
+    digits.reload()
+    assert digits.count("predictions") == len(digits)
+    assert digits.first().predictions.model_version.startswith("hf:")
