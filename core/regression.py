@@ -1,0 +1,332 @@
+"""Per-sample model comparison: what a candidate fixed and what it broke relative to a baseline.
+
+Ground-truth objects are matched to each model's predictions with ``evaluate_detections``' rules
+(``core.matching``); every ground-truth object and prediction then gets a category, every sample counts per
+category and a regression score, and the comparison is saved as a run. Data is read and written in bulk, chunk by
+chunk (no per-sample documents), so memory stays bounded and 50k samples take seconds.
+
+Categories
+- ground truth (detections): ``fixed`` (missed or wrong before, right now), ``broken`` (right before, missed now),
+  ``class_flip`` (right before, now predicted as another class), ``localisation_change`` (right in both, IoU moved
+  by more than the tolerance), ``confidence_change`` (right in both, confidence moved by more than the tolerance),
+  ``unchanged_tp``, ``unchanged_fn``;
+- predictions: ``new_fp`` (a candidate false positive the baseline did not make), ``removed_fp`` (a baseline false
+  positive the candidate no longer makes), ``unchanged_fp``, ``tp``;
+- classifications: per sample ``fixed``, ``broken``, ``class_flip`` (wrong in both, with another label),
+  ``confidence_change``, ``unchanged``.
+
+Score: ``broken + class_flip + new_fp - fixed - removed_fp`` (higher is worse).
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from pymongo import UpdateOne
+
+import fiftyone as fo
+import fiftyone.core.utils as fou
+
+from . import runs
+from .labels import PROVENANCE_ATTRIBUTE
+from .matching import Objects, ious, match
+
+GT_CATEGORIES = (
+    "fixed",
+    "broken",
+    "class_flip",
+    "localisation_change",
+    "confidence_change",
+    "unchanged_tp",
+    "unchanged_fn",
+)
+FP_CATEGORIES = ("new_fp", "removed_fp", "unchanged_fp")
+CLS_CATEGORIES = ("fixed", "broken", "class_flip", "confidence_change", "unchanged")
+HARM, GAIN = ("broken", "class_flip", "new_fp"), ("fixed", "removed_fp")
+SAMPLE_COUNTS = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", "localisation_change", "confidence_change")
+CHUNK = 5000
+
+
+@dataclass
+class CompareRequest:
+    """A comparison of ``candidate_field`` against ``baseline_field`` on ``gt_field``, saved under ``key``."""
+
+    gt_field: str
+    baseline_field: str
+    candidate_field: str
+    key: str = "compare"
+    iou: float = 0.5
+    iou_tolerance: float = 0.1
+    confidence_tolerance: float = 0.2
+    classwise: bool = True
+
+
+def check(samples, request):
+    """Every problem with ``request`` on ``samples``, as messages."""
+    problems = []
+    if len(samples) == 0:
+        problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
+    if not request.key.isidentifier():
+        problems.append(f"Comparison key '{request.key}' must be letters, digits and underscores.")
+    if not 0 < request.iou < 1:
+        problems.append(f"IoU threshold {request.iou} must be between 0 and 1.")
+    names = (request.gt_field, request.baseline_field, request.candidate_field)
+    if len(set(names)) < 3:
+        problems.append("Ground truth, baseline and candidate must be three different fields.")
+    types = {name: _label_type(samples, name) for name in names}
+    for name, label_type in types.items():
+        if label_type is None:
+            problems.append(f"No Detections or Classification field '{name}' on the dataset.")
+    if not problems and len(set(types.values())) > 1:
+        found = ", ".join(f"'{n}' holds {t.__name__}" for n, t in types.items())
+        problems.append(f"The three fields must hold the same label type: {found}.")
+    return problems
+
+
+def compare(samples, request, progress=None, user=None):
+    """Runs the comparison, writes categories and counts back, saves the run; returns the summary."""
+    problems = check(samples, request)
+    if problems:
+        raise ValueError(" ".join(problems))
+    detections = _label_type(samples, request.gt_field) is fo.Detections
+    key = runs.start_run(
+        samples,
+        "compare_models",
+        params=asdict(request),
+        model=_models(samples, request),
+        fields=written_fields(request, detections),
+        user=user,
+    )
+    totals = Totals()
+    try:
+        _declare_fields(samples._root_dataset, request, detections)
+        ids = samples.values("id")
+        with fou.ProgressBar(total=len(ids), progress=progress) as bar:
+            for start in range(0, len(ids), CHUNK):
+                chunk = samples.select(ids[start : start + CHUNK], ordered=True)
+                _bulk_set(samples._root_dataset, *_chunk_results(chunk, request, totals, detections))
+                bar.set_iteration(min(start + CHUNK, len(ids)))
+    except BaseException as error:
+        runs.finish_run(samples, key, counts=totals.overall, error=error)
+        raise
+    summary = totals.summary(kind="detections" if detections else "classification")
+    runs.finish_run(samples, key, counts=summary)
+    return {"run_key": key, "key": request.key, **summary}
+
+
+def _chunk_results(chunk, request, totals, detections):
+    return (_detections_chunk if detections else _classifications_chunk)(chunk, request, totals)
+
+
+def _bulk_set(dataset, ids, updates):
+    """Writes every sample's results in one unordered bulk write (one ``$set`` per sample)."""
+    now = datetime.now(UTC)
+    operations = [
+        UpdateOne({"_id": _id}, {"$set": {**update, "last_modified_at": now}})
+        for _id, update in zip(ids, updates, strict=True)
+    ]
+    if operations:
+        dataset._sample_collection.bulk_write(operations, ordered=False)
+
+
+def _declare_fields(dataset, request, detections):
+    """Declares the fields the bulk writes fill (so the App can filter on them) and indexes the score."""
+    for name in written_fields(request, detections):
+        if not dataset.has_field(name):
+            kind = fo.StringField if name == request.key or "." in name else fo.IntField
+            dataset.add_sample_field(name, kind)
+    dataset.create_index(f"{request.key}_score")
+
+
+def written_fields(request, detections):
+    """The sample fields (and label attributes) a comparison writes."""
+    key = request.key
+    fields = [f"{key}_{name}" for name in ("score", "fixed", "broken", "class_flip")]
+    if detections:
+        fields += [f"{key}_{name}" for name in ("new_fp", "removed_fp", "localisation_change", "confidence_change")]
+        fields += [f"{key}_{role}_{m}" for role in ("baseline", "candidate") for m in ("tp", "fp", "fn")]
+        fields += [f"{f}.detections.{key}" for f in (request.gt_field, request.baseline_field, request.candidate_field)]
+    else:
+        fields.append(key)
+    return fields
+
+
+class Totals:
+    """Counts overall, per class and per sample-level category, accumulated chunk by chunk."""
+
+    def __init__(self):
+        self.overall = Counter()
+        self.per_class = defaultdict(Counter)
+        self.samples = 0
+        self.regressed_samples = 0
+
+    def add(self, category, label, n=1):
+        self.overall[category] += n
+        self.per_class[label][category] += n
+
+    def summary(self, kind):
+        return {
+            "kind": kind,
+            "samples": self.samples,
+            "regressed_samples": self.regressed_samples,
+            "overall": {k: int(v) for k, v in self.overall.items()},
+            "per_class": {label: {k: int(v) for k, v in c.items()} for label, c in sorted(self.per_class.items())},
+        }
+
+
+def _detections_chunk(chunk, request, totals):
+    ids, gt, base, cand = _read_objects(chunk, request)
+    updates = []
+    for g, b, c in zip(gt, base, cand, strict=True):
+        categories = _compare_sample(g, b, c, request)
+        updates.append(_sample_update(categories, request))
+        _count_sample(totals, g, b, c, categories)
+    return ids, updates
+
+
+def _sample_update(categories, request):
+    """One sample's ``$set``: its counts and score, and each object's category by array position."""
+    key = request.key
+    update = {f"{key}_score": categories["score"]}
+    update.update({f"{key}_{name}": categories[f"n_{name}"] for name in SAMPLE_COUNTS})
+    for role in ("baseline", "candidate"):
+        tp, fp, fn = categories[f"{role}_counts"]
+        update.update({f"{key}_{role}_tp": tp, f"{key}_{role}_fp": fp, f"{key}_{role}_fn": fn})
+    for field, name in zip(_fields(request), ("gt", "baseline", "candidate"), strict=True):
+        update.update({f"{field}.detections.{i}.{key}": c for i, c in enumerate(categories[name])})
+    return update
+
+
+def _compare_sample(gt, base, cand, request):
+    """The categories of every object of one sample, its counts and its score."""
+    mb = match(base, gt, request.iou, request.classwise)
+    mc = match(cand, gt, request.iou, request.classwise)
+    gt_categories = [_gt_category(j, gt, base, cand, mb, mc, request) for j in range(len(gt.labels))]
+    cand_fp = _fp_categories(cand, mc, base, mb, request.iou, "new_fp")
+    base_fp = _fp_categories(base, mb, cand, mc, request.iou, "removed_fp")
+    counts = Counter(gt_categories) + Counter(cand_fp) + Counter(c for c in base_fp if c == "removed_fp")
+    score = sum(counts[c] for c in HARM) - sum(counts[c] for c in GAIN)
+    result = {"gt": gt_categories, "baseline": base_fp, "candidate": cand_fp, "score": int(score)}
+    result.update({f"n_{name}": int(counts[name]) for name in GT_CATEGORIES + FP_CATEGORIES})
+    result.update(baseline_counts=mb.counts(), candidate_counts=mc.counts())
+    return result
+
+
+def _gt_category(j, gt, base, cand, mb, mc, request):
+    before, after = mb.gt_status[j] == "tp", mc.gt_status[j] == "tp"
+    if not before:
+        return "fixed" if after else "unchanged_fn"
+    if not after:
+        return "class_flip" if _flipped(j, gt, cand, mc, request.iou) else "broken"
+    if abs(mc.gt_iou[j] - mb.gt_iou[j]) > request.iou_tolerance:
+        return "localisation_change"
+    conf_b, conf_c = base.confidences[mb.gt_match[j]], cand.confidences[mc.gt_match[j]]
+    if conf_b is not None and conf_c is not None and abs(conf_c - conf_b) > request.confidence_tolerance:
+        return "confidence_change"
+    return "unchanged_tp"
+
+
+def _flipped(j, gt, preds, matches, iou):
+    """Whether a false positive of another class sits on ground-truth object ``j``."""
+    if not len(preds.labels):
+        return False
+    overlaps = _pair_ious(preds, gt)[:, j] >= iou
+    return any(
+        overlaps[i] and matches.pred_status[i] == "fp" and preds.labels[i] != gt.labels[j]
+        for i in range(len(preds.labels))
+    )
+
+
+def _fp_categories(preds, matches, other, other_matches, iou, changed):
+    """tp / unchanged_fp / ``changed`` for each prediction: a false positive is unchanged when the other model has
+    a false positive of the same class on the same spot."""
+    if not len(preds.labels):
+        return []
+    other_fp = [k for k, s in enumerate(other_matches.pred_status) if s == "fp"]
+    overlap = _pair_ious(preds, other)[:, other_fp] >= iou if other_fp else None
+    categories = []
+    for i, status in enumerate(matches.pred_status):
+        if status == "tp":
+            categories.append("tp")
+            continue
+        same = overlap is not None and any(
+            overlap[i, n] and other.labels[k] == preds.labels[i] for n, k in enumerate(other_fp)
+        )
+        categories.append("unchanged_fp" if same else changed)
+    return categories
+
+
+def _pair_ious(preds, others):
+    return ious(preds, Objects(others.labels, others.boxes, others.confidences, [False] * len(others.labels)))
+
+
+def _count_sample(totals, gt, base, cand, categories):
+    totals.samples += 1
+    totals.regressed_samples += categories["score"] > 0
+    for label, category in zip(gt.labels, categories["gt"], strict=True):
+        totals.add(category, label)
+    for label, category in zip(cand.labels, categories["candidate"], strict=True):
+        if category != "tp":
+            totals.add(category, label)
+    for label, category in zip(base.labels, categories["baseline"], strict=True):
+        if category == "removed_fp":
+            totals.add(category, label)
+
+
+def _classifications_chunk(chunk, request, totals):
+    ids = chunk.values("_id")
+    (truth, _), (base, conf_b), (cand, conf_c) = (
+        chunk.values([f"{f}.label", f"{f}.confidence"]) for f in _fields(request)
+    )
+    truth, base, cand = (np.array(v, dtype=object) for v in (truth, base, cand))
+    conf_b, conf_c = (np.array([np.nan if c is None else c for c in v], dtype=float) for v in (conf_b, conf_c))
+    right_b, right_c = base == truth, cand == truth
+    categories = np.full(len(truth), "unchanged", dtype=object)
+    categories[~right_b & right_c] = "fixed"
+    categories[right_b & ~right_c] = "broken"
+    categories[~right_b & ~right_c & (base != cand)] = "class_flip"
+    categories[right_b & right_c & (np.abs(conf_c - conf_b) > request.confidence_tolerance)] = "confidence_change"
+    score = (categories == "broken").astype(int) + (categories == "class_flip") - (categories == "fixed")
+    totals.samples += len(truth)
+    totals.regressed_samples += int((score > 0).sum())
+    for label, category in zip(truth, categories, strict=True):
+        totals.add(category, label if label is not None else "(no label)")
+    key = request.key
+    updates = [
+        {key: c, f"{key}_score": int(v), **{f"{key}_{n}": int(c == n) for n in ("fixed", "broken", "class_flip")}}
+        for c, v in zip(categories, score, strict=True)
+    ]
+    return ids, updates
+
+
+def _read_objects(chunk, request):
+    """The sample ids and the ``Objects`` of the three fields, in one aggregation."""
+    paths = ["_id", f"{request.gt_field}.detections.iscrowd"]
+    for field in _fields(request):
+        paths += [f"{field}.detections.label", f"{field}.detections.bounding_box", f"{field}.detections.confidence"]
+    ids, crowd, *columns = chunk.values(paths, _allow_missing=True)
+    fields = [columns[i : i + 3] for i in range(0, 9, 3)]
+    gt = [Objects.of(*row, [bool(x) for x in (k or [])] or None) for *row, k in zip(*fields[0], crowd, strict=True)]
+    return ids, gt, *([Objects.of(*row) for row in zip(*f, strict=True)] for f in fields[1:])
+
+
+def _fields(request):
+    return request.gt_field, request.baseline_field, request.candidate_field
+
+
+def _models(samples, request):
+    names = []
+    for role, field in (("baseline", request.baseline_field), ("candidate", request.candidate_field)):
+        path = f"{field}.detections.{PROVENANCE_ATTRIBUTE}"
+        if _label_type(samples, field) is fo.Classification:
+            path = f"{field}.{PROVENANCE_ATTRIBUTE}"
+        versions = [v for v in samples.distinct(path) if v] if samples.has_field(path) else []
+        names.append(f"{role}: {', '.join(versions) or field}")
+    return " | ".join(names)
+
+
+def _label_type(samples, name):
+    field = samples.get_field(name) if name else None
+    label_cls = getattr(field, "document_type", None)
+    return label_cls if label_cls in (fo.Detections, fo.Classification) else None

@@ -1,0 +1,132 @@
+"""core.regression: per-sample comparison, checked against evaluate_detections and on edge cases."""
+
+import pytest
+
+import fiftyone as fo
+
+from core import regression as R
+from core import runs
+from demo import synthetic
+
+
+def request(**kwargs):
+    return R.CompareRequest("ground_truth", "baseline", "candidate", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def synthetic_1000():
+    dataset = synthetic.build("synthetic-1000", 1000, seed=1)
+    for field in ("baseline", "candidate"):
+        dataset.evaluate_detections(field, gt_field="ground_truth", eval_key=f"eval_{field}")
+    yield dataset
+    dataset.delete()
+
+
+def test_per_sample_tp_fp_fn_equal_evaluate_detections(synthetic_1000):
+    dataset = synthetic_1000
+    assert dataset.count("ground_truth.detections") > 9000 and dataset.count("ground_truth.detections.iscrowd") > 100
+    R.compare(dataset, request())
+    for field in ("baseline", "candidate"):
+        for metric in ("tp", "fp", "fn"):
+            assert dataset.values(f"compare_{field}_{metric}") == dataset.values(f"eval_{field}_{metric}"), metric
+
+
+def test_object_categories_follow_the_two_evaluations(synthetic_1000):
+    dataset = synthetic_1000
+    R.compare(dataset, request(key="cats"))
+    gt = dataset.values("ground_truth.detections", unwind=True)
+    for obj in gt:
+        before, after = obj["eval_baseline"] == "tp", obj["eval_candidate"] == "tp"
+        expected = {(False, True): {"fixed"}, (False, False): {"unchanged_fn"}, (True, False): {"broken", "class_flip"}}
+        assert obj["cats"] in expected.get(
+            (before, after), {"unchanged_tp", "localisation_change", "confidence_change"}
+        )
+    for obj in dataset.values("candidate.detections", unwind=True):
+        assert (obj["cats"] == "tp") == (obj["eval_candidate"] == "tp")
+
+
+def test_summary_counts_add_up_and_the_run_is_saved(synthetic_1000):
+    result = R.compare(synthetic_1000, request(key="summary"))
+    overall = result["overall"]
+    assert sum(overall[c] for c in R.GT_CATEGORIES if c in overall) == synthetic_1000.count("ground_truth.detections")
+    assert overall["fixed"] > overall["broken"] > 0 and overall["removed_fp"] > overall["new_fp"] > 0
+    assert sum(c.get("fixed", 0) for c in result["per_class"].values()) == overall["fixed"]
+    assert set(result["per_class"]) == set(synthetic.CLASSES)
+    assert synthetic_1000.sum("summary_fixed") == overall["fixed"]
+    assert sum(s > 0 for s in synthetic_1000.values("summary_score")) == result["regressed_samples"]
+    record = next(r for r in runs.list_suite_runs(synthetic_1000) if r["key"] == result["run_key"])
+    assert record["kind"] == "compare_models" and record["params"]["iou"] == 0.5
+    assert record["counts"]["overall"] == overall and "baseline: " in record["model"]
+
+
+def test_edge_cases_empty_one_sided_and_crowd(dataset):
+    box = [0.1, 0.1, 0.3, 0.3]
+    det = lambda label, conf=None, **kw: fo.Detection(label=label, bounding_box=box, confidence=conf, **kw)  # noqa: E731
+    dataset.add_samples(
+        [
+            fo.Sample(
+                filepath="/a.png",
+                ground_truth=fo.Detections(detections=[det("car")]),
+                baseline=fo.Detections(detections=[det("car", 0.9)]),
+                candidate=fo.Detections(),
+            ),
+            fo.Sample(
+                filepath="/b.png",
+                ground_truth=fo.Detections(),
+                baseline=fo.Detections(),
+                candidate=fo.Detections(detections=[det("dog", 0.8)]),
+            ),
+            fo.Sample(
+                filepath="/c.png",
+                ground_truth=fo.Detections(detections=[det("car")]),
+                candidate=fo.Detections(detections=[det("car", 0.7)]),
+            ),  # no baseline field value
+            fo.Sample(
+                filepath="/d.png",
+                ground_truth=fo.Detections(detections=[det("car", iscrowd=True)]),
+                baseline=fo.Detections(detections=[det("car", 0.9), det("car", 0.8)]),
+                candidate=fo.Detections(detections=[det("dog", 0.9)]),
+            ),
+            fo.Sample(filepath="/e.png"),  # no labels at all
+        ]
+    )
+    R.compare(dataset, request())
+    rows = {s.filepath: s for s in dataset}
+    assert rows["/a.png"].compare_broken == 1 and rows["/a.png"].compare_score == 1
+    assert rows["/b.png"].compare_new_fp == 1 and rows["/b.png"].candidate.detections[0].compare == "new_fp"
+    assert rows["/c.png"].compare_fixed == 1 and rows["/c.png"].compare_score == -1
+    assert rows["/d.png"].compare_baseline_tp == 2 and rows["/d.png"].ground_truth.detections[0].compare == "class_flip"
+    assert rows["/e.png"].compare_score == 0
+
+
+def test_classifications(digits):
+    digits.set_values("baseline", [fo.Classification(label="1", confidence=0.9)] * len(digits))
+    truth = digits.values("ground_truth.label")
+    digits.set_values(
+        "candidate",
+        [fo.Classification(label=t, confidence=0.5) for t in truth[:60]]
+        + [fo.Classification(label="1", confidence=0.1)] * (len(digits) - 60),
+    )
+    result = R.compare(digits, request())
+    ones = [i for i, t in enumerate(truth) if t == "1"]
+    fixed = sum(1 for i in range(60) if truth[i] != "1")
+    assert result["kind"] == "classification" and result["overall"]["fixed"] == fixed
+    assert result["overall"].get("broken", 0) == 0
+    assert result["overall"]["confidence_change"] == len(ones)  # right in both, confidence moved by > 0.2
+    assert digits.count_values("compare")["fixed"] == fixed
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (("ground_truth", "baseline", "baseline"), "three different fields"),
+        (("ground_truth", "baseline", "nope"), "No Detections or Classification field 'nope'"),
+        (("ground_truth", "baseline", "labels"), "must hold the same label type"),
+    ],
+)
+def test_bad_requests(shapes, fields, expected):
+    shapes.set_values("baseline", shapes.values("ground_truth"))
+    shapes.set_values("labels", [fo.Classification(label="x")] * len(shapes))
+    with pytest.raises(ValueError, match=expected):
+        R.compare(shapes, R.CompareRequest(*fields))
+    assert not shapes.has_field("compare_score")
