@@ -130,3 +130,39 @@ def test_bad_requests(shapes, fields, expected):
     with pytest.raises(ValueError, match=expected):
         R.compare(shapes, R.CompareRequest(*fields))
     assert not shapes.has_field("compare_score")
+
+
+def test_summary_of_a_view_equals_the_compare_result(synthetic_1000):
+    from core import regression_report as report
+
+    result = R.compare(synthetic_1000, request(key="again"))
+    params = report.comparisons(synthetic_1000)[0]
+    assert params["key"] == "again" and params["run_key"] == result["run_key"]
+    summary = report.summarize(synthetic_1000, params)
+    assert summary["overall"] == result["overall"] and summary["per_class"] == result["per_class"]
+    assert summary["regressed_samples"] == result["regressed_samples"]
+    half = report.summarize(synthetic_1000.limit(500), params)
+    assert half["samples"] == 500 and half["overall"]["fixed"] < result["overall"]["fixed"]
+    top = report.top_regressions(synthetic_1000, "again", limit=5)
+    assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True) and top[0]["score"] > 0
+
+
+def test_gate_and_reports():
+    from core import regression_report as report
+
+    summary = {
+        "samples": 10,
+        "regressed_samples": 2,
+        "overall": {"fixed": 10, "broken": 3, "class_flip": 1},
+        "per_class": {"car": {"fixed": 10, "broken": 1}, "dog": {"broken": 2, "class_flip": 1}},
+    }
+    assert report.gate_failures(summary, max_broken=10, max_ratio=0.5, per_class=False) == []
+    failures = report.gate_failures(summary, max_broken=3, max_ratio=0.5)
+    assert failures == [
+        "overall: 4 broken > 3 allowed",
+        "class 'dog': broken/fixed = 3/0 = inf > 0.5",
+    ]
+    params = {"gt_field": "gt", "baseline_field": "b", "candidate_field": "c", "iou": 0.5, "key": "k"}
+    top = [{"id": "abc", "filepath": "/x.png", "score": 3, "broken": 3, "fixed": 0}]
+    text = report.markdown(report.report(summary, params, failures, top))
+    assert "**FAILED**" in text and "| dog | 0 | 2 | 1 | 0 | 0 |" in text and "| abc | 3 | 3 | 0 | /x.png |" in text
