@@ -136,7 +136,7 @@ def _declare_fields(dataset, request, detections):
         if not dataset.has_field(name):
             kind = fo.StringField if name == request.key or "." in name else fo.IntField
             dataset.add_sample_field(name, kind)
-    dataset.create_index(f"{request.key}_score")
+    dataset.create_index([(f"{request.key}_score", -1), ("id", 1)])
 
 
 def written_fields(request, detections):

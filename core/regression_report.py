@@ -72,7 +72,7 @@ def gate_failures(summary, max_broken=None, max_ratio=None, per_class=True):
 
 def top_regressions(samples, key, limit=20, skip=0):
     """The worst-regressed samples (highest score first) as dicts, via the score index."""
-    view = samples.match(fo.ViewField(f"{key}_score") > 0).sort_by(f"{key}_score", reverse=True)
+    view = samples.match(fo.ViewField(f"{key}_score") > 0).sort_by([(f"{key}_score", -1), ("id", 1)])
     fields = ["id", "filepath", f"{key}_score", f"{key}_fixed", f"{key}_broken", f"{key}_class_flip"]
     page = view.skip(skip).limit(limit)
     rows = zip(*page.values(fields, _allow_missing=True), strict=True)

@@ -1,5 +1,6 @@
 """Python panels of the suite."""
 
 from .overview import LabelLoopOverviewPanel
+from .regression import RegressionPanel
 
-PANELS = [LabelLoopOverviewPanel]
+PANELS = [LabelLoopOverviewPanel, RegressionPanel]

@@ -1,5 +1,6 @@
 """Runs the suite's operators and panels exactly as the SDK and the App do, with a real ExecutionContext."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -34,7 +35,9 @@ def validation_error(name, target, params=None):
 
 def run_panel(name, target, method, state=None, event_args=None):
     """Calls panel ``name``'s ``method`` as the App does; returns the App requests it triggered, by operator."""
-    params = {"__method__": method, "panel_id": "test-panel", "state": state or {}, "event_args": event_args or {}}
+    state = copy.deepcopy(state or {})  # the panel updates its state in place, as the App's copy would
+    params = {"__method__": method, "panel_id": "test-panel", "state": state, "panel_state": state}
+    params["event_args"] = event_args or {}
     result = run(name, target, params)
     requests = {}
     for request in result.executor.to_json()["requests"]:

@@ -1,0 +1,83 @@
+"""Model comparison: our ``compare`` (the diff of ground truth, baseline and candidate) vs one ``evaluate_detections``.
+
+Builds synthetic Detections (50,000 samples; --quick: 10,000) with ``synthetic.build_bulk``, times
+``core.regression.compare`` on the whole dataset, then one ``evaluate_detections`` of the baseline, checks that both
+give every sample the same baseline tp/fp/fn, and ends with
+``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=..`` (peak RSS right after our run).
+"""
+
+import argparse
+import time
+
+import _setup
+
+from core.regression import CompareRequest, compare
+from demo import synthetic
+
+FIELDS = ("ground_truth", "baseline", "candidate")
+COUNTS = ("tp", "fp", "fn")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10,000 samples instead of 50,000")
+    parser.add_argument("--samples", type=int, help="number of samples (overrides --quick)")
+    args = parser.parse_args()
+    count = args.samples or (10_000 if args.quick else 50_000)
+
+    build_s, dataset = _timed(lambda: synthetic.build_bulk("bench-diff", count))
+    per_field = {f: dataset.count(f"{f}.detections") / count for f in FIELDS}
+    print(f"built {count} samples in {build_s:.1f} s")
+
+    rss_before = _status_mb("VmRSS")
+    _reset_peak()
+    request = CompareRequest(*FIELDS, key="compare")
+    ours_s, _ = _timed(lambda: compare(dataset, request, progress=False))
+    peak_mb, run_peak = _setup.peak_rss_mb(), _status_mb("VmHWM")
+    eval_s, _ = _timed(
+        lambda: dataset.evaluate_detections("baseline", gt_field="ground_truth", eval_key="eval_b", progress=False)
+    )
+    same = _same_counts(dataset, "compare_baseline", "eval_b")
+
+    ratio = ours_s / eval_s
+    objects = ", ".join(f"{f} {n:.1f}" for f, n in per_field.items())
+    print(f"samples:                    {count}")
+    print(f"objects per sample:         {objects}")
+    print(f"ours (compare):             {ours_s:8.2f} s  {1000 * ours_s / count:6.2f} ms/sample")
+    print(f"one evaluate_detections:    {eval_s:8.2f} s  {1000 * eval_s / count:6.2f} ms/sample")
+    print(f"ratio ours / eval:          {ratio:8.3f}")
+    print(f"peak RSS after ours:        {peak_mb:8.0f} MiB (process lifetime, includes the build)")
+    print(f"RSS before ours, peak in:   {rss_before:8.0f} MiB, {run_peak:.0f} MiB (+{run_peak - rss_before:.0f} MiB)")
+    print(f"agree: {'yes' if same == count else 'no'} (baseline tp/fp/fn equal on {same}/{count} samples)")
+    print(
+        f"RESULT diff ratio={ratio:.3f} samples={count} ours_s={ours_s:.2f} eval_s={eval_s:.2f} peak_mb={peak_mb:.0f}"
+    )
+
+
+def _same_counts(dataset, ours, theirs):
+    """On how many samples ``<ours>_tp/fp/fn`` equal ``<theirs>_tp/fp/fn``."""
+    a = zip(*dataset.values([f"{ours}_{c}" for c in COUNTS]), strict=True)
+    b = zip(*dataset.values([f"{theirs}_{c}" for c in COUNTS]), strict=True)
+    return sum(x == y for x, y in zip(a, b, strict=True))
+
+
+def _status_mb(key):
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak since the last reset) of this process, in MiB (Linux)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(f"{key}:"))
+
+
+def _reset_peak():
+    """Resets ``VmHWM`` to the current RSS, so it measures what follows alone."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""compare_models and the Model regression panel, driven through the operator machinery as the App does."""
+
+import json
+import os
+
+import pytest
+
+import fiftyone.operators as foo
+
+from demo import synthetic
+from harness import operators as ops
+
+PANEL = "labelloop_regression"
+
+
+@pytest.fixture
+def compared():
+    dataset = synthetic.build("panel-synthetic", 200, seed=3)
+    foo.get_operator(ops.uri("compare_models"))(dataset, "baseline", "candidate")
+    yield dataset
+    dataset.delete()
+
+
+def state_of(requests):
+    state = {}
+    for params in requests.get("patch_panel_state", []) + requests.get("set_panel_state", []):
+        state.update(params.get("state", {}))
+    return state
+
+
+def test_panel_without_a_comparison_says_what_to_do(shapes):
+    requests = ops.run_panel(PANEL, shapes, "on_load")
+    [output] = requests["show_panel_output"]
+    assert "No model comparison yet" in output["output"]["type"]["properties"]["empty"]["default"]
+
+
+def test_on_load_shows_counts_bars_and_the_worst_samples(compared):
+    requests = ops.run_panel(PANEL, compared, "on_load")
+    state = state_of(requests)
+    assert state["comparison"]["key"] == "compare" and state["summary"]["samples"] == 200
+    scores = [row["score"] for row in state["rows"]]
+    assert len(scores) == 15 and scores == sorted(scores, reverse=True) and scores[0] > 0
+    [output] = requests["show_panel_output"]
+    properties = output["output"]["type"]["properties"]
+    traces = properties["per_class"]["view"]["data"]
+    assert [t["name"] for t in traces] == ["fixed", "broken", "class_flip", "new_fp", "removed_fp"]
+    assert traces[0]["x"] == sorted(synthetic.CLASSES) and sum(traces[0]["y"]) == state["summary"]["overall"]["fixed"]
+    assert "Fixed " in properties["headline"]["default"]
+
+
+def test_the_current_view_is_the_scope(compared):
+    state = state_of(ops.run_panel(PANEL, compared.limit(50), "on_change_view"))
+    assert state["summary"]["samples"] == 50
+    assert state["summary"]["overall"]["fixed"] < compared.sum("compare_fixed")
+
+
+def test_clicking_a_bar_filters_the_grid_to_those_objects(compared):
+    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
+    requests = ops.run_panel(PANEL, compared, "on_click_bar", state=state, event_args={"x": "car", "trace": "broken"})
+    [set_view] = requests["set_view"]
+    stages = json.dumps(set_view["view"])
+    assert "FilterLabels" in stages and "broken" in stages and "car" in stages
+
+
+def test_opening_a_row_shows_both_prediction_fields(compared):
+    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
+    requests = ops.run_panel(PANEL, compared, "on_open_row", state=state, event_args={"row": 0})
+    assert requests["open_sample"][0]["id"] == state["rows"][0]["id"]
+    assert requests["set_active_fields"][0]["fields"] == ["ground_truth", "baseline", "candidate"]
+
+
+def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
+    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
+    page2 = state_of(ops.run_panel(PANEL, compared, "on_page", state=state, event_args={"step": 1}))
+    assert page2["page"] == 1 and page2["rows"][0]["id"] not in {r["id"] for r in state["rows"]}
+    ops.run_panel(PANEL, compared, "on_tag", state=state)
+    assert len(compared.match_tags("regression")) == state["summary"]["regressed_samples"] > 0
+    monkeypatch.setenv("LABELLOOP_REPORTS_DIR", str(tmp_path))
+    exported = state_of(ops.run_panel(PANEL, compared, "on_export", state=state))["exported"]
+    assert os.path.isfile(exported) and os.path.isfile(exported.replace(".md", ".json"))
+
+
+def test_compare_models_operator_defaults_and_bad_input(digits, tiny_models, prelabel_op, tmp_path):
+    from harness import tiny_models as tm
+
+    prelabel_op(digits, tiny_models["classification"], output_field="old")
+    prelabel_op(digits, tm.image_classifier(tmp_path / "new", [str(i) for i in range(10)]), output_field="new")
+    from fiftyone.operators.executor import ExecutionContext
+
+    ctx = ExecutionContext(request_params={"dataset_name": digits.name, "params": {}})
+    properties = foo.get_operator(ops.uri("compare_models")).resolve_input(ctx).type.properties
+    assert properties["baseline_field"].default == "old" and properties["candidate_field"].default == "new"
+    message = ops.validation_error("compare_models", digits, {"baseline_field": "old", "candidate_field": "old"})
+    assert "three different fields" in message
+    result = ops.run("compare_models", digits, {"baseline_field": "old", "candidate_field": "new"}).result
+    assert result["kind"] == "classification" and result["samples"] == len(digits)
