@@ -3,7 +3,8 @@
 Builds synthetic Detections (50,000 samples; --quick: 10,000) with ``synthetic.build_bulk``, times
 ``core.regression.compare`` on the whole dataset, then one ``evaluate_detections`` of the baseline, checks that both
 give every sample the same baseline tp/fp/fn, and ends with
-``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=..`` (peak RSS right after our run).
+``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=..``. The peak RSS is reset after the build,
+so ``peak_mb`` (read right after our run) is the peak of the process during our run, not the build's.
 """
 
 import argparse
@@ -27,13 +28,13 @@ def main():
 
     build_s, dataset = _timed(lambda: synthetic.build_bulk("bench-diff", count))
     per_field = {f: dataset.count(f"{f}.detections") / count for f in FIELDS}
-    print(f"built {count} samples in {build_s:.1f} s")
+    build_peak, rss_before = _setup.peak_rss_mb(), _status_mb("VmRSS")
+    print(f"built {count} samples in {build_s:.1f} s, peak RSS {build_peak:.0f} MiB")
 
-    rss_before = _status_mb("VmRSS")
     _reset_peak()
     request = CompareRequest(*FIELDS, key="compare")
     ours_s, _ = _timed(lambda: compare(dataset, request, progress=False))
-    peak_mb, run_peak = _setup.peak_rss_mb(), _status_mb("VmHWM")
+    peak_mb = _setup.peak_rss_mb()
     eval_s, _ = _timed(
         lambda: dataset.evaluate_detections("baseline", gt_field="ground_truth", eval_key="eval_b", progress=False)
     )
@@ -46,8 +47,8 @@ def main():
     print(f"ours (compare):             {ours_s:8.2f} s  {1000 * ours_s / count:6.2f} ms/sample")
     print(f"one evaluate_detections:    {eval_s:8.2f} s  {1000 * eval_s / count:6.2f} ms/sample")
     print(f"ratio ours / eval:          {ratio:8.3f}")
-    print(f"peak RSS after ours:        {peak_mb:8.0f} MiB (process lifetime, includes the build)")
-    print(f"RSS before ours, peak in:   {rss_before:8.0f} MiB, {run_peak:.0f} MiB (+{run_peak - rss_before:.0f} MiB)")
+    print(f"RSS before ours:            {rss_before:8.0f} MiB")
+    print(f"peak RSS during ours:       {peak_mb:8.0f} MiB (+{peak_mb - rss_before:.0f} MiB)")
     print(f"agree: {'yes' if same == count else 'no'} (baseline tp/fp/fn equal on {same}/{count} samples)")
     print(
         f"RESULT diff ratio={ratio:.3f} samples={count} ours_s={ours_s:.2f} eval_s={eval_s:.2f} peak_mb={peak_mb:.0f}"
@@ -62,13 +63,13 @@ def _same_counts(dataset, ours, theirs):
 
 
 def _status_mb(key):
-    """``VmRSS`` (resident now) or ``VmHWM`` (peak since the last reset) of this process, in MiB (Linux)."""
+    """A memory line of ``/proc/self/status`` (e.g. ``VmRSS``, resident now), in MiB."""
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) / 1024 for line in status if line.startswith(f"{key}:"))
 
 
 def _reset_peak():
-    """Resets ``VmHWM`` to the current RSS, so it measures what follows alone."""
+    """Resets the peak RSS (``VmHWM``, which ``peak_rss_mb`` reads) to the current RSS (Linux)."""
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
 

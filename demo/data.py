@@ -93,3 +93,19 @@ def _draw_shape(draw, label, box, colour):
         draw.rectangle(box, fill=colour)
     else:
         draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=colour)
+
+
+def add_simulated_predictions(dataset, seed=0):
+    """Writes ``baseline`` and ``candidate`` Detections that simulate two detectors of different quality on the
+    dataset's ``ground_truth`` boxes (see ``demo.synthetic``), for model comparisons on real images."""
+    from demo import synthetic
+
+    rng = np.random.default_rng(seed)
+    truth = [
+        [(d.label, d.bounding_box, None, False) for d in (gt.detections if gt else [])]
+        for gt in dataset.values("ground_truth")
+    ]
+    for role, params in synthetic.MODELS.items():
+        dataset.set_values(
+            role, [synthetic.to_detections(synthetic.predictions(rng, gt, *params, classes=SHAPES)) for gt in truth]
+        )

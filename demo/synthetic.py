@@ -29,8 +29,8 @@ def build(name, count, objects=10, seed=0, crowd_rate=0.02):
     samples = []
     for i in range(count):
         gt = _ground_truth(rng, int(rng.integers(0, 2 * objects + 1)), crowd_rate)
-        fields = {role: _detections(_predictions(rng, gt, *params)) for role, params in MODELS.items()}
-        samples.append(fo.Sample(filepath=f"/synthetic/{i:06d}.png", ground_truth=_detections(gt), **fields))
+        fields = {role: to_detections(predictions(rng, gt, *params)) for role, params in MODELS.items()}
+        samples.append(fo.Sample(filepath=f"/synthetic/{i:06d}.png", ground_truth=to_detections(gt), **fields))
     dataset.add_samples(samples, progress=False)
     return dataset
 
@@ -56,7 +56,7 @@ def build_bulk(name, count, objects=10, seed=0, chunk=5000, crowd_rate=0.02):
 def _document(rng, i, objects, crowd_rate, dataset_id, now):
     """One sample as FiftyOne stores it (``None`` fields such as ``metadata`` are left out, as FiftyOne does)."""
     gt = _ground_truth(rng, int(rng.integers(0, 2 * objects + 1)), crowd_rate)
-    fields = {role: _raw_detections(_predictions(rng, gt, *params)) for role, params in MODELS.items()}
+    fields = {role: _raw_detections(predictions(rng, gt, *params)) for role, params in MODELS.items()}
     return {
         "_id": ObjectId(),
         "filepath": f"/synthetic/{i:06d}.png",
@@ -79,23 +79,25 @@ def _ground_truth(rng, n, crowd_rate):
     return [(str(label), [*p, *s], None, bool(c)) for label, p, s, c in zip(labels, xy, wh, crowd, strict=True)]
 
 
-def _predictions(rng, gt, miss, relabel, false_positives, jitter):
+def predictions(rng, gt, miss, relabel, false_positives, jitter, classes=CLASSES):
+    """Detections a model with these error rates would make on ground-truth objects ``gt``."""
     found = []
     for label, box, _, _ in gt:
         if rng.random() < miss:
             continue
         if rng.random() < relabel:
-            label = str(rng.choice([c for c in CLASSES if c != label]))
+            label = str(rng.choice([c for c in classes if c != label]))
         moved = np.clip(np.asarray(box) + rng.normal(0, jitter * box[2], 4), 0, 0.95)
         moved[2:] = np.maximum(moved[2:], 0.01)
         found.append((label, moved.tolist(), float(rng.uniform(0.5, 1.0)), False))
     for _ in range(rng.poisson(false_positives)):
         box = [*rng.uniform(0, 0.8, 2), *rng.uniform(0.05, 0.2, 2)]
-        found.append((str(rng.choice(CLASSES)), box, float(rng.uniform(0.05, 0.6)), False))
+        found.append((str(rng.choice(classes)), box, float(rng.uniform(0.05, 0.6)), False))
     return found
 
 
-def _detections(objects):
+def to_detections(objects):
+    """FiftyOne Detections of ``(label, box, confidence, crowd)`` tuples."""
     detections = []
     for label, box, confidence, crowd in objects:
         detection = fo.Detection(label=label, bounding_box=[float(v) for v in box], confidence=confidence)
@@ -106,7 +108,7 @@ def _detections(objects):
 
 
 def _raw_detections(objects):
-    """``_detections`` as the stored document of a ``Detections`` (keys in FiftyOne's order)."""
+    """``to_detections`` as the stored document of a ``Detections`` (keys in FiftyOne's order)."""
     detections = []
     for label, box, confidence, crowd in objects:
         detection = {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [], "label": label}

@@ -108,7 +108,7 @@ class RegressionPanel(foo.Panel):
             height=40,
         )
         table = types.TableView()
-        for key, label in (("score", "Score"), ("broken", "Broken"), ("fixed", "Fixed"), ("filepath", "Sample")):
+        for key, label in (("score", "Score"), ("broken", "Broken"), ("fixed", "Fixed"), ("name", "Sample")):
             table.add_column(key, label=label)
         table.add_row_action("open", on_click=self.on_open_row, label="Open", icon="open_in_new")
         panel.list("rows", types.Object(), view=table, label=f"Worst-regressed samples (page {(state.page or 0) + 1})")
@@ -138,12 +138,13 @@ class RegressionPanel(foo.Panel):
 
     def _load_rows(self, ctx, comparison, page):
         rows = report.top_regressions(ctx.view, comparison["key"], limit=PAGE, skip=page * PAGE)
-        ctx.panel.set_state("rows", rows)
+        ctx.panel.set_state("rows", [{**row, "name": os.path.basename(row["filepath"])} for row in rows])
 
 
 BAR_LAYOUT = {
     "barmode": "group",
     "title": {"text": "Per class: fixed vs broken (click a bar to see those objects)"},
+    "height": 300,
     "margin": {"t": 40, "b": 40, "l": 40, "r": 10},
     "legend": {"orientation": "h"},
 }

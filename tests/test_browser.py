@@ -1,14 +1,20 @@
 """The plugin in the real App: operator browser, an operator form and its output, the LabelLoop panel."""
 
 import os
+import re
 
 import pytest
 
+import fiftyone as fo
+
 from core import runs
+from demo import data
 from harness import browser
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCREENSHOT = os.path.join(REPO, "assets", "app-labelloop.png")
+
+F = fo.ViewField
 
 pytestmark = [
     pytest.mark.browser,
@@ -61,3 +67,31 @@ def test_prelabel_form_runs_a_local_model_from_the_app(digits, tiny_models):
     digits.reload()
     assert digits.count("predictions") == len(digits)
     assert digits.first().predictions.model_version.startswith("hf:")
+
+
+def test_regression_panel_in_the_app(shapes):
+    import fiftyone.operators as foo
+
+    data.add_simulated_predictions(shapes, seed=4)
+    result = foo.get_operator("@labelloop/mlops/compare_models")(shapes, "baseline", "candidate")
+    with browser.app_page(shapes, width=1600) as page:
+        browser.dismiss_popups(page)
+        page.locator('[title="New panel"]').first.click()
+        page.get_by_text("Model regression", exact=True).first.click()
+        page.get_by_text(f"{result['regressed_samples']} regressed").wait_for()
+        page.wait_for_selector(".js-plotly-plot .bars")
+        page.get_by_text("Worst-regressed samples (page 1)").wait_for()
+        page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')
+        page.screenshot(path=os.path.join(REPO, "assets", "app-regression-panel.png"))
+        bar = page.locator(".js-plotly-plot .bars path").first.bounding_box()  # the "fixed" bar of the first class
+        page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+        first_class = sorted(result["per_class"])[0]
+        fixed = shapes.filter_labels("ground_truth", (F("label") == first_class) & (F("compare") == "fixed"))
+        page.get_by_text(grid_count(len(fixed))).wait_for()
+        page.get_by_role("button", name="Show regressed samples").click()
+        page.get_by_text(grid_count(len(fixed.match(F("compare_score") > 0)))).wait_for()
+
+
+def grid_count(n):
+    """The grid's sample count text ("1 sample", "12 samples")."""
+    return re.compile(rf"^{n} samples?$")
