@@ -18,7 +18,7 @@ test: $(STAMP) chromium
 	$(PY) -m pytest
 
 app: $(STAMP)
-	$(PY) -m demo.app
+	$(PY) -m demo.app $(ARGS)
 
 install: $(STAMP)
 

@@ -26,6 +26,7 @@ def main():
     print(f"  datasets: {DIGITS} ({len(digits)} digit PNGs), {SHAPES} ({len(shapes)} shapes images with boxes)")
     models = train_models(digits, os.path.join(args.root, "models"))
     prelabel_digits(digits, models)
+    compare_models(digits, shapes)
     for dataset in (digits, shapes):
         show_info(dataset)
     print(f"\nDone in {time.time() - started:.0f} s. Open the App on it: make app")
@@ -65,6 +66,23 @@ def prelabel_digits(digits, models):
     print(f"  accept_prelabels: {accepted['promoted']} candidate labels with confidence >= 0.9 into 'accepted'")
     embedded = operator("compute_embeddings")(digits, models["candidate"]["path"], output_field="embeddings")
     print(f"  compute_embeddings: {embedded['written']} vectors from the candidate model into 'embeddings'")
+
+
+def compare_models(digits, shapes):
+    """Compares candidate with baseline on the digits (two trained classifiers) and on the shapes (simulated
+    detectors of different quality), then runs the CI gate's checks on the result."""
+    from core import regression_report as report
+
+    data.add_simulated_predictions(shapes)
+    for dataset in (digits, shapes):
+        result = operator("compare_models")(dataset, "baseline", "candidate")
+        broken, fixed = report.broken_fixed(result["overall"])
+        failures = report.gate_failures(result, max_ratio=0.5)
+        verdict = "passes" if not failures else f"fails ({len(failures)} limits)"
+        print(
+            f"  compare_models on {dataset.name}: fixed {fixed}, broken {broken}, "
+            f"{result['regressed_samples']} samples regressed; gate broken/fixed <= 0.5 {verdict}"
+        )
 
 
 def operator(name):

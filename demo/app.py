@@ -1,4 +1,4 @@
-"""``make app``: the App on the demo's digits dataset, the LabelLoop panel open beside the samples grid."""
+"""``make app``: the App on a demo dataset, the Model regression and LabelLoop panels beside the samples grid."""
 
 import argparse
 
@@ -20,7 +20,11 @@ def main():
     if not fo.dataset_exists(args.dataset):
         raise SystemExit(f"No dataset '{args.dataset}': run `make demo` first.")
     spaces = fo.Space(
-        children=[fo.Panel(type="Samples", pinned=True), fo.Panel(type="labelloop_overview")],
+        children=[
+            fo.Panel(type="Samples", pinned=True),
+            fo.Panel(type="labelloop_regression"),
+            fo.Panel(type="labelloop_overview"),
+        ],
         orientation="horizontal",
     )
     session = fo.launch_app(

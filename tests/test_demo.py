@@ -19,11 +19,13 @@ def test_demo_builds_data_trains_models_and_runs_every_operator(tmp_path):
         assert "get_labelloop_info on labelloop-digits: 400 samples" in out and "Open the App on it: make app" in out
         assert "prelabel baseline: 400 samples labelled" in out and "prelabel candidate: 400 samples labelled" in out
         assert "compute_embeddings: 400 vectors" in out
+        assert "compare_models on labelloop-digits: fixed " in out and "compare_models on labelloop-shapes" in out
         digits = fo.load_dataset("labelloop-digits")
         models = digits.info["labelloop_demo_models"]
         assert models["candidate"]["test_accuracy"] > models["baseline"]["test_accuracy"]
         assert digits.first().candidate.model_version != digits.first().baseline.model_version
         assert digits.first().candidate.logits.shape == (10,) and digits.count("embeddings") == 400
+        assert digits.sum("compare_fixed") > digits.sum("compare_broken")
         assert os.path.isfile(os.path.join(models["candidate"]["path"], "config.json"))
     finally:
         for name in ("labelloop-digits", "labelloop-shapes"):
