@@ -7,6 +7,7 @@ Promoted labels are copies that carry their provenance (``accepted_from``, ``acc
 import fiftyone as fo
 
 from . import runs
+from .labels import label_type
 
 SUPPORTED = (fo.Classification, fo.Detections)
 CHUNK = 1000
@@ -18,12 +19,12 @@ def check(samples, pred_field, gt_field, threshold, tag=None):
     problems = []
     if not 0.0 <= threshold <= 1.0:
         problems.append(f"Confidence threshold {threshold} is outside [0, 1].")
-    pred_type = _label_type(dataset, pred_field)
+    pred_type = label_type(dataset, pred_field)
     if pred_type is None:
         problems.append(f"No label field '{pred_field}' on the dataset: choose the field the model wrote.")
     elif pred_type not in SUPPORTED:
         problems.append(f"Field '{pred_field}' holds {pred_type.__name__}; only Classification and Detections.")
-    gt_type = _label_type(dataset, gt_field)
+    gt_type = label_type(dataset, gt_field)
     if not gt_field or gt_field == pred_field or "." in gt_field:
         problems.append("Choose a ground-truth field other than the predictions field.")
     elif dataset.has_field(gt_field) and gt_type is not pred_type and pred_type is not None:
@@ -68,7 +69,7 @@ def revert(samples, run_key):
     dataset = samples._root_dataset
     gt_field = dataset.get_run_info(run_key).config.params["gt_field"]
     added = fo.ViewField("accepted_run") == run_key
-    if _label_type(dataset, gt_field) is fo.Classification:
+    if label_type(dataset, gt_field) is fo.Classification:
         view = samples.match(fo.ViewField(f"{gt_field}.accepted_run") == run_key)
         view.set_values(gt_field, [None] * len(view))
         return len(view)
@@ -119,8 +120,3 @@ def _copy(label, stamp):
         copy[key] = value
     return copy
 
-
-def _label_type(dataset, field_name):
-    field = dataset.get_field(field_name) if field_name else None
-    label_cls = getattr(field, "document_type", None)
-    return label_cls if label_cls is not None and issubclass(label_cls, fo.Label) else None

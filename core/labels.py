@@ -52,11 +52,17 @@ def count(value):
     return 1
 
 
+def label_type(samples, field_name):
+    """The Label class a field holds, or None (no such field, or not a label field)."""
+    field = samples.get_field(field_name) if field_name else None
+    label_cls = getattr(field, "document_type", None)
+    return label_cls if label_cls is not None and issubclass(label_cls, fo.Label) else None
+
+
 def count_human_labels(dataset, field_name):
     """How many labels in ``field_name`` lack a model's provenance attribute (0 when the field does not exist)."""
-    field = dataset.get_field(field_name)
-    label_cls = getattr(field, "document_type", None)
-    if label_cls is None or not issubclass(label_cls, fo.Label):
+    label_cls = label_type(dataset, field_name)
+    if label_cls is None:
         return 0
     path = label_path(field_name, label_cls)
     total, stamped = dataset.aggregate([fo.Count(path), fo.Count(f"{path}.{PROVENANCE_ATTRIBUTE}")])

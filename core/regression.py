@@ -29,7 +29,7 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from . import runs
-from .labels import PROVENANCE_ATTRIBUTE
+from .labels import PROVENANCE_ATTRIBUTE, label_type
 from .matching import Objects, ious, match
 
 GT_CATEGORIES = (
@@ -75,8 +75,8 @@ def check(samples, request):
     if len(set(names)) < 3:
         problems.append("Ground truth, baseline and candidate must be three different fields.")
     types = {name: _label_type(samples, name) for name in names}
-    for name, label_type in types.items():
-        if label_type is None:
+    for name, found in types.items():
+        if found is None:
             problems.append(f"No Detections or Classification field '{name}' on the dataset.")
     if not problems and len(set(types.values())) > 1:
         found = ", ".join(f"'{n}' holds {t.__name__}" for n, t in types.items())
@@ -327,6 +327,5 @@ def _models(samples, request):
 
 
 def _label_type(samples, name):
-    field = samples.get_field(name) if name else None
-    label_cls = getattr(field, "document_type", None)
+    label_cls = label_type(samples, name)
     return label_cls if label_cls in (fo.Detections, fo.Classification) else None
