@@ -6,7 +6,9 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
+from ..core import regression
 from ..core import regression_report as report
+from ..operators.compare import default_models, label_fields, request
 
 F = fo.ViewField
 PAGE = 15
@@ -17,6 +19,7 @@ TRACES = (
     ("new_fp", "#9467bd"),
     ("removed_fp", "#17becf"),
 )
+SETTINGS = ("gt_field", "baseline_field", "candidate_field", "iou", "iou_tolerance", "confidence_tolerance")
 REPORTS_DIR = os.environ.get("LABELLOOP_REPORTS_DIR", os.path.expanduser("~/.fiftyone/labelloop/reports"))
 
 
@@ -83,6 +86,21 @@ class RegressionPanel(foo.Panel):
         ctx.ops.notify(f"Tagged {len(regressed)} regressed samples 'regression'", variant="success")
         ctx.ops.reload_samples()
 
+    def on_compare(self, ctx):
+        """Runs a new comparison with the settings picked in the panel, on the current view."""
+        state = ctx.panel.state
+        settings = {**default_settings(ctx.dataset, state.comparison), **(state.fields or {}), **(state.numbers or {})}
+        problems = regression.check(ctx.view, request(settings))
+        if problems:
+            ctx.ops.notify(" ".join(problems), variant="error")
+            return
+        result = regression.compare(ctx.view, request(settings))
+        ctx.panel.set_state(
+            "comparison", next(c for c in report.comparisons(ctx.dataset) if c["run_key"] == result["run_key"])
+        )
+        ctx.ops.reload_dataset()
+        self._refresh(ctx)
+
     def on_export(self, ctx):
         path = export_report(ctx.view, ctx.panel.state.comparison)
         ctx.panel.set_state("exported", path)
@@ -92,10 +110,9 @@ class RegressionPanel(foo.Panel):
         panel = types.Object()
         state = ctx.panel.state
         comparison = state.comparison
+        _settings_form(panel, ctx, self.on_compare)
         if not comparison:
-            panel.md(
-                "**No model comparison yet.** Run *LabelLoop: Compare models* on two prediction fields.", name="empty"
-            )
+            panel.md("**No model comparison yet.** Pick the fields above and press *Compare*.", name="empty")
             return types.Property(panel, view=types.GridView(orientation="vertical", px=2, py=2))
         _comparison_picker(panel, state, self.on_select_comparison)
         panel.md(headline(comparison, state.summary or {}), name="headline")
@@ -210,6 +227,41 @@ def export_report(samples, comparison, directory=None):
     with open(stem + ".md", "w") as f:
         f.write(report.markdown(data))
     return stem + ".md"
+
+
+def _settings_form(panel, ctx, on_compare):
+    """Fields, IoU and tolerances of a new comparison (defaults: the shown comparison, or the latest runs)."""
+    defaults = default_settings(ctx.dataset, ctx.panel.state.comparison)
+    fields = panel.h_stack("fields", gap=1)
+    for name, label in (("gt_field", "Ground truth"), ("baseline_field", "Baseline"), ("candidate_field", "Candidate")):
+        choices = types.Dropdown(label=label)
+        for field in label_fields(ctx.dataset):
+            choices.add_choice(field, label=field)
+        fields.str(name, view=choices, default=defaults[name])
+    numbers = panel.h_stack("numbers", gap=1, align_y="bottom")
+    for name, label in (("iou", "IoU"), ("iou_tolerance", "IoU tolerance"), ("confidence_tolerance", "Conf. tol.")):
+        numbers.float(name, default=defaults[name], label=label)
+    numbers.str("key", default=defaults["key"], label="Key")
+    numbers.btn("compare", label="Compare", variant="contained", on_click=on_compare)
+
+
+def default_settings(dataset, comparison=None):
+    """The settings a new comparison starts from: those of ``comparison``, else the two latest pre-labelling runs'
+    fields with IoU 0.5."""
+    if comparison:
+        return {name: comparison[name] for name in (*SETTINGS, "key")}
+    fields = label_fields(dataset)
+    baseline, candidate = default_models(dataset)
+    gt = "ground_truth" if "ground_truth" in fields else None
+    return {
+        "gt_field": gt,
+        "baseline_field": baseline,
+        "candidate_field": candidate,
+        "iou": 0.5,
+        "iou_tolerance": 0.1,
+        "confidence_tolerance": 0.2,
+        "key": "compare",
+    }
 
 
 def _comparison_picker(panel, state, on_change):

@@ -94,3 +94,32 @@ def test_compare_models_operator_defaults_and_bad_input(digits, tiny_models, pre
     assert "three different fields" in message
     result = ops.run("compare_models", digits, {"baseline_field": "old", "candidate_field": "new"}).result
     assert result["kind"] == "classification" and result["samples"] == len(digits)
+
+
+def test_a_comparison_started_from_the_panel(shapes):
+    from demo import data
+
+    data.add_simulated_predictions(shapes, seed=5)
+    fields = {"baseline_field": "baseline", "candidate_field": "candidate"}
+    requests = ops.run_panel(
+        PANEL, shapes, "on_compare", state={"fields": fields, "numbers": {"key": "from_panel", "iou": 0.6}}
+    )
+    state = state_of(requests)
+    assert state["comparison"]["key"] == "from_panel" and state["comparison"]["iou"] == 0.6
+    assert state["summary"]["samples"] == len(shapes) and shapes.has_field("from_panel_score")
+    [output] = requests["show_panel_output"]
+    properties = output["output"]["type"]["properties"]
+    form = {**properties["fields"]["type"]["properties"], **properties["numbers"]["type"]["properties"]}
+    assert {"gt_field", "baseline_field", "candidate_field", "iou", "iou_tolerance", "compare"} <= set(form)
+    assert properties["fields"]["type"]["properties"]["baseline_field"]["default"] == "baseline"
+
+
+def test_a_bad_comparison_from_the_panel_is_reported(shapes):
+    requests = ops.run_panel(
+        PANEL,
+        shapes,
+        "on_compare",
+        state={"settings": {"baseline_field": "ground_truth", "candidate_field": "ground_truth"}},
+    )
+    assert "three different fields" in requests["notify"][0]["message"]
+    assert not shapes.has_field("compare_score")
