@@ -1,7 +1,8 @@
 """Model comparison: our ``compare`` (the diff of ground truth, baseline and candidate) vs one ``evaluate_detections``.
 
 Builds synthetic Detections (50,000 samples; --quick: 10,000) with ``synthetic.build_bulk``, times
-``core.regression.compare`` on the whole dataset, then one ``evaluate_detections`` of the baseline, checks that both
+``core.regression.compare`` on the whole dataset and the regression panel's first paint, then one
+``evaluate_detections`` of the baseline, checks that both
 give every sample the same baseline tp/fp/fn, and ends with
 ``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=..``. The peak RSS is reset after the build,
 so ``peak_mb`` (read right after our run) is the peak of the process during our run, not the build's.
@@ -14,6 +15,7 @@ import _setup
 
 from core.regression import CompareRequest, compare
 from demo import synthetic
+from harness.operators import run_panel
 
 FIELDS = ("ground_truth", "baseline", "candidate")
 COUNTS = ("tp", "fp", "fn")
@@ -35,6 +37,7 @@ def main():
     request = CompareRequest(*FIELDS, key="compare")
     ours_s, _ = _timed(lambda: compare(dataset, request, progress=False))
     peak_mb = _setup.peak_rss_mb()
+    paint_s, _ = _timed(lambda: run_panel("labelloop_regression", dataset, "on_load"))
     eval_s, _ = _timed(
         lambda: dataset.evaluate_detections("baseline", gt_field="ground_truth", eval_key="eval_b", progress=False)
     )
@@ -47,6 +50,7 @@ def main():
     print(f"ours (compare):             {ours_s:8.2f} s  {1000 * ours_s / count:6.2f} ms/sample")
     print(f"one evaluate_detections:    {eval_s:8.2f} s  {1000 * eval_s / count:6.2f} ms/sample")
     print(f"ratio ours / eval:          {ratio:8.3f}")
+    print(f"regression panel on_load:   {paint_s:8.2f} s  (first paint: counts, bars, worst 15 samples)")
     print(f"RSS before ours:            {rss_before:8.0f} MiB")
     print(f"peak RSS during ours:       {peak_mb:8.0f} MiB (+{peak_mb - rss_before:.0f} MiB)")
     print(f"agree: {'yes' if same == count else 'no'} (baseline tp/fp/fn equal on {same}/{count} samples)")
