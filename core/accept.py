@@ -119,4 +119,3 @@ def _copy(label, stamp):
     for key, value in stamp.items():
         copy[key] = value
     return copy
-
