@@ -105,7 +105,7 @@ def compare(samples, request, progress=None, user=None):
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
             for start in range(0, len(ids), CHUNK):
                 chunk = samples.select(ids[start : start + CHUNK], ordered=True)
-                _bulk_set(samples._root_dataset, *_chunk_results(chunk, request, totals, detections))
+                bulk_set(samples._root_dataset, *_chunk_results(chunk, request, totals, detections))
                 bar.set_iteration(min(start + CHUNK, len(ids)))
     except BaseException as error:
         runs.finish_run(samples, key, counts=totals.overall, error=error)
@@ -119,7 +119,7 @@ def _chunk_results(chunk, request, totals, detections):
     return (_detections_chunk if detections else _classifications_chunk)(chunk, request, totals)
 
 
-def _bulk_set(dataset, ids, updates):
+def bulk_set(dataset, ids, updates):
     """Writes every sample's results in one unordered bulk write (one ``$set`` per sample)."""
     now = datetime.now(UTC)
     operations = [

@@ -1,9 +1,21 @@
 """App/SDK glue: one module per capability; each operator is thin over ``core``."""
 
 from .accept import AcceptPrelabels
+from .active_learning import SelectForAnnotation
 from .compare import CompareModels
+from .embedding_map import ComputeEmbeddingMap
 from .embeddings import ComputeEmbeddings
 from .info import GetLabelLoopInfo
+from .mistakenness import ComputeMistakenness
 from .prelabel import Prelabel
 
-OPERATORS = [GetLabelLoopInfo, Prelabel, AcceptPrelabels, ComputeEmbeddings, CompareModels]
+OPERATORS = [
+    GetLabelLoopInfo,
+    Prelabel,
+    AcceptPrelabels,
+    ComputeEmbeddings,
+    CompareModels,
+    ComputeEmbeddingMap,
+    SelectForAnnotation,
+    ComputeMistakenness,
+]

@@ -1,0 +1,131 @@
+"""Active learning: choose the next samples to annotate — uncertain for the model, and not near duplicates.
+
+Uncertainty comes from stored logits (softmax) or, without logits, from confidences (a two-way distribution
+``[c, 1 - c]``): ``entropy`` (normalised to [0, 1]), ``margin`` (1 - gap between the two most likely classes) or
+``least_confidence`` (1 - top probability). For detections a sample's uncertainty is the mean over its objects.
+With an embeddings field the batch is picked greedily: each pick maximises
+``(1 - diversity) * uncertainty + diversity * distance to the nearest already-picked sample`` (cosine, in [0, 1]),
+so a cluster of near duplicates yields one pick, not ten.
+"""
+
+import numpy as np
+
+import fiftyone as fo
+
+from . import runs
+from .embedding_map import embedding_problems
+from .labels import label_type
+
+STRATEGIES = ("entropy", "margin", "least_confidence")
+SUPPORTED = (fo.Classification, fo.Detections)
+
+
+def check(samples, pred_field, count, strategy, embeddings_field=None, diversity=0.5, tag="to_annotate"):
+    """Every problem with the request, as messages."""
+    problems = []
+    if len(samples) == 0:
+        problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
+    if label_type(samples, pred_field) not in SUPPORTED:
+        problems.append(f"No Classification or Detections field '{pred_field}': choose the model's predictions.")
+    elif not samples.exists(pred_field).count(_confidence_path(samples, pred_field)):
+        problems.append(f"'{pred_field}' has no confidences or logits: pre-label with a model that scores its labels.")
+    if strategy not in STRATEGIES:
+        problems.append(f"Unknown strategy '{strategy}': choose one of {', '.join(STRATEGIES)}.")
+    if count < 1:
+        problems.append(f"Choose at least one sample (got {count}).")
+    if not 0 <= diversity <= 1:
+        problems.append(f"Diversity {diversity} must be between 0 and 1.")
+    if not tag:
+        problems.append("Give the tag that marks the chosen samples, e.g. to_annotate.")
+    if embeddings_field and not problems:
+        problems += embedding_problems(samples, embeddings_field, 1)
+    return problems
+
+
+def select(
+    samples, pred_field, count, strategy="entropy", embeddings_field=None, diversity=0.5, tag="to_annotate", user=None
+):
+    """Tags the ``count`` most informative samples with ``tag``; returns their ids and scores."""
+    problems = check(samples, pred_field, count, strategy, embeddings_field, diversity, tag)
+    if problems:
+        raise ValueError(" ".join(problems))
+    params = {
+        "pred_field": pred_field,
+        "count": count,
+        "strategy": strategy,
+        "embeddings_field": embeddings_field,
+        "diversity": diversity,
+        "tag": tag,
+    }
+    key = runs.start_run(samples, "select_for_annotation", params=params, fields=["tags"], user=user)
+    try:
+        candidates = samples.match_tags(tag, bool=False)  # never pick what is already chosen
+        ids, scores = uncertainties(candidates, pred_field, strategy)
+        vectors = _vectors(candidates, embeddings_field, ids) if embeddings_field else None
+        chosen = pick(scores, count, vectors, diversity)
+        samples.select([ids[i] for i in chosen]).tag_samples(tag)
+    except BaseException as error:
+        runs.finish_run(samples, key, error=error)
+        raise
+    result = {"tagged": len(chosen), "mean_uncertainty": float(np.mean(scores[chosen])) if chosen else 0.0}
+    runs.finish_run(samples, key, counts=result)
+    return {"run_key": key, "ids": [ids[i] for i in chosen], **result}
+
+
+def uncertainties(samples, pred_field, strategy):
+    """Sample ids and their uncertainty in [0, 1] under ``strategy``."""
+    if label_type(samples, pred_field) is fo.Detections:
+        ids, confidences = samples.values(["id", f"{pred_field}.detections.confidence"])
+        per_sample = [[_score(_two_way(c), strategy) for c in cs if c is not None] for cs in confidences]
+        return ids, np.array([np.mean(s) if s else 0.0 for s in per_sample])
+    ids, logits, confidences = samples.values(["id", f"{pred_field}.logits", f"{pred_field}.confidence"])
+    distributions = [_softmax(lg) if lg is not None else _two_way(c) for lg, c in zip(logits, confidences, strict=True)]
+    return ids, np.array([_score(p, strategy) if p is not None else 0.0 for p in distributions])
+
+
+def pick(scores, count, vectors=None, diversity=0.5):
+    """Indices of the batch: the most uncertain, or greedily uncertain-and-far-apart with ``vectors``."""
+    count = min(count, len(scores))
+    if vectors is None or diversity == 0:
+        return [int(i) for i in np.argsort(-scores, kind="stable")[:count]]
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    nearest = np.ones(len(scores))  # cosine distance / 2 to the nearest chosen sample, in [0, 1]
+    chosen = []
+    for _ in range(count):
+        value = (1 - diversity) * scores + diversity * nearest
+        value[chosen] = -np.inf
+        best = int(np.argmax(value))
+        chosen.append(best)
+        nearest = np.minimum(nearest, (1 - unit @ unit[best]) / 2)
+    return chosen
+
+
+def _vectors(samples, field, ids):
+    by_id = dict(zip(*samples.values(["id", field]), strict=True))
+    dims = next(len(v) for v in by_id.values() if v is not None)
+    return np.stack([by_id[i] if by_id[i] is not None else np.zeros(dims) for i in ids]).astype(np.float32)
+
+
+def _score(p, strategy):
+    p = np.sort(np.asarray(p, dtype=float))[::-1]
+    if strategy == "least_confidence":
+        return float(1 - p[0])
+    if strategy == "margin":
+        return float(1 - (p[0] - (p[1] if len(p) > 1 else 0.0)))
+    entropy = -np.sum(p * np.log(np.clip(p, 1e-12, 1)))
+    return float(entropy / np.log(len(p))) if len(p) > 1 else 0.0
+
+
+def _softmax(logits):
+    exp = np.exp(np.asarray(logits, dtype=float) - np.max(logits))
+    return exp / exp.sum()
+
+
+def _two_way(confidence):
+    return None if confidence is None else [confidence, 1 - confidence]
+
+
+def _confidence_path(samples, field):
+    if label_type(samples, field) is fo.Detections:
+        return f"{field}.detections.confidence"
+    return f"{field}.confidence"

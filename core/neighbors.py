@@ -1,0 +1,123 @@
+"""Exact nearest neighbours and near-duplicate pairs by cosine distance, computed block by block.
+
+Vectors are L2-normalised to float32 once. Each block of query rows is multiplied with the whole matrix, its
+top-k (or its pairs within a distance) is kept and the block is dropped, so memory is O(N * block) instead of the
+O(N^2) of a full distance matrix. Cosine distance is ``1 - cos`` in [0, 2]; a zero vector is at distance 1 from
+everything.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+import fiftyone.core.utils as fou
+
+ROWS, COLUMNS = 1024, 8192  # one tile of similarities: 32 MB of float32, reused
+CHUNK = 64  # top-k looks inside the k chunks of 64 columns with the highest maxima only
+MAX_K = CHUNK
+
+
+@dataclass
+class Neighbors:
+    """The ``k`` nearest other rows of every row, nearest first, and their cosine distances."""
+
+    indices: np.ndarray  # (N, k) int64
+    distances: np.ndarray  # (N, k) float32
+
+
+def normalise(vectors):
+    """The rows of ``vectors`` as a float32 matrix of unit length (zero rows stay zero)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+def knn(unit, k, progress=None):
+    """The exact ``k`` (<= 64) nearest neighbours of every row of the normalised matrix ``unit``, itself excluded."""
+    n = len(unit)
+    indices, best = np.zeros((n, k), np.int64), np.full((n, k), -np.inf, np.float32)
+    for row, column, sims in _tiles(unit, progress):
+        rows = slice(row, row + len(sims))
+        _hide_self(sims, row, column)
+        cols, values = _top(sims, k)
+        merged_cols = np.concatenate([indices[rows], cols + column], axis=1)
+        merged = np.concatenate([best[rows], values], axis=1)
+        keep = np.argpartition(merged, k, axis=1)[:, k:]
+        indices[rows], best[rows] = (np.take_along_axis(m, keep, axis=1) for m in (merged_cols, merged))
+    order = np.argsort(-best, axis=1, kind="stable")
+    distances = np.clip(1.0 - np.take_along_axis(best, order, axis=1), 0.0, 2.0)
+    return Neighbors(np.take_along_axis(indices, order, axis=1), distances)
+
+
+def groups_within(unit, threshold, progress=None):
+    """A component id per row: rows at cosine distance <= ``threshold`` are linked, and linked rows (directly
+    or through others) share a component; a row with no close row is a component of its own."""
+    n = len(unit)
+    cut = np.float32(1.0 - threshold)
+    sources, targets = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for row, column, sims in _tiles(unit, progress, upper=True):
+        i, j = np.nonzero(sims >= cut)
+        i, j = i + row, j + column
+        keep = j > i  # each unordered pair once, never a row with itself
+        i, j = _spanning_links(i[keep], j[keep])
+        sources.append(i)
+        targets.append(j)
+    i, j = np.concatenate(sources), np.concatenate(targets)
+    return connected_components(_graph(i, j, n), directed=False)[1]
+
+
+def _top(sims, k):
+    """Column offsets and values of the ``k`` largest similarities of each row of a tile. They lie in the k
+    chunks with the largest maxima, so only those are searched (a full argpartition is 5x slower)."""
+    chunks = sims.reshape(len(sims), -1, CHUNK)
+    n_chunks = min(k, chunks.shape[1])
+    top_chunks = np.argpartition(chunks.max(axis=2), -n_chunks, axis=1)[:, -n_chunks:]
+    candidates = np.take_along_axis(chunks, top_chunks[:, :, None], axis=1).reshape(len(sims), -1)
+    columns = (top_chunks[:, :, None] * CHUNK + np.arange(CHUNK)).reshape(len(sims), -1)
+    keep = np.argpartition(candidates, -k, axis=1)[:, -k:]
+    return np.take_along_axis(columns, keep, axis=1), np.take_along_axis(candidates, keep, axis=1)
+
+
+def _hide_self(sims, row, column):
+    """Sets the similarity of each row with itself to -inf where the tile holds it."""
+    i = np.arange(max(row, column), min(row + len(sims), column + sims.shape[1]))
+    sims[i - row, i - column] = -np.inf
+
+
+def _spanning_links(i, j):
+    """Links with the same components as the pairs ``(i, j)``, at most one per node (node to its component's
+    smallest node), so that large groups of duplicates do not pile up pairs."""
+    if not len(i):
+        return i, j
+    nodes, inverse = np.unique(np.concatenate([i, j]), return_inverse=True)
+    _, labels = connected_components(_graph(inverse[: len(i)], inverse[len(i) :], len(nodes)), directed=False)
+    first = np.full(labels.max() + 1, len(nodes))
+    np.minimum.at(first, labels, np.arange(len(nodes)))
+    roots = first[labels]
+    keep = roots != np.arange(len(nodes))
+    return nodes[roots[keep]], nodes[keep]
+
+
+def _graph(i, j, n):
+    return coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n))
+
+
+def _tiles(unit, progress, upper=False):
+    """Yields ``(first row, first column, similarities)`` tile by tile, into one reused buffer whose width is a
+    multiple of ``CHUNK`` (padding columns hold -inf). ``upper``: only tiles with some column above some row."""
+    n = len(unit)
+    buffer = np.empty((min(ROWS, n), min(COLUMNS, n + (-n) % CHUNK)), np.float32)
+    with fou.ProgressBar(total=n, progress=progress) as bar:
+        for row in range(0, n, ROWS):
+            queries = unit[row : row + ROWS]
+            for column in range(row - row % COLUMNS if upper else 0, n, COLUMNS):
+                corpus = unit[column : column + COLUMNS]
+                width = len(corpus) + (-len(corpus)) % CHUNK
+                sims = buffer[: len(queries), :width]
+                np.matmul(queries, corpus.T, out=sims[:, : len(corpus)])
+                sims[:, len(corpus) :] = -np.inf
+                yield row, column, sims
+            bar.set_iteration(min(row + ROWS, n))

@@ -1,0 +1,62 @@
+"""``select_for_annotation``: an active-learning batch — uncertain for the model and diverse — tagged for CVAT."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import active_learning
+from . import common
+from .embedding_map import vector_fields
+
+
+class SelectForAnnotation(foo.Operator):
+    """Tags the samples the model is least sure about, spread out in embedding space."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "select_for_annotation", "Select for annotation", "Tag an uncertain, diverse batch to annotate next"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        labels = sorted(view.get_field_schema(embedded_doc_type=active_learning.SUPPORTED))
+        common.choice(inputs, "pred_field", labels, None, "Predictions (with logits or confidences)", required=True)
+        inputs.int("count", default=50, min=1, label="Batch size")
+        common.choice(inputs, "strategy", active_learning.STRATEGIES, "entropy", "Uncertainty")
+        vectors = vector_fields(view)
+        common.choice(
+            inputs,
+            "embeddings_field",
+            vectors,
+            "embeddings" if "embeddings" in vectors else None,
+            "Embeddings for diversity (optional)",
+        )
+        inputs.float("diversity", default=0.5, min=0.0, max=1.0, label="Diversity weight")
+        inputs.str("tag", default="to_annotate", label="Tag for the chosen samples")
+        if ctx.params.get("pred_field"):
+            common.block_all(inputs, active_learning.check(view, **_arguments(ctx.params)))
+        return types.Property(inputs, view=types.View(label="LabelLoop: select for annotation"))
+
+    def execute(self, ctx):
+        result = active_learning.select(ctx.target_view(), **_arguments(ctx.params), user=common.user(ctx))
+        ctx.set_progress(progress=1.0, label="Done")
+        ctx.ops.reload_samples()
+        return result
+
+    def __call__(self, sample_collection, pred_field, count=50, delegate=False, **options):
+        """Tags an active-learning batch of ``count`` samples; options: strategy, embeddings_field, diversity, tag."""
+        params = {"pred_field": pred_field, "count": count, **options}
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def _arguments(params):
+    diversity = params.get("diversity")
+    return {
+        "pred_field": params.get("pred_field"),
+        "count": int(params.get("count") or 50),
+        "strategy": params.get("strategy") or "entropy",
+        "embeddings_field": params.get("embeddings_field") or None,
+        "diversity": 0.5 if diversity is None else float(diversity),
+        "tag": params.get("tag") or "to_annotate",
+    }

@@ -1,0 +1,56 @@
+"""``compute_embedding_map``: UMAP / t-SNE / PCA of an embeddings field for the App's Embeddings panel."""
+
+import fiftyone as fo
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import embedding_map
+from . import common
+
+
+class ComputeEmbeddingMap(foo.Operator):
+    """Projects embeddings to 2-d and saves a visualization run (open the Embeddings panel, colour by any field)."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "compute_embedding_map", "Compute embedding map", "UMAP, t-SNE or PCA of an embeddings field"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        fields = vector_fields(view)
+        default = "embeddings" if "embeddings" in fields else None
+        common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
+        common.choice(inputs, "method", embedding_map.METHODS, "umap", "Method")
+        inputs.str("brain_key", default="labelloop_map", label="Brain key", description="Name of the map in the App")
+        inputs.view("hint", types.Notice(label="Open the Embeddings panel and colour the points by any field."))
+        if ctx.params.get("embeddings_field"):
+            common.block_all(inputs, embedding_map.check(view, *_arguments(ctx.params)))
+        return types.Property(inputs, view=types.View(label="LabelLoop: compute embedding map"))
+
+    def execute(self, ctx):
+        ctx.set_progress(progress=0.0, label="Reducing the embeddings")
+        result = embedding_map.compute(ctx.target_view(), *_arguments(ctx.params), user=common.user(ctx))
+        ctx.set_progress(progress=1.0, label="Done")
+        ctx.ops.reload_dataset()
+        return result
+
+    def __call__(
+        self, sample_collection, embeddings_field="embeddings", method="umap", brain_key="labelloop_map", delegate=False
+    ):
+        """Saves a 2-d map of ``embeddings_field`` as visualization run ``brain_key``; returns counts."""
+        params = {"embeddings_field": embeddings_field, "method": method, "brain_key": brain_key}
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def vector_fields(samples):
+    """The fields of ``samples`` that hold vectors (embeddings)."""
+    return sorted(
+        name for name, field in samples.get_field_schema().items() if isinstance(field, (fo.VectorField, fo.ArrayField))
+    )
+
+
+def _arguments(params):
+    return params.get("embeddings_field"), params.get("method") or "umap", params.get("brain_key") or "labelloop_map"

@@ -1,0 +1,86 @@
+"""``compute_mistakenness``: rank likely annotation mistakes, and flag possibly missing and spurious objects."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import mistakenness
+from . import common
+from .compare import label_fields
+
+EXPLANATION = (
+    "Classification: mistakenness = 1 - p(ground-truth label) under the softmax of the prediction's logits "
+    "(without logits: the confidence when the labels differ, else 1 - confidence). "
+    "Detections: possible_missing flags confident predictions that overlap no ground truth; possible_spurious flags "
+    "ground-truth objects that no prediction overlaps; an object's mistakenness is confidence x (1 - IoU) / "
+    "(1 - threshold) when matched, the highest overlapping confidence when another class (or a duplicate) covers "
+    "it; a sample's mistakenness is its highest object's."
+)
+
+
+class ComputeMistakenness(foo.Operator):
+    """Scores how likely each ground-truth label is wrong, judged by a model's predictions."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "compute_mistakenness", "Compute mistakenness", "Find likely label mistakes, missing and spurious objects"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        fields = label_fields(view)
+        inputs.view("explanation", types.Notice(label=EXPLANATION))
+        common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
+        common.choice(inputs, "gt_field", fields, "ground_truth" if "ground_truth" in fields else None, "Ground truth")
+        inputs.float("iou", default=0.5, min=0.0, max=1.0, label="IoU threshold (detections)")
+        inputs.float("confidence_thresh", default=0.5, min=0.0, max=1.0, label="Possible-missing confidence")
+        inputs.bool("classwise", default=True, label="Match only objects of the same class (detections)")
+        inputs.str(
+            "classes",
+            label="Classes of the logits",
+            description="Comma-separated, in the model's output order; empty: the model's or the dataset's classes",
+        )
+        inputs.str("prefix", default="", label="Field prefix", description="e.g. v2_ writes v2_mistakenness")
+        if ctx.params.get("pred_field"):
+            req = request(ctx.params)
+            if not common.block_all(inputs, mistakenness.check(view, req)):
+                for i, note in enumerate(mistakenness.notes(view, req)):
+                    inputs.view(f"note_{i}", types.Notice(label=note))
+        return types.Property(inputs, view=types.View(label="LabelLoop: compute mistakenness"))
+
+    def execute(self, ctx):
+        result = mistakenness.compute(
+            ctx.target_view(), request(ctx.params), progress=common.progress_bar(ctx), user=common.user(ctx)
+        )
+        ctx.ops.reload_dataset()
+        return result
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("run_key", label="Run")
+        outputs.int("samples", label="Samples scored")
+        outputs.int("possible_missing", label="Possibly missing objects")
+        outputs.int("possible_spurious", label="Possibly spurious objects")
+        return types.Property(outputs, view=types.View(label="Mistakenness computed: sort by it in the grid"))
+
+    def __call__(self, sample_collection, pred_field, gt_field="ground_truth", delegate=False, **options):
+        """Scores ``gt_field`` with ``pred_field``; returns the run key and counts. Options: prefix, iou,
+        confidence_thresh, classwise, classes (a list or a comma-separated string)."""
+        params = {"pred_field": pred_field, "gt_field": gt_field, **options}
+        if isinstance(params.get("classes"), (list, tuple)):
+            params["classes"] = ",".join(params["classes"])
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def request(params):
+    """A ``MistakennessRequest`` from operator params."""
+    values = {name: params[name] for name in ("iou", "confidence_thresh", "classwise") if params.get(name) is not None}
+    classes = [c.strip() for c in (params.get("classes") or "").split(",") if c.strip()]
+    return mistakenness.MistakennessRequest(
+        params.get("pred_field"),
+        params.get("gt_field") or "ground_truth",
+        prefix=params.get("prefix") or "",
+        classes=classes or None,
+        **values,
+    )
