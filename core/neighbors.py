@@ -2,8 +2,8 @@
 
 Vectors are L2-normalised to float32 once. Each block of query rows is multiplied with the whole matrix, its
 top-k (or its pairs within a distance) is kept and the block is dropped, so memory is O(N * block) instead of the
-O(N^2) of a full distance matrix. Cosine distance is ``1 - cos`` in [0, 2]; a zero vector is at distance 1 from
-everything.
+O(N^2) of a full distance matrix. Cosine distance is ``1 - cos`` in [0, 2] (up to float32 rounding, ``ROUNDING``);
+a zero vector is at distance 1 from everything.
 """
 
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ import fiftyone.core.utils as fou
 ROWS, COLUMNS = 1024, 8192  # one tile of similarities: 32 MB of float32, reused
 CHUNK = 64  # top-k looks inside the k chunks of 64 columns with the highest maxima only
 MAX_K = CHUNK
+ROUNDING = 1e-6  # float32 dot products of equal unit vectors are 1 only to about this: such distances count as 0
 
 
 @dataclass
@@ -48,7 +49,8 @@ def knn(unit, k, progress=None):
         keep = np.argpartition(merged, k, axis=1)[:, k:]
         indices[rows], best[rows] = (np.take_along_axis(m, keep, axis=1) for m in (merged_cols, merged))
     order = np.argsort(-best, axis=1, kind="stable")
-    distances = np.clip(1.0 - np.take_along_axis(best, order, axis=1), 0.0, 2.0)
+    distances = 1.0 - np.take_along_axis(best, order, axis=1)
+    distances[distances <= ROUNDING] = 0.0
     return Neighbors(np.take_along_axis(indices, order, axis=1), distances)
 
 
@@ -56,7 +58,7 @@ def groups_within(unit, threshold, progress=None):
     """A component id per row: rows at cosine distance <= ``threshold`` are linked, and linked rows (directly
     or through others) share a component; a row with no close row is a component of its own."""
     n = len(unit)
-    cut = np.float32(1.0 - threshold)
+    cut = np.float32(1.0 - threshold - ROUNDING)
     sources, targets = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for row, column, sims in _tiles(unit, progress, upper=True):
         i, j = np.nonzero(sims >= cut)

@@ -73,4 +73,4 @@ def _record(key, info):
 
 
 def now_iso():
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

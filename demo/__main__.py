@@ -26,6 +26,8 @@ def main():
     print(f"  datasets: {DIGITS} ({len(digits)} digit PNGs), {SHAPES} ({len(shapes)} shapes images with boxes)")
     models = train_models(digits, os.path.join(args.root, "models"))
     prelabel_digits(digits, models)
+    data.add_simulated_predictions(shapes)  # two simulated detectors of different quality on the real boxes
+    find_problems(digits, shapes)
     compare_models(digits, shapes)
     for dataset in (digits, shapes):
         show_info(dataset)
@@ -68,12 +70,42 @@ def prelabel_digits(digits, models):
     print(f"  compute_embeddings: {embedded['written']} vectors from the candidate model into 'embeddings'")
 
 
+def find_problems(digits, shapes):
+    """Mistakenness on both datasets, uniqueness, near duplicates and a UMAP of the digits, and an
+    active-learning batch picked from the baseline's uncertainty."""
+    F = fo.ViewField
+    scored = operator("compute_mistakenness")(digits, "candidate")
+    top = digits.sort_by("mistakenness", reverse=True).limit(20)
+    disagree = len(top.match(F("candidate.label") != F("ground_truth.label")))
+    print(
+        f"  compute_mistakenness on digits: {scored['samples']} scored; of the 20 most suspicious, the candidate "
+        f"disagrees with the ground truth on {disagree}"
+    )
+    boxes = operator("compute_mistakenness")(shapes, "candidate")
+    print(
+        f"  compute_mistakenness on shapes: {boxes['possible_missing']} possible missing and "
+        f"{boxes['possible_spurious']} possible spurious boxes flagged"
+    )
+    unique = operator("compute_uniqueness")(digits)
+    duplicates = operator("find_near_duplicates")(digits, threshold=0.002, member_tag="near_duplicate")
+    print(
+        f"  compute_uniqueness: mean {unique['mean']:.2f}; find_near_duplicates: {duplicates['groups']} groups, "
+        f"{duplicates['duplicates']} duplicates"
+    )
+    mapped = operator("compute_embedding_map")(digits, method="umap", brain_key="digits_umap")
+    print(
+        f"  compute_embedding_map: UMAP of {mapped['samples']} digits as brain run 'digits_umap' "
+        "(App: Embeddings panel)"
+    )
+    batch = operator("select_for_annotation")(digits, "baseline", count=50, embeddings_field="embeddings")
+    print(f"  select_for_annotation: {batch['tagged']} uncertain, diverse digits tagged 'to_annotate'")
+
+
 def compare_models(digits, shapes):
     """Compares candidate with baseline on the digits (two trained classifiers) and on the shapes (simulated
     detectors of different quality), then runs the CI gate's checks on the result."""
     from core import regression_report as report
 
-    data.add_simulated_predictions(shapes)
     for dataset in (digits, shapes):
         result = operator("compare_models")(dataset, "baseline", "candidate")
         broken, fixed = report.broken_fixed(result["overall"])

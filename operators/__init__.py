@@ -8,6 +8,7 @@ from .embeddings import ComputeEmbeddings
 from .info import GetLabelLoopInfo
 from .mistakenness import ComputeMistakenness
 from .prelabel import Prelabel
+from .uniqueness import ComputeUniqueness, FindNearDuplicates
 
 OPERATORS = [
     GetLabelLoopInfo,
@@ -18,4 +19,6 @@ OPERATORS = [
     ComputeEmbeddingMap,
     SelectForAnnotation,
     ComputeMistakenness,
+    ComputeUniqueness,
+    FindNearDuplicates,
 ]

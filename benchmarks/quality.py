@@ -1,0 +1,194 @@
+"""Mistakenness quality and speed: ours (``core.mistakenness``) vs fiftyone-brain's ``compute_mistakenness``.
+
+Classification: scikit-learn's 1,797 digits with 10% of the ground-truth labels flipped (fixed seed); a logistic
+regression on the pixels, trained on the noisy labels, predicts every sample out of fold (5 folds), stored as
+Classification with ``logits = log(proba)``. Both rankings are scored by precision@k (k = flipped labels) and AUROC.
+
+Detections: synthetic images (300; full: 600) whose predictions are the clean boxes jittered at confidence
+U(0.7, 1.0) plus two false positives at U(0.05, 0.3) per image; the ground truth then loses 10% of its boxes and
+gains 10% spurious ones. Missing recall = share of the predictions of dropped boxes that are flagged
+``possible_missing``, at the flag set's precision when that is >= 0.95, else at the best cut of the flags ranked by
+confidence that reaches 0.95 (0 when none does); spurious recall likewise for the added boxes (flags of ground truth
+have no confidence to rank by). Then both are timed on 1,000 synthetic samples (median of --repeat runs).
+
+Last line: ``RESULT quality p_at_k=.. brain_p_at_k=.. auroc=.. brain_auroc=.. missing_recall=..
+brain_missing_recall=..``.
+"""
+
+import argparse
+import statistics
+import time
+
+import _setup  # noqa: F401  (starts the private mongod before fiftyone is imported)
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+import fiftyone as fo
+import fiftyone.brain as fob
+
+from core.mistakenness import MistakennessRequest, compute
+from demo import synthetic
+
+SEED = 0
+NOISE = 0.10
+OURS = "ours_"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="300 detection images instead of 600, one timing run")
+    parser.add_argument("--repeat", type=int, help="timing runs of each (default: 1 with --quick, else 3)")
+    args = parser.parse_args()
+    repeat = args.repeat or (1 if args.quick else 3)
+
+    cls = classification_quality()
+    det = detection_quality(300 if args.quick else 600)
+    ours_s, brain_s = detection_timing(1000, repeat)
+
+    print(f"{'':34}{'ours':>10}{'brain':>10}")
+    print(f"{'digits precision@k (k=flipped)':34}{cls['ours_p']:10.3f}{cls['brain_p']:10.3f}   k={cls['k']}")
+    print(f"{'digits AUROC':34}{cls['ours_auc']:10.3f}{cls['brain_auc']:10.3f}")
+    for what in ("missing", "spurious"):
+        o, b = det[f"ours_{what}"], det[f"brain_{what}"]
+        flags = [f"{m['flags']:>5} ({m['precision']:.2f})" for m in (o, b)]
+        print(f"{what + ' flags (precision)':34}{flags[0]:>10}{flags[1]:>10}")
+        print(f"{what + ' recall at precision >= 0.95':34}{o['recall']:10.3f}{b['recall']:10.3f}   of {o['truth']}")
+    print(f"{'detections on 1,000 samples (s)':34}{ours_s:10.2f}{brain_s:10.2f}   ratio {ours_s / brain_s:.3f}")
+    print(f"brain's possible_missing: {det['brain_missing']['flags']} flags (its threshold is confidence > 0.95)")
+    print(
+        f"RESULT quality p_at_k={cls['ours_p']:.3f} brain_p_at_k={cls['brain_p']:.3f} auroc={cls['ours_auc']:.3f} "
+        f"brain_auroc={cls['brain_auc']:.3f} missing_recall={det['ours_missing']['recall']:.3f} "
+        f"brain_missing_recall={det['brain_missing']['recall']:.3f}"
+    )
+
+
+def classification_quality():
+    """Precision@k and AUROC of both scores on digits with 10% flipped labels."""
+    digits = load_digits()
+    rng = np.random.default_rng(SEED)
+    noisy = digits.target.copy()
+    flipped = rng.random(len(noisy)) < NOISE
+    noisy[flipped] = (noisy[flipped] + rng.integers(1, 10, flipped.sum())) % 10
+    model = LogisticRegression(max_iter=2000)
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    proba = cross_val_predict(model, digits.data / 16.0, noisy, cv=folds, method="predict_proba")
+    logits = np.log(np.clip(proba, 1e-12, None))
+    dataset = _new_dataset("bench-quality-digits")
+    dataset.add_samples(
+        [
+            fo.Sample(
+                filepath=f"/digits/{i:04d}.png",
+                ground_truth=fo.Classification(label=str(label)),
+                predictions=fo.Classification(label=str(row.argmax()), confidence=float(p.max()), logits=row.tolist()),
+            )
+            for i, (label, row, p) in enumerate(zip(noisy, logits, proba, strict=True))
+        ],
+        progress=False,
+    )
+    compute(dataset, MistakennessRequest("predictions", prefix=OURS), progress=False)
+    fob.compute_mistakenness(dataset, "predictions", label_field="ground_truth", use_logits=True, progress=False)
+    k = int(flipped.sum())
+    result = {"k": k}
+    for name, field in (("ours", f"{OURS}mistakenness"), ("brain", "mistakenness")):
+        scores = np.array(dataset.values(field), dtype=float)
+        result[f"{name}_p"] = float(flipped[np.argsort(-scores, kind="stable")[:k]].mean())
+        result[f"{name}_auc"] = float(roc_auc_score(flipped, scores))
+    return result
+
+
+def detection_quality(count):
+    """Recall of the dropped (missing) and added (spurious) boxes among both methods' flags."""
+    dataset, dropped, added = _corrupted_detections("bench-quality-detections", count)
+    compute(dataset, MistakennessRequest("predictions", prefix=OURS), progress=False)
+    fob.compute_mistakenness(dataset, "predictions", label_field="ground_truth", progress=False)
+    preds = dataset.values("predictions.detections", unwind=True)
+    gts = dataset.values("ground_truth.detections", unwind=True)
+    result = {}
+    for name, prefix in (("ours", OURS), ("brain", "")):
+        flagged = [(d.id, d.confidence) for d in preds if _flag(d, f"{prefix}possible_missing")]
+        result[f"{name}_missing"] = _recall(flagged, dropped)
+        result[f"{name}_spurious"] = _recall(
+            [(d.id, None) for d in gts if _flag(d, f"{prefix}possible_spurious")], added
+        )
+    return result
+
+
+def detection_timing(count, repeat):
+    """Median seconds of ours and of brain's detection mistakenness on ``count`` corrupted synthetic samples."""
+    dataset, _, _ = _corrupted_detections("bench-quality-timing", count)
+    ours, brain = [], []
+    for r in range(repeat):
+        ours.append(_timed(compute, dataset, MistakennessRequest("predictions", prefix=f"t{r}_"), progress=False))
+        names = {f"{kind}_field": f"brain{r}_{kind}" for kind in ("mistakenness", "missing", "spurious")}
+        brain.append(_timed(fob.compute_mistakenness, dataset, "predictions", "ground_truth", progress=False, **names))
+    return statistics.median(ours), statistics.median(brain)
+
+
+def _corrupted_detections(name, count):
+    """The dataset, the ids of the predictions whose ground truth was dropped, and the ids of added ground truth."""
+    rng = np.random.default_rng(SEED)
+    samples, dropped, added = [], set(), set()
+    for i in range(count):
+        clean = synthetic._ground_truth(rng, int(rng.integers(2, 9)), crowd_rate=0.0)
+        preds = []
+        for label, box, _, _ in clean:
+            moved = np.clip(np.asarray(box) + rng.normal(0, 0.02 * box[2], 4), 0, 0.95)
+            confidence = float(rng.uniform(0.7, 1.0))
+            preds.append(fo.Detection(label=label, bounding_box=moved.tolist(), confidence=confidence))
+        truth = [fo.Detection(label=label, bounding_box=[float(v) for v in box]) for label, box, _, _ in clean]
+        keep = rng.random(len(truth)) >= NOISE
+        dropped.update(p.id for p, k in zip(preds, keep, strict=True) if not k)
+        truth = [t for t, k in zip(truth, keep, strict=True) if k]
+        for label, box, _, _ in synthetic._ground_truth(rng, rng.binomial(len(clean), NOISE), crowd_rate=0.0):
+            truth.append(fo.Detection(label=label, bounding_box=[float(v) for v in box]))
+            added.add(truth[-1].id)
+        for label, box, _, _ in synthetic._ground_truth(rng, 2, crowd_rate=0.0):
+            box = [float(v) for v in box]
+            preds.append(fo.Detection(label=label, bounding_box=box, confidence=float(rng.uniform(0.05, 0.3))))
+        samples.append(
+            fo.Sample(
+                filepath=f"/synthetic/{i:06d}.png",
+                ground_truth=fo.Detections(detections=truth),
+                predictions=fo.Detections(detections=preds),
+            )
+        )
+    dataset = _new_dataset(name)
+    dataset.add_samples(samples, progress=False)
+    return dataset, dropped, added
+
+
+def _recall(flagged, truth):
+    """Flags, their precision, and the recall of ``truth`` at precision >= 0.95: of all flags, or of the best cut of
+    the flags ranked by confidence (flags whose confidence is None are not ranked: all of them or none)."""
+    hits = [i in truth for i, _ in sorted(flagged, key=lambda f: -(f[1] or 0.0))]
+    precision = sum(hits) / len(hits) if hits else 0.0
+    ranked = all(c is not None for _, c in flagged)
+    recall = 0.0
+    for n in range(1, len(hits) + 1) if ranked else [len(hits)] * bool(hits):
+        found = sum(hits[:n])
+        if found / n >= 0.95:
+            recall = max(recall, found / len(truth))
+    return {"flags": len(hits), "precision": precision, "recall": recall, "truth": len(truth)}
+
+
+def _flag(label, name):
+    return label.has_field(name) and bool(label[name])
+
+
+def _new_dataset(name):
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    return fo.Dataset(name)
+
+
+def _timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Uniqueness and near duplicates from an embeddings field, by exact cosine nearest neighbours (``core.neighbors``).
+
+Uniqueness of a sample: the weighted mean of the cosine distances (``1 - cos``) to its ``k`` nearest other
+samples, nearest first, with weights proportional to the triangular numbers T(k), ..., T(2), T(1) (6, 3, 1, i.e.
+``0.6, 0.3, 0.1`` for the default k = 3: fiftyone-brain's weights, which brain 0.25 applies to the 2nd-4th
+neighbours), divided by the largest value in the view: in [0, 1], 1 for the most isolated sample; a sample with
+k exact duplicates scores 0. Exact: no approximate index, and never an N x N matrix (see ``core.neighbors``).
+
+Near duplicates: samples at cosine distance <= ``threshold`` are linked, and linked samples (directly or through
+others) form a group. The default 0.05 (similarity >= 0.95) catches re-encoded, resized or lightly edited copies
+of an image with typical image embeddings; raise it for crops and heavier edits.
+"""
+
+import numpy as np
+
+import fiftyone as fo
+
+from . import neighbors, runs
+
+DEFAULT_K = 3
+DEFAULT_THRESHOLD = 0.05
+GROUP_FIELD, COUNT_FIELD = "near_dup_group", "near_dup_count"
+MAX_REPORTED = 100  # groups listed in a result (all are written)
+VECTOR_FIELDS = (fo.VectorField, fo.ArrayField)
+
+
+def check(samples, embeddings_field, k=None, threshold=None, read_vectors=True):
+    """Every problem with running on ``samples``, as messages. ``read_vectors``: also read every vector to check
+    that they have one length (else only what the schema and counts show)."""
+    problems = check_settings(samples, k, threshold)
+    if not problems and embeddings_field is not None:
+        problems = check_field(samples, embeddings_field)
+    if not problems and read_vectors:
+        problems = read(samples, embeddings_field)[2]
+    return problems
+
+
+def check_settings(samples, k=None, threshold=None):
+    """Problems with the view size, ``k`` and ``threshold``."""
+    problems = []
+    if k is not None and not 1 <= k <= neighbors.MAX_K:
+        problems.append(f"k = {k}: the number of neighbours must be between 1 and {neighbors.MAX_K}.")
+    if threshold is not None and not 0.0 <= threshold < 2.0:
+        problems.append(f"Threshold {threshold} is not a cosine distance: choose a value in [0, 2), e.g. 0.05.")
+    needed = (k or 1) + 1
+    count = len(samples)
+    if count == 0:
+        problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
+    elif count < needed:
+        problems.append(f"The target view has {count} samples; it needs at least {needed} (k + 1): add samples.")
+    return problems
+
+
+def check_field(samples, embeddings_field):
+    """Problems with ``embeddings_field`` that the schema and counts show."""
+    field = samples.get_field(embeddings_field) if embeddings_field else None
+    if field is None:
+        return [
+            f"No embeddings field '{embeddings_field}' on the dataset: choose a vector field (e.g. written by "
+            "compute_embeddings) or compute embeddings with a model."
+        ]
+    if not isinstance(field, VECTOR_FIELDS):
+        found = type(field).__name__
+        return [f"Field '{embeddings_field}' holds {found}, not embedding vectors: choose a vector field."]
+    missing = len(samples) - samples.count(embeddings_field)
+    if missing:
+        return [
+            f"{missing} of {len(samples)} samples have no '{embeddings_field}' embeddings: compute them (compute_"
+            "embeddings skips the samples that have them) or target a view without them."
+        ]
+    return []
+
+
+def read(samples, embeddings_field):
+    """``(sample ids, normalised float32 matrix or None, problems)`` of the vectors of ``samples``."""
+    ids, vectors = samples.values(["id", embeddings_field])
+    shapes = {np.shape(v) for v in vectors}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:  # (missing vectors: see check_field)
+        found = ", ".join(sorted(str(s[0]) if len(s) == 1 else str(s) for s in shapes))
+        problem = (
+            f"The '{embeddings_field}' embeddings have different lengths ({found}): recompute them all with one "
+            "model (compute_embeddings with overwrite)."
+        )
+        return ids, None, [problem]
+    return ids, neighbors.normalise(np.stack(vectors)), []
+
+
+def compute_uniqueness(
+    samples, embeddings_field="embeddings", k=DEFAULT_K, output_field="uniqueness", progress=None, user=None
+):
+    """Writes each sample's uniqueness to ``output_field`` and records a ``uniqueness`` run; returns the summary
+    (run key, counts and the most unique sample ids). Raises ValueError on bad input, writing nothing."""
+    ids, unit = _load(samples, embeddings_field, k=k)
+    params = {"embeddings_field": embeddings_field, "k": k, "output_field": output_field}
+    key = runs.start_run(
+        samples, "uniqueness", params=params, model=_model(samples, embeddings_field), fields=[output_field], user=user
+    )
+    try:
+        scores = scores_from(neighbors.knn(unit, k, progress=progress).distances)
+        _declare(samples, {output_field: fo.FloatField})
+        samples.set_values(output_field, scores.tolist())
+    except BaseException as error:
+        runs.finish_run(samples, key, error=error)
+        raise
+    counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
+    runs.finish_run(samples, key, counts=counts)
+    most = np.argsort(-scores, kind="stable")[:10]
+    return {"run_key": key, "field": output_field, **counts, "most_unique": [ids[i] for i in most]}
+
+
+def scores_from(distances):
+    """Uniqueness in [0, 1] from each row's sorted neighbour distances (see the module docstring)."""
+    k = distances.shape[1]
+    weights = np.array([(k - i) * (k - i + 1) / 2 for i in range(k)], np.float64)
+    raw = distances.astype(np.float64) @ (weights / weights.sum())
+    top = raw.max()
+    return raw / top if top > 0 else raw
+
+
+def find_near_duplicates(
+    samples,
+    embeddings_field="embeddings",
+    threshold=DEFAULT_THRESHOLD,
+    duplicate_tag=None,
+    member_tag=None,
+    progress=None,
+    user=None,
+):
+    """Groups samples at cosine distance <= ``threshold`` and writes ``near_dup_group`` (group id, None alone)
+    and ``near_dup_count`` (how many other samples share the group). ``duplicate_tag`` tags all but the first
+    sample (in view order) of each group, ``member_tag`` every member; both are first removed from the view, so
+    a rerun leaves no stale tags. Records a ``near_duplicates`` run; returns counts and the groups' sample ids."""
+    ids, unit = _load(samples, embeddings_field, threshold=threshold)
+    params = {"embeddings_field": embeddings_field, "threshold": threshold}
+    params.update(duplicate_tag=duplicate_tag, member_tag=member_tag)
+    tags = [t for t in (duplicate_tag, member_tag) if t]
+    key = runs.start_run(
+        samples,
+        "near_duplicates",
+        params=params,
+        model=_model(samples, embeddings_field),
+        fields=[GROUP_FIELD, COUNT_FIELD, *(["tags"] if tags else [])],
+        user=user,
+    )
+    counts = {"samples": len(ids)}
+    try:
+        groups = _groups(neighbors.groups_within(unit, threshold, progress=progress))
+        _write_groups(samples, len(ids), groups)
+        counts.update(_tag(samples, ids, groups, duplicate_tag, member_tag, tags))
+    except BaseException as error:
+        runs.finish_run(samples, key, counts=counts, error=error)
+        raise
+    counts.update(groups=len(groups), duplicates=sum(len(g) - 1 for g in groups))
+    counts["samples_in_groups"] = counts["groups"] + counts["duplicates"]
+    runs.finish_run(samples, key, counts=counts)
+    listed = [[ids[i] for i in group] for group in groups[:MAX_REPORTED]]
+    return {"run_key": key, **counts, "group_ids": listed, "truncated": len(groups) > MAX_REPORTED}
+
+
+def _groups(labels):
+    """The components with more than one row, as sorted row arrays: largest first, then by first row."""
+    order = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(labels[order]) != 0])
+    members = [m for m in np.split(order, starts[1:]) if len(m) > 1]
+    return sorted(members, key=lambda m: (-len(m), m[0]))
+
+
+def _write_groups(samples, n, groups):
+    group, count = [None] * n, [0] * n
+    for number, members in enumerate(groups):
+        for i in members:
+            group[i], count[i] = number, len(members) - 1
+    _declare(samples, {GROUP_FIELD: fo.IntField, COUNT_FIELD: fo.IntField})
+    samples.set_values(GROUP_FIELD, group)
+    samples.set_values(COUNT_FIELD, count)
+
+
+def _tag(samples, ids, groups, duplicate_tag, member_tag, tags):
+    if tags:
+        samples.untag_samples(tags)
+    tagged = {}
+    for tag, chosen in ((duplicate_tag, [g[1:] for g in groups]), (member_tag, groups)):
+        if tag:
+            rows = np.concatenate(chosen) if chosen else []
+            samples.select([ids[i] for i in rows]).tag_samples(tag)
+            tagged[f"tagged_{tag}"] = len(rows)
+    return tagged
+
+
+def _load(samples, embeddings_field, k=None, threshold=None):
+    problems = check(samples, embeddings_field, k, threshold, read_vectors=False)
+    ids, unit, more = read(samples, embeddings_field) if not problems else (None, None, [])
+    if problems or more:
+        raise ValueError(" ".join(problems + more))
+    return ids, unit
+
+
+def _declare(samples, fields):
+    dataset = samples._root_dataset
+    for name, kind in fields.items():
+        if not dataset.has_field(name):
+            dataset.add_sample_field(name, kind)
+
+
+def _model(samples, embeddings_field):
+    """The model of the latest embeddings run that wrote ``embeddings_field``, when the suite wrote it."""
+    for record in runs.list_suite_runs(samples):
+        if record["kind"] == "embeddings" and embeddings_field in record["fields"]:
+            return record["model"]
+    return None

@@ -1,0 +1,163 @@
+"""``compute_uniqueness`` and ``find_near_duplicates``: from an embeddings field, or a model that writes it first."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import models, prelabel
+from ..core import uniqueness as U
+from . import common, model_form
+
+FIELD, MODEL = "field", "model"
+
+
+class ComputeUniqueness(foo.Operator):
+    """Scores how unique each sample is among its nearest neighbours in embedding space."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "compute_uniqueness", "Compute uniqueness", "Score each sample by its distance to its nearest neighbours"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        add_embeddings_inputs(ctx, inputs, view)
+        inputs.int("k", default=U.DEFAULT_K, min=1, label="Neighbours (k)")
+        inputs.str("output_field", default="uniqueness", label="Uniqueness field")
+        common.block_all(inputs, problems(view, ctx.params, k=_k(ctx.params)))
+        return types.Property(inputs, view=types.View(label="LabelLoop: compute uniqueness"))
+
+    def execute(self, ctx):
+        view, params = ctx.target_view(), ctx.params
+        field = embed_first(ctx, view)
+        result = U.compute_uniqueness(
+            view,
+            field,
+            k=_k(params),
+            output_field=params.get("output_field") or "uniqueness",
+            progress=common.progress_bar(ctx),
+            user=common.user(ctx),
+        )
+        ctx.ops.reload_dataset()
+        return result
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("run_key", label="Run")
+        outputs.int("samples", label="Samples scored")
+        outputs.float("mean", label="Mean uniqueness")
+        return types.Property(outputs, view=types.View(label="Uniqueness written: sort by it in the App"))
+
+    def __call__(self, sample_collection, embeddings_field="embeddings", delegate=False, **options):
+        """Writes uniqueness from ``embeddings_field``. Options: k, output_field; ``model`` (with model_source,
+        zoo_kwargs, batch_size, device) computes missing embeddings into ``embeddings_field`` first."""
+        return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
+
+
+class FindNearDuplicates(foo.Operator):
+    """Groups samples whose embeddings are within a cosine distance of each other, and tags them."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "find_near_duplicates", "Find near duplicates", "Group samples with (nearly) the same embeddings"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        add_embeddings_inputs(ctx, inputs, view)
+        inputs.float(
+            "threshold",
+            default=U.DEFAULT_THRESHOLD,
+            min=0.0,
+            max=2.0,
+            label="Cosine distance threshold",
+            description="Samples at this distance or closer are near duplicates (0.05: similarity >= 0.95)",
+        )
+        inputs.str("duplicate_tag", label="Tag all but one per group with", description="e.g. duplicate; empty: none")
+        inputs.str("member_tag", label="Tag every group member with", description="e.g. near_duplicate; empty: none")
+        common.block_all(inputs, problems(view, ctx.params, threshold=_threshold(ctx.params)))
+        return types.Property(inputs, view=types.View(label="LabelLoop: find near duplicates"))
+
+    def execute(self, ctx):
+        view, params = ctx.target_view(), ctx.params
+        field = embed_first(ctx, view)
+        result = U.find_near_duplicates(
+            view,
+            field,
+            threshold=_threshold(params),
+            duplicate_tag=params.get("duplicate_tag") or None,
+            member_tag=params.get("member_tag") or None,
+            progress=common.progress_bar(ctx),
+            user=common.user(ctx),
+        )
+        ctx.ops.reload_dataset()
+        return result
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("run_key", label="Run")
+        outputs.int("groups", label="Groups of near duplicates")
+        outputs.int("duplicates", label="Samples beyond one per group")
+        return types.Property(outputs, view=types.View(label=f"Groups written: filter by '{U.GROUP_FIELD}'"))
+
+    def __call__(self, sample_collection, embeddings_field="embeddings", delegate=False, **options):
+        """Groups near duplicates by ``embeddings_field``. Options: threshold, duplicate_tag, member_tag;
+        ``model`` (with model_source, zoo_kwargs, batch_size, device) computes missing embeddings first."""
+        return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
+
+
+def add_embeddings_inputs(ctx, inputs, view):
+    """The embeddings source: an existing vector field, or a model that writes the field first."""
+    sources = types.RadioGroup()
+    sources.add_choice(FIELD, label="An embeddings field")
+    sources.add_choice(MODEL, label="Compute embeddings with a model first")
+    inputs.enum("embeddings_source", sources.values(), default=FIELD, label="Embeddings", view=sources)
+    if ctx.params.get("embeddings_source") == MODEL:
+        model_form.add_model_inputs(ctx, inputs, [models.EMBEDDING])
+        inputs.str("embeddings_field", default="embeddings", label="Write embeddings to")
+        inputs.int("batch_size", default=16, min=1, label="Batch size")
+        common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
+    else:
+        fields = sorted(view.get_field_schema(ftype=U.VECTOR_FIELDS))
+        default = "embeddings" if "embeddings" in fields else next(iter(fields), None)
+        common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
+
+
+def problems(view, params, k=None, threshold=None):
+    """What blocks a run with ``params``: the settings, then the model request or the embeddings field."""
+    found = U.check_settings(view, k, threshold)
+    if found:
+        return found
+    if params.get("embeddings_source") == MODEL:
+        return model_form.problems(view, params, _embed_request) if params.get("model") else []
+    return U.check(view, params["embeddings_field"]) if params.get("embeddings_field") else []
+
+
+def embed_first(ctx, view):
+    """Computes the missing embeddings when a model is given; returns the embeddings field."""
+    params = ctx.params
+    if params.get("embeddings_source") == MODEL:
+        prelabel.prelabel(view, _embed_request(params), progress=common.progress_bar(ctx), user=common.user(ctx))
+    return params.get("embeddings_field") or "embeddings"
+
+
+def sdk_params(embeddings_field, options):
+    params = model_form.sdk_params({"embeddings_field": embeddings_field, **options})
+    params["embeddings_source"] = MODEL if params.get("model") else FIELD
+    return params
+
+
+def _embed_request(params):
+    output = params.get("embeddings_field") or "embeddings"
+    return model_form.request({**params, "output_field": output, "threshold": None}, task=models.EMBEDDING)
+
+
+def _k(params):
+    return int(params["k"]) if params.get("k") is not None else U.DEFAULT_K
+
+
+def _threshold(params):
+    return float(params["threshold"]) if params.get("threshold") is not None else U.DEFAULT_THRESHOLD
