@@ -36,11 +36,9 @@ class AcceptPrelabels(foo.Operator):
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("run_key", label="Run")
-        outputs.int("promoted", label="Labels promoted")
-        outputs.int("kept_human", label="Human labels kept")
-        return types.Property(outputs, view=types.View(label="Pre-labels accepted"))
+        return common.run_output(
+            "Pre-labels accepted", [("promoted", "Labels promoted"), ("kept_human", "Human labels kept")]
+        )
 
     def __call__(self, sample_collection, pred_field, gt_field="ground_truth", threshold=0.5, tag=None, delegate=False):
         """Promotes predictions of ``pred_field`` into ``gt_field``; returns the run key and counts."""

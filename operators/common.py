@@ -46,6 +46,17 @@ def progress_reporter(ctx):
     return lambda fraction, label: ctx.set_progress(progress=fraction, label=label)
 
 
+def run_output(title, numbers, floats=()):
+    """The output view of a run: its key, then ``(name, label)`` integer (and float) results."""
+    outputs = types.Object()
+    outputs.str("run_key", label="Run")
+    for name, label in numbers:
+        outputs.int(name, label=label)
+    for name, label in floats:
+        outputs.float(name, label=label)
+    return types.Property(outputs, view=types.View(label=title))
+
+
 def progress_bar(ctx, what="samples"):
     """FiftyOne's ``progress`` argument for ``core``: a terminal bar that also reports to the App or the worker."""
     import fiftyone as fo

@@ -42,11 +42,8 @@ class CompareModels(foo.Operator):
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("run_key", label="Run")
-        outputs.int("samples", label="Samples compared")
-        outputs.int("regressed_samples", label="Samples that regressed")
-        return types.Property(outputs, view=types.View(label="Comparison saved: open the Model regression panel"))
+        counts = [("samples", "Samples compared"), ("regressed_samples", "Samples that regressed")]
+        return common.run_output("Comparison saved: open the Model regression panel", counts)
 
     def __call__(
         self, sample_collection, baseline_field, candidate_field, gt_field="ground_truth", delegate=False, **options

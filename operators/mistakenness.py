@@ -57,12 +57,12 @@ class ComputeMistakenness(foo.Operator):
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("run_key", label="Run")
-        outputs.int("samples", label="Samples scored")
-        outputs.int("possible_missing", label="Possibly missing objects")
-        outputs.int("possible_spurious", label="Possibly spurious objects")
-        return types.Property(outputs, view=types.View(label="Mistakenness computed: sort by it in the grid"))
+        counts = [
+            ("samples", "Samples scored"),
+            ("possible_missing", "Possibly missing objects"),
+            ("possible_spurious", "Possibly spurious objects"),
+        ]
+        return common.run_output("Mistakenness computed: sort by it in the grid", counts)
 
     def __call__(self, sample_collection, pred_field, gt_field="ground_truth", delegate=False, **options):
         """Scores ``gt_field`` with ``pred_field``; returns the run key and counts. Options: prefix, iou,

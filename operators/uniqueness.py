@@ -43,11 +43,9 @@ class ComputeUniqueness(foo.Operator):
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("run_key", label="Run")
-        outputs.int("samples", label="Samples scored")
-        outputs.float("mean", label="Mean uniqueness")
-        return types.Property(outputs, view=types.View(label="Uniqueness written: sort by it in the App"))
+        return common.run_output(
+            "Uniqueness written: sort by it in the App", [("samples", "Samples scored")], [("mean", "Mean uniqueness")]
+        )
 
     def __call__(self, sample_collection, embeddings_field="embeddings", delegate=False, **options):
         """Writes uniqueness from ``embeddings_field``. Options: k, output_field; ``model`` (with model_source,
@@ -97,11 +95,8 @@ class FindNearDuplicates(foo.Operator):
         return result
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("run_key", label="Run")
-        outputs.int("groups", label="Groups of near duplicates")
-        outputs.int("duplicates", label="Samples beyond one per group")
-        return types.Property(outputs, view=types.View(label=f"Groups written: filter by '{U.GROUP_FIELD}'"))
+        counts = [("groups", "Groups of near duplicates"), ("duplicates", "Samples beyond one per group")]
+        return common.run_output(f"Groups written: filter by '{U.GROUP_FIELD}'", counts)
 
     def __call__(self, sample_collection, embeddings_field="embeddings", delegate=False, **options):
         """Groups near duplicates by ``embeddings_field``. Options: threshold, duplicate_tag, member_tag;
