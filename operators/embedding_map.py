@@ -1,10 +1,10 @@
 """``compute_embedding_map``: UMAP / t-SNE / PCA of an embeddings field for the App's Embeddings panel."""
 
-import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
 from ..core import embedding_map
+from ..core.uniqueness import VECTOR_FIELDS
 from . import common
 
 
@@ -47,9 +47,7 @@ class ComputeEmbeddingMap(foo.Operator):
 
 def vector_fields(samples):
     """The fields of ``samples`` that hold vectors (embeddings)."""
-    return sorted(
-        name for name, field in samples.get_field_schema().items() if isinstance(field, (fo.VectorField, fo.ArrayField))
-    )
+    return sorted(samples.get_field_schema(ftype=VECTOR_FIELDS))
 
 
 def _arguments(params):

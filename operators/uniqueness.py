@@ -6,6 +6,7 @@ from fiftyone.operators import types
 from ..core import models, prelabel
 from ..core import uniqueness as U
 from . import common, model_form
+from .embedding_map import vector_fields
 
 FIELD, MODEL = "field", "model"
 
@@ -116,7 +117,7 @@ def add_embeddings_inputs(ctx, inputs, view):
         inputs.int("batch_size", default=16, min=1, label="Batch size")
         common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
     else:
-        fields = sorted(view.get_field_schema(ftype=U.VECTOR_FIELDS))
+        fields = vector_fields(view)
         default = "embeddings" if "embeddings" in fields else next(iter(fields), None)
         common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
 
