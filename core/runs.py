@@ -1,7 +1,9 @@
 """Provenance of the suite's work, recorded as FiftyOne runs on the dataset.
 
 Every piece of long work (pre-labelling, quality scores, CVAT round trips, comparisons) is one run: who ran
-what, when, on which host, with which model and parameters, which fields it wrote and how it ended.
+what, when, on which host, with which model and parameters, which fields it wrote (and which of them it created)
+and how it ended. A run holds the lease on the fields it writes from ``start_run`` to ``finish_run``, so two runs
+never write one field at once (see ``lease``).
 """
 
 import getpass
@@ -9,40 +11,67 @@ import secrets
 import socket
 from datetime import UTC, datetime
 
+from . import lease
+
 SUITE = "labelloop"
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+RECORDED = "user host started_at finished_at status params model fields created_fields job counts error".split()
+
+_leases = {}  # run key -> the lease this process holds for the run until finish_run
 
 
-def start_run(samples, kind, params=None, model=None, fields=(), user=None):
-    """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key."""
+def start_run(samples, kind, params=None, model=None, fields=(), user=None, job=None):
+    """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key.
+
+    The run takes the lease on the ``fields`` it will write until ``finish_run``: ``lease.FieldBusy`` (nothing
+    registered) when another run is writing one of them. Runs of one ``job`` (the shards of a scaled-out request)
+    share the lease. The fields that do not exist yet are recorded as ``created_fields``.
+    """
     key = new_run_key(kind)
-    config = samples.init_run(
-        method=kind,
-        suite=SUITE,
-        user=user or current_user(),
-        host=socket.gethostname(),
-        started_at=now_iso(),
-        finished_at=None,
-        status=RUNNING,
-        params=dict(params or {}),
-        model=model,
-        fields=list(fields),
-        counts={},
-        error=None,
-    )
-    samples.register_run(key, config)
+    user = user or current_user()
+    fields = list(fields)
+    held = lease.acquire(samples, fields, key, user, job=job) if fields else None
+    try:
+        config = samples.init_run(
+            method=kind,
+            suite=SUITE,
+            user=user,
+            host=socket.gethostname(),
+            started_at=now_iso(),
+            finished_at=None,
+            status=RUNNING,
+            params=dict(params or {}),
+            model=model,
+            fields=fields,
+            created_fields=[name for name in fields if not samples._root_dataset.has_field(name)],
+            job=job,
+            counts={},
+            error=None,
+        )
+        samples.register_run(key, config)
+    except BaseException:
+        if held:
+            held.release()
+        raise
+    if held:
+        _leases[key] = held
     return key
 
 
 def finish_run(samples, key, counts=None, error=None):
-    """Marks run ``key`` completed (or failed, when ``error`` is given) with its final counts."""
-    dataset = samples._root_dataset
-    config = dataset.get_run_info(key).config
-    config.status = FAILED if error else COMPLETED
-    config.finished_at = now_iso()
-    config.counts = dict(counts or {})
-    config.error = str(error) if error else None
-    dataset.update_run_config(key, config)
+    """Marks run ``key`` completed (or failed, when ``error`` is given) with its final counts; releases its lease."""
+    try:
+        dataset = samples._root_dataset
+        config = dataset.get_run_info(key).config
+        config.status = FAILED if error else COMPLETED
+        config.finished_at = now_iso()
+        config.counts = dict(counts or {})
+        config.error = str(error) if error else None
+        dataset.update_run_config(key, config)
+    finally:
+        held = _leases.pop(key, None)
+        if held:
+            held.release()
 
 
 def list_suite_runs(samples):
@@ -68,8 +97,7 @@ def current_user():
 
 def _record(key, info):
     config = info.config
-    fields = ("user", "host", "started_at", "finished_at", "status", "params", "model", "fields", "counts", "error")
-    return {"key": key, "kind": config.method, **{name: getattr(config, name, None) for name in fields}}
+    return {"key": key, "kind": config.method, **{name: getattr(config, name, None) for name in RECORDED}}
 
 
 def now_iso():

@@ -3,6 +3,9 @@
 from .accept import AcceptPrelabels
 from .active_learning import SelectForAnnotation
 from .compare import CompareModels
+from .cvat_load import FinishCVATReview, LoadFromCVAT
+from .cvat_send import SendToCVAT
+from .cvat_status import CVATStatus
 from .embedding_map import ComputeEmbeddingMap
 from .embeddings import ComputeEmbeddings
 from .info import GetLabelLoopInfo
@@ -21,4 +24,8 @@ OPERATORS = [
     ComputeMistakenness,
     ComputeUniqueness,
     FindNearDuplicates,
+    SendToCVAT,
+    CVATStatus,
+    LoadFromCVAT,
+    FinishCVATReview,
 ]

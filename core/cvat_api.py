@@ -1,0 +1,165 @@
+"""A connection to CVAT: credentials from secrets, verified TLS, clear errors, and a record of what it created.
+
+FiftyOne's CVAT client sends every request with certificate verification off and raises bare ``Exception`` s that
+quote the request. ``CVATConnection`` keeps FiftyOne's client (its upload and download code is right) but sends
+each request with the caller's verification choice, turns failures into ``CVATError`` s that say what to do, and
+remembers the tasks and projects it created so a failed upload can be cleaned up.
+"""
+
+import dataclasses
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+import fiftyone.utils.cvat as fouc
+
+logger = logging.getLogger(__name__)
+
+SECRET_KEYS = {
+    "url": "FIFTYONE_CVAT_URL",
+    "username": "FIFTYONE_CVAT_USERNAME",
+    "password": "FIFTYONE_CVAT_PASSWORD",
+    "email": "FIFTYONE_CVAT_EMAIL",
+}
+
+
+class CVATError(requests.exceptions.HTTPError):
+    """A CVAT request that failed, with a message that says what to do (never a credential)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CVATSettings:
+    """Where CVAT is and who we are there; ``verify_tls=False`` only on an explicit opt-out."""
+
+    url: str
+    username: str
+    password: str = dataclasses.field(repr=False)
+    email: str | None = None
+    organization: str | None = None
+    verify_tls: bool = True
+
+    @classmethod
+    def from_secrets(cls, secrets, organization=None, verify_tls=True):
+        """Settings from a mapping of plugin secrets / environment variables (``FIFTYONE_CVAT_*``)."""
+        values = {name: (secrets.get(key) or None) for name, key in SECRET_KEYS.items()}
+        missing = [SECRET_KEYS[name] for name in ("url", "username", "password") if not values[name]]
+        if missing:
+            raise CVATError(
+                f"CVAT is not configured: set {', '.join(missing)} (plugin secrets or environment variables)."
+            )
+        return cls(**values, organization=organization or None, verify_tls=verify_tls)
+
+    @property
+    def public_url(self):
+        """The server URL without any user:password part, safe to record and show."""
+        parts = urlsplit(self.url.rstrip("/"))
+        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
+class CVATConnection(fouc.CVATAnnotationAPI):
+    """FiftyOne's CVAT API client with TLS verification, clear errors and a record of created tasks/projects."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.created_task_ids = []
+        self.created_project_ids = []
+        super().__init__(
+            "cvat",
+            settings.url,
+            username=settings.username,
+            email=settings.email,
+            password=settings.password,
+            organization=settings.organization,
+        )
+
+    def _make_request(self, request_method, url, print_error_info=True, **kwargs):
+        try:
+            response = request_method(url, verify=self.settings.verify_tls, **kwargs)
+        except requests.exceptions.SSLError as error:
+            raise CVATError(tls_message(self.settings.public_url)) from error
+        except requests.exceptions.ConnectionError as error:
+            raise CVATError(
+                f"Cannot reach CVAT at {self.settings.public_url}: is the server up and FIFTYONE_CVAT_URL right?"
+            ) from error
+        if response.status_code >= 400:
+            raise CVATError(self._failure(response), response=response)
+        return response
+
+    def _failure(self, response):
+        method, path = response.request.method, urlsplit(response.url).path
+        if path.endswith("/auth/login") and response.status_code in (400, 401, 403):
+            return (
+                f"CVAT at {self.settings.public_url} refused the login of '{self.settings.username}': check "
+                "FIFTYONE_CVAT_USERNAME and FIFTYONE_CVAT_PASSWORD."
+            )
+        detail = error_detail(response)
+        hint = _HINTS.get(response.status_code, "")
+        return f"CVAT answered {response.status_code} to {method} {path}: {detail}{hint}"
+
+    def create_task(self, *args, **kwargs):
+        task_id, class_id_map, attr_id_map = super().create_task(*args, **kwargs)
+        self.created_task_ids.append(task_id)
+        return task_id, class_id_map, attr_id_map
+
+    def create_project(self, name, schema=None):
+        project_id = super().create_project(name, schema=schema)
+        self.created_project_ids.append(project_id)
+        return project_id
+
+    def unknown_users(self, usernames):
+        """The names among ``usernames`` that CVAT does not know (FiftyOne would send them and get a 500)."""
+        return [name for name in dict.fromkeys(usernames) if name and self.get_user_id(name) is None]
+
+    def remove_created(self):
+        """Deletes every task and project this connection created; returns their ids (best effort, logged)."""
+        removed = {"tasks": [], "projects": []}
+        for task_id in self.created_task_ids:
+            if self._quietly(self.delete_task, task_id):
+                removed["tasks"].append(task_id)
+        for project_id in self.created_project_ids:
+            if self._quietly(self.delete_project, project_id):
+                removed["projects"].append(project_id)
+        self.created_task_ids, self.created_project_ids = [], []
+        return removed
+
+    def _quietly(self, delete, object_id):
+        try:
+            delete(object_id)
+            return True
+        except CVATError as error:
+            logger.warning("Could not delete CVAT object %s: %s", object_id, error)
+            return False
+
+
+def error_detail(response):
+    """CVAT's error text, whatever its shape (``{"detail"}``, ``{"field": [...]}``, a list or a string)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or response.reason or "").strip()[:300]
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    if isinstance(body, dict):
+        return "; ".join(f"{key}: {_flat(value)}" for key, value in body.items())
+    return _flat(body)
+
+
+def _flat(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def tls_message(url):
+    return (
+        f"The TLS certificate of {url} could not be verified. Point REQUESTS_CA_BUNDLE at your CA bundle, or, for a "
+        "test server with a self-signed certificate only, turn verification off explicitly (verify_tls=False)."
+    )
+
+
+_HINTS = {
+    401: " — log in again: check FIFTYONE_CVAT_USERNAME / FIFTYONE_CVAT_PASSWORD.",
+    403: " — this CVAT user may not do that: ask the task's owner or an admin.",
+    404: " — it no longer exists in CVAT (deleted there?).",
+    413: " — the upload is too large for the server: use a smaller task size.",
+    500: " — CVAT failed internally; see the server log.",
+}

@@ -1,0 +1,138 @@
+"""Loading a CVAT review back: corrections merged into the ground truth, the previous state kept until accepted.
+
+``load`` downloads with FiftyOne into the review field, then merges it into the ground truth (``cvat_merge``),
+keeping the previous ground truth in a backup field. Labels of types the field cannot hold are kept in their own
+fields and reported. Tasks deleted in CVAT are skipped and reported (their samples keep their ground truth). Only
+after the merge succeeded, ``cleanup`` deletes the tasks and the project the send created. ``accept`` drops the
+backup and review fields; ``revert`` restores the backup.
+"""
+
+import logging
+
+from . import cvat_merge, runs
+from .cvat_api import CVATConnection, CVATError
+
+logger = logging.getLogger(__name__)
+
+SEND_KIND, LOAD_KIND = "send_to_cvat", "load_from_cvat"
+UNEXPECTED_TYPES = ("classification", "classifications", "detections", "polylines", "keypoints", "segmentation")
+
+
+def backup_field_name(gt_field, key):
+    return f"{gt_field}_before_{key}"
+
+
+def review(dataset, key):
+    """The send record of review ``key`` (its params), or a clear error."""
+    if key not in dataset.list_runs() or dataset.get_run_info(key).config.method != SEND_KIND:
+        sent = [r["key"] for r in runs.list_suite_runs(dataset) if r["kind"] == SEND_KIND]
+        raise ValueError(f"No CVAT review '{key}' on this dataset. Reviews: {', '.join(sent) or 'none'}.")
+    return dataset.get_run_info(key).config.params
+
+
+def check_loadable(dataset, key):
+    """Why review ``key`` cannot be loaded now (empty when it can)."""
+    params = review(dataset, key)
+    if not dataset.has_annotation_run(key):
+        return [f"Review '{key}' never reached CVAT (its send failed): send the samples again."]
+    if dataset.has_field(backup_field_name(params["gt_field"], key)):
+        return [f"Corrections of '{key}' are already loaded: accept or revert them before loading again."]
+    if not dataset.has_field(params["review_field"]):
+        return [f"Review '{key}' was already loaded and accepted."]
+    return []
+
+
+def load(dataset, key, settings, cleanup=False, user=None):
+    """Merges the corrections of review ``key``; returns the load's run key and counts."""
+    problems = check_loadable(dataset, key)
+    if problems:
+        raise ValueError(" ".join(problems))
+    params = review(dataset, key)
+    connection = CVATConnection(settings)
+    try:
+        results = dataset.load_annotation_results(key)
+        results.use_api(connection)
+        missing = _forget_missing_tasks(results, connection)
+        return _load(dataset, key, params, results, missing, cleanup, user)
+    finally:
+        connection.close()
+
+
+def _forget_missing_tasks(results, connection):
+    missing = [task_id for task_id in results.task_ids if not connection.task_exists(task_id)]
+    if len(missing) == len(results.task_ids):
+        gone = ", ".join(map(str, missing))
+        raise CVATError(f"Every task of this review ({gone}) is gone from CVAT: there is nothing to load.")
+    results._forget_tasks(missing)
+    return missing
+
+
+def _load(dataset, key, params, results, missing, cleanup, user):
+    gt_field, review_field = params["gt_field"], params["review_field"]
+    backup_field = backup_field_name(gt_field, key)
+    sample_ids = [frame["sample_id"] for frames in results.frame_id_map.values() for frame in frames.values()]
+    sent_ids = dict(results.id_map.get(review_field, {}))
+    load_params = {"review": key, "gt_field": gt_field, "backup_field": backup_field, "sample_ids": sample_ids}
+    load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=[gt_field, backup_field], user=user)
+    try:
+        unexpected = _download(dataset, key, review_field)
+        counts = cvat_merge.merge(dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids)
+        counts.update(samples=len(sample_ids), missing_tasks=len(missing))
+        removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
+    except BaseException as error:
+        runs.finish_run(dataset, load_key, error=error)
+        raise
+    runs.finish_run(dataset, load_key, counts={**counts, "unexpected_labels": sum(unexpected.values())})
+    return {"run_key": load_key, **counts, "missing_task_ids": missing, "unexpected": unexpected, **removed}
+
+
+def _download(dataset, key, review_field):
+    """FiftyOne's download into the review field; returns {field: count} of labels of unexpected types kept."""
+    targets = {kind: f"{review_field}_{kind}" for kind in UNEXPECTED_TYPES}
+    before = set(dataset.get_field_schema())
+    dataset.load_annotations(key, unexpected=targets, cleanup=False)
+    created = [name for name in dataset.get_field_schema() if name not in before]
+    return {name: dataset.count(_list_path(dataset, name)) for name in created}
+
+
+def _list_path(dataset, field):
+    list_field = getattr(dataset.get_field(field).document_type, "_LABEL_LIST_FIELD", None)
+    return f"{field}.{list_field}" if list_field else field
+
+
+def _cleanup(results, connection):
+    """Deletes the review's tasks, then the projects the send created (FiftyOne's cleanup leaves them)."""
+    project_ids = list(results.project_ids)
+    task_ids = list(results.task_ids)
+    results.cleanup()
+    empty = [pid for pid in project_ids if not connection.get_project_tasks(pid)]
+    for project_id in empty:
+        connection.delete_project(project_id)
+    return {"deleted_task_ids": task_ids, "deleted_project_ids": empty}
+
+
+def accept(dataset, key):
+    """Keeps the merged corrections of review ``key``: drops its backup and review fields."""
+    params = review(dataset, key)
+    backup_field = backup_field_name(params["gt_field"], key)
+    if not dataset.has_field(backup_field):
+        raise ValueError(f"Review '{key}' has no loaded corrections to accept: load them first.")
+    dataset.delete_sample_fields([backup_field, params["review_field"]])
+    return {"accepted": key}
+
+
+def revert(dataset, key):
+    """Puts back the ground truth that loading review ``key`` replaced; the review can then be loaded again."""
+    params = review(dataset, key)
+    backup_field = backup_field_name(params["gt_field"], key)
+    if not dataset.has_field(backup_field):
+        raise ValueError(f"Review '{key}' has no loaded corrections to revert.")
+    load_record = _latest_load(dataset, key)
+    restored = cvat_merge.restore(dataset.select(load_record["params"]["sample_ids"]), params["gt_field"], backup_field)
+    dataset.delete_sample_field(backup_field)
+    return {"restored_samples": restored}
+
+
+def _latest_load(dataset, key):
+    loads = [r for r in runs.list_suite_runs(dataset) if r["kind"] == LOAD_KIND and r["params"].get("review") == key]
+    return loads[0]

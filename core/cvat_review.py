@@ -1,0 +1,88 @@
+"""The review field sent to CVAT: the ground truth, pre-populated with confident model predictions.
+
+Ground-truth labels are copied with their ids (so corrections merge back onto them); predictions at or above the
+threshold fill the gaps — a classification where the sample has none, a box where no ground-truth box overlaps it
+(IoU >= ``iou``) — as new labels marked ``from_model`` with the prediction's provenance. Ground truth wins where both
+exist. The field is declared and written in bulk.
+"""
+
+import fiftyone as fo
+
+from . import matching
+from .labels import PROVENANCE_ATTRIBUTE, label_type
+
+SUPPORTED = (fo.Classification, fo.Detections)
+FROM_MODEL = "from_model"
+CHUNK = 1000
+
+
+def review_field_name(gt_field, key):
+    """The working field of review ``key`` on ``gt_field``."""
+    return f"{gt_field}_{key}"
+
+
+def build(samples, gt_field, review_field, pred_field=None, threshold=0.5, iou=0.5):
+    """Writes the review field on ``samples``; returns counts of ground-truth and pre-filled labels."""
+    dataset = samples._root_dataset
+    label_cls = label_type(dataset, gt_field)
+    dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+    counts = {"gt_labels": 0, "prefilled": 0}
+    ids = samples.values("id")
+    for start in range(0, len(ids), CHUNK):
+        chunk = samples.select(ids[start : start + CHUNK], ordered=True)
+        gts = chunk.values(gt_field)
+        preds = chunk.values(pred_field) if pred_field else [None] * len(gts)
+        values = [_review(gt, pred, threshold, iou, counts) for gt, pred in zip(gts, preds, strict=True)]
+        chunk.set_values(review_field, values)
+    return counts
+
+
+def _review(gt, pred, threshold, iou, counts):
+    if isinstance(gt, fo.Classification) or (gt is None and isinstance(pred, fo.Classification)):
+        return _review_classification(gt, pred, threshold, counts)
+    return _review_detections(gt, pred, threshold, iou, counts)
+
+
+def _review_classification(gt, pred, threshold, counts):
+    if gt is not None:
+        counts["gt_labels"] += 1
+        return gt
+    if pred is None or (pred.confidence or 0) < threshold:
+        return None
+    counts["prefilled"] += 1
+    return _from_model(pred)
+
+
+def _review_detections(gt, pred, threshold, iou, counts):
+    kept = list(gt.detections) if gt is not None else []
+    counts["gt_labels"] += len(kept)
+    candidates = [d for d in (pred.detections if pred is not None else []) if (d.confidence or 0) >= threshold]
+    if kept and candidates:
+        overlaps = matching.ious(_objects(candidates), _objects(kept))
+        candidates = [d for d, row in zip(candidates, overlaps, strict=True) if row.max() < iou]
+    counts["prefilled"] += len(candidates)
+    return fo.Detections(detections=kept + [_from_model(d) for d in candidates])
+
+
+def _from_model(label):
+    copy = label.copy()
+    copy[FROM_MODEL] = True
+    copy["model_label_id"] = label.id
+    return copy
+
+
+def _objects(detections):
+    return matching.Objects.of([d.label for d in detections], [d.bounding_box for d in detections])
+
+
+def is_from_model(label):
+    """True for a label that entered the review as a model prediction."""
+    return bool(label.get_field(FROM_MODEL)) if label.has_field(FROM_MODEL) else False
+
+
+def reviewed_copy(label):
+    """``label`` as ground truth after human review: the model markers and provenance removed."""
+    for name in (FROM_MODEL, "model_label_id", PROVENANCE_ATTRIBUTE, "prelabel_run"):
+        if label.has_field(name):
+            del label[name]
+    return label

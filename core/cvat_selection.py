@@ -1,0 +1,50 @@
+"""Which samples go to CVAT: the target view narrowed by a tag, a saved view, or a score rule."""
+
+import dataclasses
+
+import fiftyone as fo
+from fiftyone import ViewField as F
+
+
+@dataclasses.dataclass
+class Selection:
+    """Filters applied in order to the target view; all optional."""
+
+    tag: str | None = None
+    saved_view: str | None = None
+    score_field: str | None = None
+    min_score: float | None = None
+    top_k: int | None = None
+
+
+def problems(samples, selection):
+    """Every reason the selection cannot be applied, as messages."""
+    dataset = samples._root_dataset
+    found = []
+    if selection.saved_view and not dataset.has_saved_view(selection.saved_view):
+        views = ", ".join(dataset.list_saved_views()) or "none"
+        found.append(f"No saved view '{selection.saved_view}' on this dataset (saved views: {views}).")
+    if selection.score_field and not isinstance(dataset.get_field(selection.score_field), _NUMERIC):
+        found.append(f"Score field '{selection.score_field}' is not a numeric sample field.")
+    if (selection.min_score is not None or selection.top_k) and not selection.score_field:
+        found.append("Choose the score field that the minimum score or top-k applies to.")
+    if selection.top_k is not None and selection.top_k < 1:
+        found.append("Top-k must be at least 1.")
+    return found
+
+
+def apply(samples, selection):
+    """The samples of ``samples`` that the selection keeps."""
+    view = samples
+    if selection.tag:
+        view = view.match_tags(selection.tag)
+    if selection.saved_view:
+        view = view.select(samples._root_dataset.load_saved_view(selection.saved_view).values("id"))
+    if selection.score_field and selection.min_score is not None:
+        view = view.match(F(selection.score_field) >= selection.min_score)
+    if selection.score_field and selection.top_k:
+        view = view.sort_by(selection.score_field, reverse=True).limit(selection.top_k)
+    return view
+
+
+_NUMERIC = (fo.IntField, fo.FloatField)

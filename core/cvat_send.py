@@ -1,0 +1,201 @@
+"""Sending samples to CVAT for review, pre-populated with the model's labels.
+
+One send is one suite run and one FiftyOne annotation run under the same key. The samples' ground truth (plus
+confident predictions where it has nothing) goes as editable CVAT shapes or tags of the review field. Nothing is
+left behind by a failed send: the tasks and project it created are deleted, the annotation run and the review
+field removed, and the failure recorded on the run. An upload the server finds too large (413) is retried as
+smaller tasks.
+"""
+
+import dataclasses
+import logging
+import math
+
+import fiftyone as fo
+
+from . import cvat_review, runs
+from .cvat_api import CVATConnection, CVATError
+from .cvat_backend import ConnectedCVATBackendConfig
+from .labels import label_type
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_SOURCES = ("dataset", "project")
+TOO_LARGE = 413
+
+
+@dataclasses.dataclass
+class SendRequest:
+    """What goes to CVAT and how it is split and assigned."""
+
+    gt_field: str
+    pred_field: str | None = None
+    threshold: float = 0.5
+    iou: float = 0.5
+    classes: list = dataclasses.field(default_factory=list)
+    schema_from: str = "dataset"
+    project_name: str | None = None
+    task_size: int | None = None
+    segment_size: int | None = None
+    task_assignee: str | None = None
+    job_assignees: list = dataclasses.field(default_factory=list)
+    image_quality: int = 75
+
+    def params(self):
+        return dataclasses.asdict(self)
+
+
+def check(samples, request):
+    """Every problem with the request that can be seen without the server, as messages."""
+    dataset = samples._root_dataset
+    problems = []
+    if len(samples) == 0:
+        problems.append("The selection is empty: select samples, a tag or a score rule that matches some.")
+    gt_cls = label_type(dataset, request.gt_field)
+    if gt_cls not in cvat_review.SUPPORTED:
+        found = f"holds {gt_cls.__name__}" if gt_cls else "is not a label field of the dataset"
+        problems.append(
+            f"Field '{request.gt_field}' {found}: CVAT review supports Classification and Detections fields."
+        )
+    if request.pred_field:
+        pred_cls = label_type(dataset, request.pred_field)
+        if pred_cls is None or (gt_cls in cvat_review.SUPPORTED and pred_cls is not gt_cls):
+            found = pred_cls.__name__ if pred_cls else "no labels"
+            problems.append(f"Predictions field '{request.pred_field}' holds {found}; it must match the ground truth.")
+    problems += _check_numbers(request)
+    if request.schema_from not in SCHEMA_SOURCES:
+        problems.append(f"Label schema source must be one of {', '.join(SCHEMA_SOURCES)}.")
+    elif request.schema_from == "project" and not request.project_name:
+        problems.append("Name the CVAT project whose labels to use.")
+    return problems
+
+
+def _check_numbers(request):
+    problems = []
+    if not 0.0 <= request.threshold <= 1.0:
+        problems.append(f"Confidence threshold {request.threshold} is outside [0, 1].")
+    if not 0.0 < request.iou <= 1.0:
+        problems.append(f"IoU {request.iou} is outside (0, 1].")
+    for name in ("task_size", "segment_size"):
+        value = getattr(request, name)
+        if value is not None and value < 1:
+            problems.append(f"{name.replace('_', ' ').capitalize()} must be at least 1 (or empty for one task).")
+    if not 1 <= request.image_quality <= 100:
+        problems.append("Image quality must be between 1 and 100.")
+    return problems
+
+
+def send(samples, request, settings, user=None):
+    """Sends ``samples`` for review; returns the run key (also the annotation key) and counts."""
+    problems = check(samples, request)
+    if problems:
+        raise ValueError(" ".join(problems))
+    connection = CVATConnection(settings)
+    try:
+        _check_server(connection, request)
+        return _send(samples, request, connection, settings, user)
+    finally:
+        connection.close()
+
+
+def _check_server(connection, request):
+    unknown = connection.unknown_users([request.task_assignee, *request.job_assignees])
+    if unknown:
+        raise CVATError(f"CVAT has no user named {', '.join(map(repr, unknown))}: check the assignee names.")
+    if request.schema_from == "project" and connection.get_project_id(request.project_name) is None:
+        raise CVATError(f"CVAT has no project named '{request.project_name}' to take the label schema from.")
+
+
+def _send(samples, request, connection, settings, user):
+    dataset = samples._root_dataset
+    key = runs.new_run_key("cvat")
+    review_field = cvat_review.review_field_name(request.gt_field, key)
+    params = {**request.params(), "review_field": review_field, "server": settings.public_url}
+    key = runs.start_run(samples, "send_to_cvat", params=params, fields=[review_field], user=user, key=key)
+    try:
+        counts = cvat_review.build(
+            samples, request.gt_field, review_field, request.pred_field, request.threshold, request.iou
+        )
+        results, task_size = _upload(samples, key, request, review_field, connection, settings)
+    except BaseException as error:
+        _undo(dataset, key, review_field, connection)
+        runs.finish_run(samples, key, error=error)
+        raise
+    counts.update(samples=len(samples), tasks=len(results.task_ids), jobs=_count_jobs(results))
+    runs.finish_run(samples, key, counts=counts)
+    return {"run_key": key, "task_ids": list(results.task_ids), "task_size": task_size, **counts}
+
+
+def _upload(samples, key, request, review_field, connection, settings):
+    """Annotates, retrying as smaller tasks while the server answers 413; returns the results and task size."""
+    task_size = request.task_size or len(samples)
+    while True:
+        try:
+            return _annotate(samples, key, request, review_field, connection, settings, task_size), task_size
+        except CVATError as error:
+            if _status(error) != TOO_LARGE or task_size == 1:
+                raise
+            _undo_upload(samples._root_dataset, key, connection)
+            task_size = math.ceil(task_size / 2)
+            logger.warning("CVAT refused the upload as too large; retrying with tasks of %d samples", task_size)
+
+
+def _annotate(samples, key, request, review_field, connection, settings, task_size):
+    label_cls = label_type(samples._root_dataset, request.gt_field)
+    schema = {"label_field": review_field, "label_type": _CVAT_TYPES[label_cls]}
+    if request.schema_from == "dataset":
+        schema.update(classes=_classes(samples, request), attributes=False)
+    return samples.annotate(
+        key,
+        backend=ConnectedCVATBackendConfig,
+        connection=connection,
+        url=settings.public_url,
+        organization=settings.organization,
+        project_name=request.project_name,
+        task_name=f"labelloop_{key}",
+        task_size=task_size,
+        segment_size=request.segment_size,
+        task_assignee=request.task_assignee,
+        job_assignees=list(request.job_assignees) or None,
+        image_quality=request.image_quality,
+        **schema,
+    )
+
+
+def _classes(samples, request):
+    """The classes CVAT offers: the ground truth's, the prefilled predictions' and any the user added."""
+    dataset = samples._root_dataset
+    names = set(request.classes)
+    for field in filter(None, (request.gt_field, request.pred_field)):
+        names.update(dataset.distinct(f"{_label_path(dataset, field)}.label"))
+    return sorted(name for name in names if name)
+
+
+def _label_path(dataset, field):
+    list_field = getattr(label_type(dataset, field), "_LABEL_LIST_FIELD", None)
+    return f"{field}.{list_field}" if list_field else field
+
+
+def _undo(dataset, key, review_field, connection):
+    _undo_upload(dataset, key, connection)
+    if dataset.has_field(review_field):
+        dataset.delete_sample_field(review_field)
+
+
+def _undo_upload(dataset, key, connection):
+    removed = connection.remove_created()
+    if removed["tasks"] or removed["projects"]:
+        logger.warning("Removed CVAT tasks %s, projects %s of a failed send", removed["tasks"], removed["projects"])
+    if dataset.has_annotation_run(key):
+        dataset.delete_annotation_run(key)
+
+
+def _status(error):
+    return getattr(getattr(error, "response", None), "status_code", None)
+
+
+def _count_jobs(results):
+    return sum(len(ids) for ids in results.job_ids.values())
+
+
+_CVAT_TYPES = {fo.Classification: "classification", fo.Detections: "detections"}

@@ -1,0 +1,48 @@
+"""What the CVAT operators share: connection settings from secrets, the connection inputs, the review picker."""
+
+from ..core import cvat_load, runs
+from ..core.cvat_api import SECRET_KEYS, CVATSettings
+from . import common
+
+
+def settings(ctx):
+    """Connection settings from the plugin secrets (environment variables in open-source FiftyOne)."""
+    secrets = {key: ctx.secret(key) for key in SECRET_KEYS.values()}
+    verify = ctx.params.get("verify_tls")
+    return CVATSettings.from_secrets(
+        secrets, organization=ctx.params.get("organization"), verify_tls=True if verify is None else bool(verify)
+    )
+
+
+def add_connection_inputs(inputs):
+    """The organization and the (explicit) TLS verification opt-out."""
+    inputs.str("organization", label="CVAT organization", description="empty: your personal workspace")
+    inputs.bool(
+        "verify_tls",
+        default=True,
+        label="Verify the server's TLS certificate",
+        description="Turn off only for a test server with a self-signed certificate",
+    )
+
+
+def review_keys(dataset, pending_only=False):
+    """The dataset's CVAT reviews, newest first (only those with loaded corrections when ``pending_only``)."""
+    keys = [r["key"] for r in runs.list_suite_runs(dataset) if r["kind"] == cvat_load.SEND_KIND]
+    if pending_only:
+        keys = [key for key in keys if dataset.has_field(_backup(dataset, key))]
+    return keys
+
+
+def add_review_input(ctx, inputs, pending_only=False):
+    """A dropdown of reviews; returns the chosen key (default: the newest), or None when there is none."""
+    keys = review_keys(ctx.dataset, pending_only)
+    if not keys:
+        what = "with loaded corrections" if pending_only else "sent to CVAT"
+        common.block(inputs, f"This dataset has no review {what} yet.")
+        return None
+    common.choice(inputs, "review", keys, keys[0], "Review (annotation run)", required=True)
+    return ctx.params.get("review") or keys[0]
+
+
+def _backup(dataset, key):
+    return cvat_load.backup_field_name(cvat_load.review(dataset, key)["gt_field"], key)

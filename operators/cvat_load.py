@@ -1,0 +1,81 @@
+"""``load_from_cvat`` and ``finish_cvat_review``: merge the corrections back, then accept or revert them."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import cvat_load
+from . import common, cvat_form
+
+ACTIONS = ("accept", "revert")
+
+
+class LoadFromCVAT(foo.Operator):
+    """Merges a review's corrections into the ground truth, keeping the previous ground truth in a backup field."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "load_from_cvat", "Load from CVAT", "Merge the corrections of a CVAT review into the ground truth"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        key = cvat_form.add_review_input(ctx, inputs)
+        inputs.bool(
+            "cleanup",
+            default=False,
+            label="Delete the CVAT tasks (and the project the review created) once loaded",
+        )
+        cvat_form.add_connection_inputs(inputs)
+        if key:
+            common.block_all(inputs, cvat_load.check_loadable(ctx.dataset, key))
+        return types.Property(inputs, view=types.View(label="LabelLoop: load from CVAT"))
+
+    def execute(self, ctx):
+        key = ctx.params.get("review") or cvat_form.review_keys(ctx.dataset)[0]
+        ctx.set_progress(progress=0.0, label=f"Loading review {key}")
+        result = cvat_load.load(
+            ctx.dataset, key, cvat_form.settings(ctx), cleanup=bool(ctx.params.get("cleanup")), user=common.user(ctx)
+        )
+        ctx.set_progress(progress=1.0, label="Loaded")
+        ctx.ops.reload_dataset()
+        return result
+
+    def resolve_output(self, ctx):
+        numbers = [(name, name.replace("_", " ").capitalize()) for name in ("samples", *cvat_load.cvat_merge.COUNTS)]
+        return common.run_output("Corrections loaded (previous ground truth kept until accepted)", numbers)
+
+    def __call__(self, sample_collection, review=None, cleanup=False, delegate=False, **connection):
+        """Merges review ``review`` (default: the newest); returns the load's run key and counts. ``connection``:
+        ``organization``, ``verify_tls``."""
+        params = {"review": review, "cleanup": cleanup, **connection}
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+class FinishCVATReview(foo.Operator):
+    """Accepts loaded corrections (drops the backup) or reverts them (restores the previous ground truth)."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "finish_cvat_review", "Accept or revert CVAT corrections", "Keep or undo loaded CVAT corrections"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        cvat_form.add_review_input(ctx, inputs, pending_only=True)
+        common.choice(inputs, "action", ACTIONS, "accept", "Action", required=True)
+        if ctx.params.get("action") not in (None, *ACTIONS):
+            common.block(inputs, f"Action must be one of {', '.join(ACTIONS)}.")
+        return types.Property(inputs, view=types.View(label="LabelLoop: accept or revert CVAT corrections"))
+
+    def execute(self, ctx):
+        key = ctx.params.get("review") or cvat_form.review_keys(ctx.dataset, pending_only=True)[0]
+        finish = cvat_load.accept if ctx.params.get("action", "accept") == "accept" else cvat_load.revert
+        result = finish(ctx.dataset, key)
+        ctx.ops.reload_dataset()
+        return result
+
+    def __call__(self, sample_collection, review=None, action="accept"):
+        """Accepts or reverts the loaded corrections of review ``review``."""
+        return common.execute_from_sdk(self, sample_collection, {"review": review, "action": action})
