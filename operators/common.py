@@ -75,11 +75,13 @@ def user(ctx):
 def execute_from_sdk(operator, sample_collection, params, delegate=False):
     """Runs ``operator`` on ``sample_collection`` as the App would; returns its result (None when delegated).
 
-    Bad input raises ``fiftyone.operators.executor.ExecutionError`` whose message says what to change.
+    Bad input raises ``fiftyone.operators.executor.ExecutionError`` whose message says what to change. The
+    caller's dataset is reloaded afterwards, so fields the operator added or removed are visible at once.
     """
     result = foo.execute_operator(
         operator.uri,
         ctx={"view": sample_collection.view(), "params": params},
         request_delegation=delegate,
     )
+    sample_collection._root_dataset.reload()
     return None if result.delegated else result.result

@@ -41,7 +41,11 @@ def add_review_input(ctx, inputs, pending_only=False):
         common.block(inputs, f"This dataset has no review {what} yet.")
         return None
     common.choice(inputs, "review", keys, keys[0], "Review (annotation run)", required=True)
-    return ctx.params.get("review") or keys[0]
+    key = ctx.params.get("review") or keys[0]
+    if key not in keys:
+        common.block(inputs, f"No CVAT review '{key}' here{' with loaded corrections' * pending_only}: pick one.")
+        return None
+    return key
 
 
 def _backup(dataset, key):

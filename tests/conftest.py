@@ -92,3 +92,6 @@ def prelabel_op():
     import fiftyone.operators as foo
 
     return foo.get_operator("@labelloop/mlops/prelabel")
+
+
+from harness.cvat_fixtures import cvat_env, cvat_server  # noqa: E402, F401  (CVAT test double fixtures)

@@ -1,0 +1,111 @@
+"""A simulated CVAT annotator: a person in CVAT's UI, working through the server's REST API over HTTP.
+
+Like the recorded annotators it logs in (``POST /api/auth/login``, then session cookie + ``X-CSRFToken``) and edits
+inside the job that holds the frame (``PATCH /api/jobs/{id}/annotations/?action=create|update|delete``), sending
+whole objects as the UI does. Errors raise ``requests.HTTPError`` (``.response`` has CVAT's answer).
+"""
+
+import requests
+
+
+class Annotator:
+    """``username`` logged in to the CVAT server at ``url``."""
+
+    def __init__(self, url, username, password, verify=True):
+        self._api = f"{url}/api"
+        self._http = requests.Session()
+        self._http.verify = verify
+        self._http.headers["Accept"] = "application/vnd.cvat+json"
+        self.key = self.call("POST", "/auth/login", json={"username": username, "password": password})["key"]
+        self._http.headers["X-CSRFToken"] = self._http.cookies["csrftoken"]
+
+    def call(self, method, path, **kwargs):
+        """Any API call, e.g. ``call("GET", "/tasks/3")``; returns the JSON answer."""
+        response = self._http.request(method, self._api + path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def _pages(self, path):
+        url, results = self._api + path, []
+        while url:
+            page = self._http.get(url)
+            page.raise_for_status()
+            results += page.json()["results"]
+            url = page.json()["next"]
+        return results
+
+    # ----- looking -----------------------------------------------------------------------------------------------
+
+    def tasks(self):
+        return self._pages("/tasks")
+
+    def task(self, task_id):
+        return self.call("GET", f"/tasks/{task_id}")
+
+    def jobs(self, task_id):
+        return self._pages(f"/jobs?task_id={task_id}")
+
+    def labels(self, task_id):
+        """``{name: label}`` of the task's labels."""
+        return {label["name"]: label for label in self._pages(f"/labels?task_id={task_id}")}
+
+    def frames(self, task_id):
+        """The task's frame names (the uploaded files' names), in frame order."""
+        return [frame["name"] for frame in self.call("GET", f"/tasks/{task_id}/data/meta")["frames"]]
+
+    def annotations(self, task_id):
+        """What the annotator sees in the task's jobs: ``{"tags": [...], "shapes": [...], "tracks": [...]}``."""
+        seen = {"tags": [], "shapes": [], "tracks": []}
+        for job in self.jobs(task_id):
+            found = self.call("GET", f"/jobs/{job['id']}/annotations/")
+            for kind, objects in seen.items():
+                objects += found[kind]
+        return seen
+
+    def find(self, task_id, kind, value):
+        """The shape/tag (``kind`` "shapes"/"tags") with an attribute of the given value, e.g. FiftyOne's label id."""
+        found = self.annotations(task_id)[kind]
+        return next(obj for obj in found if any(a["value"] == value for a in obj["attributes"]))
+
+    # ----- editing -----------------------------------------------------------------------------------------------
+
+    def _job_of(self, task_id, frame):
+        return next(j["id"] for j in self.jobs(task_id) if j["start_frame"] <= frame <= j["stop_frame"])
+
+    def _edit(self, task_id, action, kind, obj):
+        job_id = self._job_of(task_id, obj["frame"])
+        answer = self.call("PATCH", f"/jobs/{job_id}/annotations/?action={action}", json={kind: [obj]})
+        return answer[kind][0]
+
+    def _defaults(self, task_id, name):
+        label = self.labels(task_id)[name]
+        return label["id"], [{"spec_id": a["id"], "value": a["default_value"]} for a in label["attributes"]]
+
+    def move_shape(self, task_id, shape, dx, dy):
+        """Drags ``shape`` (a shape dict as listed) by ``(dx, dy)`` pixels."""
+        points = [p + (dy if i % 2 else dx) for i, p in enumerate(shape["points"])]
+        moved = {k: v for k, v in shape.items() if k != "elements"} | {"points": points}
+        return self._edit(task_id, "update", "shapes", moved)
+
+    def delete_shape(self, task_id, shape):
+        keep = ("type", "label_id", "frame", "id", "points")
+        return self._edit(task_id, "delete", "shapes", {k: shape[k] for k in keep})
+
+    def add_box(self, task_id, frame, label, box):
+        """Draws a rectangle ``box`` = ``[x1, y1, x2, y2]`` (pixels) of class ``label`` on frame ``frame``."""
+        label_id, attributes = self._defaults(task_id, label)
+        shape = {"type": "rectangle", "label_id": label_id, "frame": frame, "points": box, "attributes": attributes}
+        return self._edit(task_id, "create", "shapes", shape)
+
+    def relabel_tag(self, task_id, tag, label):
+        """Changes a tag's class as the UI does: the new label's attributes are reset to their defaults."""
+        label_id, attributes = self._defaults(task_id, label)
+        changed = tag | {"label_id": label_id, "attributes": attributes}
+        return self._edit(task_id, "update", "tags", changed)
+
+    def delete_tag(self, task_id, tag):
+        return self._edit(task_id, "delete", "tags", {k: tag[k] for k in ("label_id", "frame", "id")})
+
+    def set_job(self, job_id, **fields):
+        """PATCHes a job, e.g. ``state="completed"``, ``stage="validation"``."""
+        return self.call("PATCH", f"/jobs/{job_id}", json=fields)
