@@ -1,0 +1,167 @@
+"""CVAT faults and bad input against the test double: each a clear error, and nothing lost or left behind."""
+
+import os
+
+import fiftyone.operators as foo
+import pytest
+from fiftyone.operators.executor import ExecutionError
+
+from harness import processes
+from harness.cvat_annotator import Annotator
+from harness.cvat_double import CVATDouble
+
+PLUGIN = "@labelloop/mlops"
+
+
+def send(samples, **options):
+    return foo.get_operator(f"{PLUGIN}/send_to_cvat")(samples, **options)
+
+
+def load(samples, **options):
+    return foo.get_operator(f"{PLUGIN}/load_from_cvat")(samples, **options)
+
+
+def snapshot(dataset):
+    """Everything a failed call must leave as it was: ground truth, fields, annotation runs."""
+    dataset.reload()
+    return dataset.values("ground_truth"), sorted(dataset.get_field_schema()), dataset.list_annotation_runs()
+
+
+def assert_nothing_left(dataset, before, double):
+    assert snapshot(dataset) == before
+    assert double.tasks == {} and double.projects == {}
+
+
+def test_server_down(shapes, cvat_env):
+    before = snapshot(shapes)
+    cvat_env.stop()
+    with pytest.raises(ExecutionError, match="Cannot reach CVAT at http://127.0.0.1"):
+        send(shapes.limit(2))
+    assert snapshot(shapes) == before
+
+
+def test_wrong_password_is_named_without_the_password(shapes, cvat_env, monkeypatch):
+    monkeypatch.setenv("FIFTYONE_CVAT_PASSWORD", "not-the-password")
+    before = snapshot(shapes)
+    with pytest.raises(ExecutionError, match="refused the login of 'admin'") as refused:
+        send(shapes.limit(2))
+    assert "not-the-password" not in str(refused.value)
+    assert_nothing_left(shapes, before, cvat_env)
+
+
+def test_unknown_assignee_is_named_before_anything_is_created(shapes, cvat_env):
+    before = snapshot(shapes)
+    with pytest.raises(ExecutionError, match="no user named 'ghost'"):
+        send(shapes.limit(2), job_assignees=["user2", "ghost"])
+    assert_nothing_left(shapes, before, cvat_env)
+
+
+def test_error_mid_upload_leaves_no_orphan_task_or_project(shapes, cvat_env):
+    before = snapshot(shapes)
+    cvat_env.fail("POST", r"^/api/tasks/\d+/data", 500)
+    with pytest.raises(ExecutionError, match="CVAT answered 500"):
+        send(shapes.limit(4), project_name="flagged", task_size=2)
+    assert_nothing_left(shapes, before, cvat_env)
+    failed = [r for r in shapes.list_runs() if shapes.get_run_info(r).config.method == "send_to_cvat"]
+    assert shapes.get_run_info(failed[0]).config.status == "failed"  # the attempt is on record
+
+
+def test_too_large_upload_is_split_into_smaller_tasks(shapes, cvat_env):
+    largest = max(os.path.getsize(path) for path in shapes.limit(8).values("filepath"))
+    cvat_env.max_upload_bytes = int(2.5 * largest) + 2_000  # two images (and the form's overhead) per request
+    sent = send(shapes.limit(8))
+    assert sent["samples"] == 8 and sent["task_size"] <= 2 and len(cvat_env.tasks) == sent["tasks"] >= 4
+    assert sum(task["size"] for task in cvat_env.tasks.values()) == 8
+
+
+def test_too_large_even_one_image_is_a_clear_error(shapes, cvat_env):
+    cvat_env.max_upload_bytes = 100
+    before = snapshot(shapes)
+    with pytest.raises(ExecutionError, match="413.*smaller task size"):
+        send(shapes.limit(2))
+    assert_nothing_left(shapes, before, cvat_env)
+
+
+def test_task_deleted_in_cvat_before_load(shapes, cvat_env):
+    sent = send(shapes.limit(4), task_size=2)
+    before = shapes.limit(4).values("ground_truth")
+    cvat_env.delete_task(sent["task_ids"][0])
+    loaded = load(shapes, review=sent["run_key"])
+    assert loaded["missing_task_ids"] == [sent["task_ids"][0]] and loaded["samples"] == 2
+    assert shapes.limit(4).values("ground_truth") == before  # nothing changed, nothing lost
+
+
+def test_all_tasks_deleted_is_a_clear_error(shapes, cvat_env):
+    sent = send(shapes.limit(2))
+    cvat_env.delete_task(sent["task_ids"][0])
+    before = snapshot(shapes)
+    with pytest.raises(ExecutionError, match="gone from CVAT"):
+        load(shapes, review=sent["run_key"])
+    assert snapshot(shapes) == before
+
+
+def test_another_users_task_is_forbidden(shapes, cvat_env, monkeypatch):
+    sent = send(shapes.limit(2))
+    monkeypatch.setenv("FIFTYONE_CVAT_USERNAME", "user2")
+    monkeypatch.setenv("FIFTYONE_CVAT_PASSWORD", cvat_env.user("user2").password)
+    before = snapshot(shapes)
+    with pytest.raises(ExecutionError, match="403.*ask the task's owner"):
+        load(shapes, review=sent["run_key"])
+    assert snapshot(shapes) == before
+
+
+def test_tls_is_verified_unless_turned_off(shapes, monkeypatch):
+    with CVATDouble(tls=True) as double:
+        owner = double.owner
+        for key, value in {"URL": double.url, "USERNAME": owner.username, "PASSWORD": owner.password}.items():
+            monkeypatch.setenv(f"FIFTYONE_CVAT_{key}", value)
+        with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
+            send(shapes.limit(1))
+        assert double.tasks == {}
+        sent = send(shapes.limit(1), verify_tls=False)
+        status = foo.get_operator(f"{PLUGIN}/cvat_status")(shapes, review=sent["run_key"], verify_tls=False)
+        assert status["jobs_total"] == 1
+
+
+def test_double_load_is_refused_until_accepted_or_reverted(shapes, cvat_env):
+    sent = send(shapes.limit(2))
+    load(shapes, review=sent["run_key"])
+    with pytest.raises(ExecutionError, match="already loaded: accept or revert"):
+        load(shapes, review=sent["run_key"])
+
+
+SEND_HALF = """
+import fiftyone as fo
+import os
+
+import fiftyone.operators as foo
+dataset = fo.load_dataset({name!r})
+half = dataset.skip({skip}).limit(20)
+write_file({ready!r})
+wait_file({go!r})
+result = foo.get_operator("@labelloop/mlops/send_to_cvat")(half, task_size=10)
+write_file({done!r}, result["run_key"])
+"""
+
+
+def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_path):
+    go = str(tmp_path / "go")
+    children = []
+    for i, user in enumerate(cvat_env.users):
+        ready, done = str(tmp_path / f"ready{i}"), str(tmp_path / f"done{i}")
+        code = SEND_HALF.format(name=shapes.name, skip=20 * i, ready=ready, go=go, done=done)
+        child = processes.spawn(code, FIFTYONE_CVAT_USERNAME=user.username, FIFTYONE_CVAT_PASSWORD=user.password)
+        children.append((child, ready, done))
+    for child, ready, _ in children:
+        processes.read_when_written(ready, child)
+    open(go, "w").close()
+    keys = [processes.read_when_written(done, child) for child, _, done in children]
+    for child, _, _ in children:
+        processes.finish(child)
+    assert len(cvat_env.tasks) == 4 and sum(t["size"] for t in cvat_env.tasks.values()) == 40
+    shapes.reload()
+    for key in keys:
+        assert shapes.exists(f"ground_truth_{key}").count() == 20  # each review holds its own samples
+    person = Annotator(cvat_env.url, "admin", cvat_env.owner.password)
+    frames = [name for task_id in cvat_env.tasks for name in person.frames(task_id)]
+    assert len(set(frames)) == 40
