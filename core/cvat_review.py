@@ -3,13 +3,16 @@
 Ground-truth labels are copied with their ids (so corrections merge back onto them); predictions at or above the
 threshold fill the gaps — a classification where the sample has none, a box where no ground-truth box overlaps it
 (IoU >= ``iou``) — as new labels marked ``from_model`` with the prediction's provenance. Ground truth wins where both
-exist. The field is declared and written in bulk.
+exist. The field is declared, computed on raw documents and written in bulk.
 """
+
+from bson import ObjectId
 
 import fiftyone as fo
 
 from . import matching
 from .labels import PROVENANCE_ATTRIBUTE, label_type
+from .regression import bulk_set
 
 SUPPORTED = (fo.Classification, fo.Detections)
 FROM_MODEL = "from_model"
@@ -27,18 +30,19 @@ def build(samples, gt_field, review_field, pred_field=None, threshold=0.5, iou=0
     label_cls = label_type(dataset, gt_field)
     dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = {"gt_labels": 0, "prefilled": 0}
-    ids = samples.values("id")
+    ids = samples.values("_id")
     for start in range(0, len(ids), CHUNK):
         chunk = samples.select(ids[start : start + CHUNK], ordered=True)
-        gts = chunk.values(gt_field)
-        preds = chunk.values(pred_field) if pred_field else [None] * len(gts)
-        values = [_review(gt, pred, threshold, iou, counts) for gt, pred in zip(gts, preds, strict=True)]
-        chunk.set_values(review_field, values)
+        gts = chunk.values(gt_field, _raw=True)
+        preds = chunk.values(pred_field, _raw=True) if pred_field else [None] * len(gts)
+        values = [_review(label_cls, gt, pred, threshold, iou, counts) for gt, pred in zip(gts, preds, strict=True)]
+        bulk_set(dataset, ids[start : start + CHUNK], [{review_field: value} for value in values])
     return counts
 
 
-def _review(gt, pred, threshold, iou, counts):
-    if isinstance(gt, fo.Classification) or (gt is None and isinstance(pred, fo.Classification)):
+def _review(label_cls, gt, pred, threshold, iou, counts):
+    """One sample's review value, as a raw label document."""
+    if label_cls is fo.Classification:
         return _review_classification(gt, pred, threshold, counts)
     return _review_detections(gt, pred, threshold, iou, counts)
 
@@ -47,32 +51,29 @@ def _review_classification(gt, pred, threshold, counts):
     if gt is not None:
         counts["gt_labels"] += 1
         return gt
-    if pred is None or (pred.confidence or 0) < threshold:
+    if pred is None or (pred.get("confidence") or 0) < threshold:
         return None
     counts["prefilled"] += 1
     return _from_model(pred)
 
 
 def _review_detections(gt, pred, threshold, iou, counts):
-    kept = list(gt.detections) if gt is not None else []
+    kept = list(gt["detections"]) if gt else []
     counts["gt_labels"] += len(kept)
-    candidates = [d for d in (pred.detections if pred is not None else []) if (d.confidence or 0) >= threshold]
+    candidates = [d for d in (pred["detections"] if pred else []) if (d.get("confidence") or 0) >= threshold]
     if kept and candidates:
         overlaps = matching.ious(_objects(candidates), _objects(kept))
         candidates = [d for d, row in zip(candidates, overlaps, strict=True) if row.max() < iou]
     counts["prefilled"] += len(candidates)
-    return fo.Detections(detections=kept + [_from_model(d) for d in candidates])
+    return {"_cls": "Detections", "detections": kept + [_from_model(d) for d in candidates]}
 
 
 def _from_model(label):
-    copy = label.copy()
-    copy[FROM_MODEL] = True
-    copy["model_label_id"] = label.id
-    return copy
+    return {**label, "_id": ObjectId(), FROM_MODEL: True, "model_label_id": str(label["_id"])}
 
 
 def _objects(detections):
-    return matching.Objects.of([d.label for d in detections], [d.bounding_box for d in detections])
+    return matching.Objects.of([d.get("label") for d in detections], [d["bounding_box"] for d in detections])
 
 
 def is_from_model(label):

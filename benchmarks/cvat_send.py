@@ -1,0 +1,76 @@
+"""Sending images to CVAT: our ``send_to_cvat`` vs FiftyOne's ``annotate()`` directly, same images, same server.
+
+The server is the CVAT test double on loopback (no real CVAT can run here), so the times are the client side:
+reading the dataset, building the label schema and shapes, encoding the multipart upload, our extra checks (the
+assignee lookup, the review field). 500 digit PNGs with their ground-truth classifications (--quick: 200), the
+median of --repeat alternating runs; ours also once pre-populated from a predictions field. Ends with
+``RESULT cvat_send ratio=<ours/annotate> ours_s=.. annotate_s=.. prefilled_s=.. images=..``.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import _setup
+
+import fiftyone as fo
+
+from core import cvat_send
+from core.cvat_api import CVATSettings
+from demo import data
+from harness.cvat_double import CVATDouble
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="200 images instead of 500")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the median counts")
+    args = parser.parse_args()
+    images = 200 if args.quick else 500
+    dataset = data.build_digits("bench-cvat-send", tempfile.mkdtemp(prefix="labelloop-bench-"), limit=images)
+    dataset.compute_metadata()
+    with CVATDouble() as double:
+        settings = CVATSettings(double.url, double.owner.username, double.owner.password)
+        ours, theirs = [], []
+        for i in range(args.repeat):
+            ours.append(_timed(lambda: cvat_send.send(dataset, cvat_send.SendRequest("ground_truth"), settings)))
+            theirs.append(_timed(lambda i=i: _annotate(dataset, f"anchor_{i}", settings)))
+        dataset.set_values("predictions", [fo.Classification(label="1", confidence=0.9)] * len(dataset))
+        dataset.limit(len(dataset) // 2).set_values("ground_truth", [None] * (len(dataset) // 2))
+        request = cvat_send.SendRequest("ground_truth", pred_field="predictions")
+        prefilled = _timed(lambda: cvat_send.send(dataset, request, settings))
+        uploaded = len(double.tasks)
+    ours_s, anchor_s = statistics.median(ours), statistics.median(theirs)
+    print(f"{images} digit PNGs, {uploaded} tasks uploaded to the CVAT double")
+    print(f"send_to_cvat:          {ours_s:6.2f} s  ({images / ours_s:6.1f} images/s)")
+    print(f"annotate():            {anchor_s:6.2f} s  ({images / anchor_s:6.1f} images/s)")
+    print(f"send_to_cvat prefilled {prefilled:6.2f} s  (half the samples pre-populated from predictions)")
+    print(
+        f"RESULT cvat_send ratio={ours_s / anchor_s:.2f} ours_s={ours_s:.2f} annotate_s={anchor_s:.2f} "
+        f"prefilled_s={prefilled:.2f} images={images}"
+    )
+
+
+def _annotate(dataset, key, settings):
+    dataset.annotate(
+        key,
+        label_field="ground_truth",
+        label_type="classification",
+        classes=sorted(dataset.distinct("ground_truth.label")),
+        attributes=False,
+        backend="cvat",
+        url=settings.url,
+        username=settings.username,
+        password=settings.password,
+    )
+
+
+def _timed(run):
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
