@@ -12,14 +12,12 @@ import statistics
 import tempfile
 import time
 
-import _setup
-
 import fiftyone as fo
 
 from core import cvat_send
 from core.cvat_api import CVATSettings
 from demo import data
-from harness.cvat_double import CVATDouble
+from demo.cvat_double import CVATDouble
 
 
 def main():

@@ -11,7 +11,7 @@ setup_environment()
 import fiftyone as fo  # noqa: E402
 import fiftyone.operators as foo  # noqa: E402
 
-from demo import data  # noqa: E402
+from demo import data, review  # noqa: E402
 
 DIGITS, SHAPES = "labelloop-digits", "labelloop-shapes"
 PLUGIN = "@labelloop/mlops"
@@ -28,6 +28,7 @@ def main():
     prelabel_digits(digits, models)
     data.add_simulated_predictions(shapes)  # two simulated detectors of different quality on the real boxes
     find_problems(digits, shapes)
+    review.review_in_cvat(shapes)
     compare_models(digits, shapes)
     for dataset in (digits, shapes):
         show_info(dataset)

@@ -28,8 +28,8 @@ import pytest
 import requests
 from PIL import Image
 
-from harness.cvat_annotator import Annotator
-from harness.cvat_double import CVATDouble, User
+from demo.cvat_annotator import Annotator
+from demo.cvat_double import CVATDouble, User
 
 CONTRACT = Path(os.environ.get("CVAT_CONTRACT_DIR", "/work/shared/cvat-contract"))
 FOLDERS = [

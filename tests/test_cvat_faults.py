@@ -2,13 +2,14 @@
 
 import os
 
-import fiftyone.operators as foo
 import pytest
+
+import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError
 
+from demo.cvat_annotator import Annotator
+from demo.cvat_double import CVATDouble
 from harness import processes
-from harness.cvat_annotator import Annotator
-from harness.cvat_double import CVATDouble
 
 PLUGIN = "@labelloop/mlops"
 

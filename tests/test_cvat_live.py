@@ -4,11 +4,12 @@ own tasks and project."""
 
 import os
 
-import fiftyone as fo
-import fiftyone.operators as foo
 import pytest
 
-from harness.cvat_annotator import Annotator
+import fiftyone as fo
+import fiftyone.operators as foo
+
+from demo.cvat_annotator import Annotator
 
 pytestmark = [
     pytest.mark.cvat_live,

@@ -1,13 +1,14 @@
 """The CVAT loop against the test double: send pre-populated, annotate, follow, load back, accept or revert."""
 
+import pytest
+
 import fiftyone as fo
 import fiftyone.operators as foo
-import pytest
 from fiftyone.operators.executor import ExecutionError
 
 from demo import data
+from demo.cvat_annotator import Annotator
 from harness import operators
-from harness.cvat_annotator import Annotator
 
 PLUGIN = "@labelloop/mlops"
 

@@ -19,6 +19,7 @@ def test_demo_builds_data_trains_models_and_runs_every_operator(tmp_path):
         assert "get_labelloop_info on labelloop-digits: 400 samples" in out and "Open the App on it: make app" in out
         assert "prelabel baseline: 400 samples labelled" in out and "prelabel candidate: 400 samples labelled" in out
         assert "compute_embeddings: 400 vectors" in out
+        assert "send_to_cvat: 10 shapes" in out and "load_from_cvat: 1 edited, 1 drawn" in out
         assert "compare_models on labelloop-digits: fixed " in out and "compare_models on labelloop-shapes" in out
         digits = fo.load_dataset("labelloop-digits")
         models = digits.info["labelloop_demo_models"]

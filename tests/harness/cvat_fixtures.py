@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.cvat_double import CVATDouble
+from demo.cvat_double import CVATDouble
 
 
 @pytest.fixture
