@@ -8,6 +8,7 @@ remembers the tasks and projects it created so a failed upload can be cleaned up
 
 import dataclasses
 import logging
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -24,8 +25,12 @@ SECRET_KEYS = {
 }
 
 
-class CVATError(requests.exceptions.HTTPError):
-    """A CVAT request that failed, with a message that says what to do (never a credential)."""
+class CVATError(Exception):
+    """A CVAT problem, with a message that says what to do (never a credential)."""
+
+
+class CVATResponseError(CVATError, requests.exceptions.HTTPError):
+    """An error answer of the server (``response`` holds it); an ``HTTPError`` for FiftyOne's own checks."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +88,7 @@ class CVATConnection(fouc.CVATAnnotationAPI):
                 f"Cannot reach CVAT at {self.settings.public_url}: is the server up and FIFTYONE_CVAT_URL right?"
             ) from error
         if response.status_code >= 400:
-            raise CVATError(self._failure(response), response=response)
+            raise CVATResponseError(self._failure(response), response=response)
         return response
 
     def _failure(self, response):
@@ -134,6 +139,9 @@ class CVATConnection(fouc.CVATAnnotationAPI):
 
 def error_detail(response):
     """CVAT's error text, whatever its shape (``{"detail"}``, ``{"field": [...]}``, a list or a string)."""
+    if "html" in response.headers.get("Content-Type", ""):
+        title = re.search(r"<title>(.*?)</title>", response.text or "", re.S)
+        return title.group(1).strip() if title else response.reason
     try:
         body = response.json()
     except ValueError:

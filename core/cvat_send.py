@@ -118,8 +118,10 @@ def _send(samples, request, connection, settings, user):
         )
         results, task_size = _upload(samples, key, request, review_field, connection, settings)
     except BaseException as error:
-        _undo(dataset, key, review_field, connection)
+        removed = _undo(dataset, key, review_field, connection)
         runs.finish_run(samples, key, error=error)
+        if isinstance(error, CVATError):
+            raise CVATError(f"{error} Nothing was kept: {removed}.") from error
         raise
     counts.update(samples=len(samples), tasks=len(results.task_ids), jobs=_count_jobs(results))
     runs.finish_run(samples, key, counts=counts)
@@ -177,9 +179,16 @@ def _label_path(dataset, field):
 
 
 def _undo(dataset, key, review_field, connection):
-    _undo_upload(dataset, key, connection)
+    """Removes everything a failed send created; says what."""
+    removed = _undo_upload(dataset, key, connection)
     if dataset.has_field(review_field):
         dataset.delete_sample_field(review_field)
+    tasks, projects = removed["tasks"], removed["projects"]
+    return (
+        f"the CVAT tasks {tasks} and projects {projects} it created were deleted"
+        if tasks or projects
+        else ("no CVAT task was created")
+    )
 
 
 def _undo_upload(dataset, key, connection):
@@ -188,6 +197,7 @@ def _undo_upload(dataset, key, connection):
         logger.warning("Removed CVAT tasks %s, projects %s of a failed send", removed["tasks"], removed["projects"])
     if dataset.has_annotation_run(key):
         dataset.delete_annotation_run(key)
+    return removed
 
 
 def _status(error):
