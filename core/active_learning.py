@@ -57,7 +57,8 @@ def select(
         "diversity": diversity,
         "tag": tag,
     }
-    key = runs.start_run(samples, "select_for_annotation", params=params, fields=["tags"], user=user)
+    model = runs.writer_model(samples, pred_field)
+    key = runs.start_run(samples, "select_for_annotation", params=params, model=model, fields=["tags"], user=user)
     try:
         candidates = samples.match_tags(tag, bool=False)  # never pick what is already chosen
         ids, scores = uncertainties(candidates, pred_field, strategy)

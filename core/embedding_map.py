@@ -51,7 +51,8 @@ def compute(samples, embeddings_field, method, brain_key, seed=51, user=None):
         raise ValueError(" ".join(problems))
     view = samples.exists(embeddings_field)
     params = {"embeddings_field": embeddings_field, "method": method, "brain_key": brain_key, "seed": seed}
-    key = runs.start_run(view, "embedding_map", params=params, fields=[embeddings_field], user=user)
+    model = runs.writer_model(view, embeddings_field)
+    key = runs.start_run(view, "embedding_map", params=params, model=model, fields=[embeddings_field], user=user)
     try:
         started = time.perf_counter()
         points = reduce(np.stack(view.values(embeddings_field)).astype(np.float32), method, seed)

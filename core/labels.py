@@ -5,6 +5,7 @@ import numpy as np
 import fiftyone as fo
 
 PROVENANCE_ATTRIBUTE = "model_version"
+PRELABEL_RUN, ACCEPTED_RUN = "prelabel_run", "accepted_run"  # the attributes that carry the run key of a label
 _NAMED_TYPES = (fo.Classification, fo.Classifications, fo.Detection, fo.Detections, fo.Polyline, fo.Polylines)
 
 
@@ -67,6 +68,29 @@ def count_human_labels(dataset, field_name):
     path = label_path(field_name, label_cls)
     total, stamped = dataset.aggregate([fo.Count(path), fo.Count(f"{path}.{PROVENANCE_ATTRIBUTE}")])
     return total - stamped
+
+
+def model_versions(samples, field_name):
+    """The model identities that the labels of ``field_name`` carry (empty for human labels or other fields)."""
+    label_cls = label_type(samples, field_name)
+    path = f"{label_path(field_name, label_cls)}.{PROVENANCE_ATTRIBUTE}" if label_cls else None
+    return [v for v in samples.distinct(path) if v] if path and samples.has_field(path) else []
+
+
+def count_run_labels(samples, field_name, attribute, run_key):
+    """How many labels of ``field_name`` carry ``run_key`` in their ``attribute``."""
+    path = label_path(field_name, label_type(samples, field_name))
+    return samples.filter_labels(field_name, fo.ViewField(attribute) == run_key).count(path)
+
+
+def remove_run_labels(samples, field_name, attribute, run_key):
+    """Removes the labels of ``field_name`` that carry ``run_key`` in their ``attribute``, leaving every other
+    label as it is; returns how many were removed."""
+    path = label_path(field_name, label_type(samples, field_name))
+    kept = samples.filter_labels(field_name, fo.ViewField(attribute) != run_key, only_matches=False)
+    removed = samples.count(path) - kept.count(path)
+    kept.save(field_name)
+    return removed
 
 
 def dataset_label_names(dataset, exclude=None):

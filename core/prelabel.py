@@ -109,18 +109,19 @@ def load_predictor(request):
     )
 
 
-def prelabel(samples, request, progress=None, user=None, run_params=None):
-    """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input.
+def prelabel(samples, request, progress=None, user=None, run_params=None, job=None):
+    """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input, and
+    ``lease.FieldBusy`` when another run is writing the output field.
 
     ``progress`` is FiftyOne's: True/False for a terminal bar, or a callable taking the ProgressBar.
-    ``run_params`` are recorded with the request's parameters (e.g. the shard this run covers).
+    ``run_params`` are recorded with the request's parameters (e.g. the shard this run covers); the runs of one
+    ``job`` (the shards of one scaled-out request) share the output field's lease.
     """
     problems = check(samples, request)
     if problems:
         raise ValueError(" ".join(problems))
     predictor = load_predictor(request)
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
-    todo = samples if request.overwrite else samples.exists(request.output_field, False)
     key = runs.start_run(
         samples,
         "prelabel" if predictor.task != M.EMBEDDING else "embeddings",
@@ -128,15 +129,18 @@ def prelabel(samples, request, progress=None, user=None, run_params=None):
         model=M.identity(request.source),
         fields=[request.output_field],
         user=user,
+        job=job,
     )
-    counts = {"samples": len(samples), "skipped_existing": len(samples) - len(todo)}
-    _declare_field(samples._root_dataset, request.output_field, predictor.label_type)
+    counts = {"samples": len(samples)}
     try:
+        todo = samples if request.overwrite else samples.exists(request.output_field, False)
+        counts["skipped_existing"] = len(samples) - len(todo)
+        _declare_field(samples._root_dataset, request.output_field, predictor.label_type)
         counts.update(_run(todo, request, predictor, key, progress))
+        _finish_schema(samples._root_dataset, request, predictor)
     except BaseException as error:
         runs.finish_run(samples, key, counts=counts, error=error)
         raise
-    _finish_schema(samples._root_dataset, request, predictor)
     runs.finish_run(samples, key, counts=counts)
     return {"run_key": key, "task": predictor.task, **counts}
 
@@ -144,7 +148,7 @@ def prelabel(samples, request, progress=None, user=None, run_params=None):
 def _run(todo, request, predictor, key, progress):
     ids, paths = todo.values(["id", "filepath"])
     mapper = L.LabelMapper(request.class_map, request.unknown_labels, _dataset_names_or_none(todo, request))
-    provenance = {"model_version": M.identity(request.source), "prelabel_run": key}
+    provenance = {L.PROVENANCE_ATTRIBUTE: M.identity(request.source), L.PRELABEL_RUN: key}
     size = request.batch_size
     batches = [range(i, min(i + size, len(ids))) for i in range(0, len(ids), size)]
     counts = {"written": 0, "labels": 0, "failed_images": 0, "failures": []}

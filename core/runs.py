@@ -12,6 +12,7 @@ import socket
 from datetime import UTC, datetime
 
 from . import lease
+from .labels import model_versions
 
 SUITE = "labelloop"
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
@@ -20,14 +21,15 @@ RECORDED = "user host started_at finished_at status params model fields created_
 _leases = {}  # run key -> the lease this process holds for the run until finish_run
 
 
-def start_run(samples, kind, params=None, model=None, fields=(), user=None, job=None):
-    """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key.
+def start_run(samples, kind, params=None, model=None, fields=(), user=None, job=None, key=None):
+    """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key (``key`` when given,
+    e.g. made with ``new_run_key`` to name what the run creates).
 
     The run takes the lease on the ``fields`` it will write until ``finish_run``: ``lease.FieldBusy`` (nothing
     registered) when another run is writing one of them. Runs of one ``job`` (the shards of a scaled-out request)
     share the lease. The fields that do not exist yet are recorded as ``created_fields``.
     """
-    key = new_run_key(kind)
+    key = key or new_run_key(kind)
     user = user or current_user()
     fields = list(fields)
     held = lease.acquire(samples, fields, key, user, job=job) if fields else None
@@ -79,6 +81,16 @@ def list_suite_runs(samples):
     dataset = samples._root_dataset
     records = [_record(key, dataset.get_run_info(key)) for key in dataset.list_runs(suite=SUITE)]
     return sorted(records, key=lambda r: r["started_at"] or "", reverse=True)
+
+
+def writer_model(samples, field_name):
+    """The identity of the model behind ``field_name`` (what a run reading it records): the model versions its
+    labels carry, else the model of the latest suite run that wrote it; None when unknown."""
+    versions = model_versions(samples, field_name)
+    if versions:
+        return ", ".join(versions)
+    writers = (r["model"] for r in list_suite_runs(samples) if field_name in (r["fields"] or []) and r["model"])
+    return next(writers, None)
 
 
 def new_run_key(kind):

@@ -11,6 +11,7 @@ from .embeddings import ComputeEmbeddings
 from .info import GetLabelLoopInfo
 from .mistakenness import ComputeMistakenness
 from .prelabel import Prelabel
+from .runs import ManageRuns
 from .uniqueness import ComputeUniqueness, FindNearDuplicates
 
 OPERATORS = [
@@ -24,6 +25,7 @@ OPERATORS = [
     ComputeMistakenness,
     ComputeUniqueness,
     FindNearDuplicates,
+    ManageRuns,
     SendToCVAT,
     CVATStatus,
     LoadFromCVAT,

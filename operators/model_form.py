@@ -2,10 +2,21 @@
 
 from fiftyone.operators import types
 
-from ..core import models, prelabel
+from ..core import lease, models, prelabel
 from . import common, sharding
 
 SOURCE_LABELS = {models.HF: "Hugging Face transformers (hub id or local directory)", models.ZOO: "FiftyOne Model Zoo"}
+MODEL_PARAMS = {
+    "model_source": common.STR,
+    "model": common.STR.described("a hub id, a local model directory or a zoo model name (a string)"),
+    "zoo_name_or_path": common.STR,
+    "zoo_kwargs": common.DICT.described("a dict of zoo model arguments, e.g. {'name_or_path': a hub id}"),
+    "task": common.STR,
+    "prompts": common.STR.described("a list or a comma-separated string of class prompts"),
+    "batch_size": common.INT,
+    "device": common.STR,
+}
+"""The types of the model params (see ``common.check_types``)."""
 
 
 def add_model_inputs(ctx, inputs, tasks):
@@ -95,11 +106,13 @@ def parse_class_map(value):
 
 
 def problems(view, params, make_request=request):
-    """What is wrong with running ``make_request(params)`` on ``view``, as messages."""
+    """What is wrong with running ``make_request(params)`` on ``view`` now, as messages (another job writing the
+    output field included)."""
     try:
-        return prelabel.check(view, make_request(params))
+        wanted = make_request(params)
     except ValueError as error:
         return [str(error)]
+    return prelabel.check(view, wanted) or lease.problems(view, [wanted.output_field], job=params.get("job"))
 
 
 def execute(operator, ctx, make_request=request):
@@ -114,6 +127,7 @@ def execute(operator, ctx, make_request=request):
         progress=common.progress_bar(ctx),
         user=common.user(ctx),
         run_params={"shard": ctx.params["shard"]} if ctx.params.get("shard") else None,
+        job=ctx.params.get("job"),
     )
     ctx.ops.reload_dataset()
     return result

@@ -39,11 +39,18 @@ def display_rows(summary):
     """The summary's tables as rows of strings and numbers, ready for a TableView."""
     return {
         "label_field_rows": [{**f, "written_by": ", ".join(f["written_by"])} for f in summary["label_fields"]],
-        "run_rows": [_run_row(r) for r in summary["runs"]],
+        "run_rows": run_rows(summary["runs"]),
     }
+
+
+def run_rows(records):
+    """Run records as table rows; the fields a run created are marked "(new)"."""
+    return [_run_row(record) for record in records]
 
 
 def _run_row(run):
     counts = ", ".join(f"{k}={v}" for k, v in (run["counts"] or {}).items())
+    created = set(run.get("created_fields") or [])
+    fields = ", ".join(f"{name} (new)" if name in created else name for name in run["fields"] or [])
     row = {key: run.get(key) for key, _ in RUN_COLUMNS}
-    return {**row, "model": run.get("model") or "", "fields": ", ".join(run["fields"] or []), "counts": counts}
+    return {**row, "model": run.get("model") or "", "fields": fields, "counts": counts}

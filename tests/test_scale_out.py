@@ -1,6 +1,6 @@
 """Scale-out: one prelabel request split into disjoint delegated shards run by concurrent workers."""
 
-from core import runs, shards
+from core import lease, runs, shards
 from harness import operators as ops
 
 
@@ -26,6 +26,7 @@ def test_shards_run_in_parallel_workers_and_label_each_sample_once(digits, tiny_
     shard_runs = [r for r in runs.list_suite_runs(digits) if r["kind"] == "prelabel"]
     assert len(shard_runs) == 3 and all(r["status"] == "completed" for r in shard_runs)
     assert sorted(r["params"]["shard"][0] for r in shard_runs) == sorted(low for low, _ in coordinator["id_ranges"])
+    assert {r["job"] for r in shard_runs} == {coordinator["job"]} and lease.live_leases(digits) == []
 
 
 def test_a_shard_covers_only_its_range_when_resumed(digits, tiny_models):

@@ -1,0 +1,69 @@
+"""``manage_runs``: list the suite's runs on the dataset, or delete one together with exactly what it wrote."""
+
+import fiftyone.operators as foo
+from fiftyone.operators import types
+
+from ..core import run_admin
+from . import common, tables
+
+LIST, DELETE = "list", "delete"
+PARAM_TYPES = {"action": common.STR, "run_key": common.STR}
+
+
+class ManageRuns(foo.Operator):
+    """Lists LabelLoop runs (who, where, when, model, fields, counts) and deletes a run with the data it wrote."""
+
+    @property
+    def config(self):
+        return common.operator_config(
+            "manage_runs", "Manage runs", "List LabelLoop runs, or delete one with the fields and labels it wrote"
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
+        action = ctx.params.get("action") or LIST
+        common.choice(inputs, "action", [LIST, DELETE], LIST, "Action")
+        if action not in (LIST, DELETE):
+            common.block(inputs, f"Unknown action '{action}': choose '{LIST}' or '{DELETE}'.")
+        elif action == DELETE and well_typed:
+            _add_deletion_inputs(ctx, inputs)
+        return types.Property(inputs, view=types.View(label="LabelLoop: manage runs"))
+
+    def execute(self, ctx):
+        if ctx.params.get("action") == DELETE:
+            result = run_admin.delete_run(ctx.dataset, ctx.params["run_key"], user=common.user(ctx))
+            ctx.ops.reload_dataset()
+            return result
+        records = run_admin.list_runs(ctx.dataset)
+        return {"runs": records, "run_rows": tables.run_rows(records)}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        if ctx.params.get("action") == DELETE:
+            outputs.str("run_key", label="Deleted run")
+            outputs.list("deleted_fields", types.String(), label="Deleted fields")
+            outputs.int("removed_labels", label="Labels removed")
+        else:
+            outputs.list("run_rows", types.Object(), label="LabelLoop runs", view=tables.table(tables.RUN_COLUMNS))
+        return types.Property(outputs, view=types.View(label="LabelLoop runs"))
+
+    def __call__(self, sample_collection, action=LIST, run_key=None, delegate=False):
+        """``action="list"``: the suite's runs on the dataset (``runs`` records and table ``run_rows``);
+        ``action="delete"``: deletes run ``run_key`` with the fields and labels it wrote, never others'."""
+        params = {"action": action, "run_key": run_key}
+        return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def _add_deletion_inputs(ctx, inputs):
+    records = run_admin.list_runs(ctx.dataset)
+    runs = types.DropdownView()
+    for record in records:
+        runs.add_choice(record["key"], label=f"{record['key']} ({record['kind']}, {record['status']})")
+    inputs.str("run_key", label="Run to delete", required=True, view=runs)
+    if not records:
+        common.block(inputs, "There are no LabelLoop runs on this dataset to delete.")
+    elif ctx.params.get("run_key"):
+        deletion = run_admin.plan_deletion(ctx.dataset, ctx.params["run_key"])
+        if not common.block_all(inputs, deletion.problems):
+            inputs.view("plan", types.Notice(label=deletion.describe()))
