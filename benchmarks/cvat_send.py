@@ -12,6 +12,8 @@ import statistics
 import tempfile
 import time
 
+import _setup  # noqa: F401  (a private mongod, before fiftyone is imported)
+
 import fiftyone as fo
 
 from core import cvat_send
