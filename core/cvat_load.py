@@ -105,6 +105,7 @@ def _cleanup(results, connection):
     project_ids = list(results.project_ids)
     task_ids = list(results.task_ids)
     results.cleanup()
+    results.save()  # the stored review no longer lists the deleted tasks
     empty = [pid for pid in project_ids if not connection.get_project_tasks(pid)]
     for project_id in empty:
         connection.delete_project(project_id)

@@ -71,6 +71,8 @@ def delete_run(samples, key, user=None):
         for path in sorted(deletion.delete_fields, key=lambda p: -p.count(".")):  # attributes before their parents
             dataset.delete_sample_field(path)
         dataset.delete_run(key)
+        if dataset.has_annotation_run(key):
+            dataset.delete_annotation_run(key)  # a CVAT review's record, its tasks already gone
     return {"run_key": key, "deleted_fields": deletion.delete_fields, "removed_labels": sum(removed)}
 
 
@@ -80,12 +82,22 @@ def _blockers(samples, records, key):
         known = ", ".join(r["key"] for r in records[:10]) or "none"
         return [f"No LabelLoop run '{key}' on this dataset. Its runs, newest first: {known}."]
     if record["status"] != runs.RUNNING:
-        return []
+        return _open_review(samples._root_dataset, key)
     holders = [h for doc in lease.live_leases(samples) for h in doc["holders"] if h["run_key"] == key]
     where = f" (user {holders[0]['user']} on host {holders[0]['host']}, pid {holders[0]['pid']})" if holders else ""
     return [
         f"Run {key} is still running{where}: wait until it has finished. If its process has died, it can be "
         f"deleted once its lease lapses (within {lease.default_ttl():.0f} s)."
+    ]
+
+
+def _open_review(dataset, key):
+    """A CVAT review whose tasks still exist cannot be deleted here: that would orphan its tasks."""
+    if not dataset.has_annotation_run(key) or not dataset.load_annotation_results(key).task_ids:
+        return []
+    return [
+        f"Review {key} still has tasks in CVAT: load it with load_from_cvat(cleanup=True) (or delete its tasks in "
+        "CVAT) before deleting the run."
     ]
 
 

@@ -95,3 +95,18 @@ def test_regression_panel_in_the_app(shapes):
 def grid_count(n):
     """The grid's sample count text ("1 sample", "12 samples")."""
     return re.compile(rf"^{n} samples?$")
+
+
+def test_send_to_cvat_form_in_the_app(shapes, cvat_env):
+    with browser.app_page(shapes, width=1600) as page:
+        browser.dismiss_popups(page)
+        page.keyboard.press("Backquote")
+        page.keyboard.type("Send to CVAT")
+        page.get_by_text("LabelLoop: Send to CVAT").first.click()
+        page.get_by_text("Pre-populate from predictions").wait_for()
+        page.screenshot(path=os.path.join(REPO, "assets", "app-send-to-cvat-form.png"))
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Sent to CVAT").wait_for()
+        assert "Samples sent" in page.inner_text("body")
+    (task,) = cvat_env.tasks.values()
+    assert task["size"] == len(shapes) and task["name"].startswith("labelloop_cvat_")

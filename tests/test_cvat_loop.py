@@ -161,3 +161,13 @@ def test_unknown_review_is_named(shapes, cvat_env):
     op("send_to_cvat")(shapes.limit(1))
     with pytest.raises(ExecutionError, match="No CVAT review 'nope' here"):
         op("cvat_status")(shapes, review="nope")
+
+
+def test_manage_runs_deletes_a_review_only_once_its_tasks_are_gone(shapes, cvat_env):
+    sent = op("send_to_cvat")(shapes.limit(2))
+    with pytest.raises(ExecutionError, match="still has tasks in CVAT"):
+        op("manage_runs")(shapes, action="delete", run_key=sent["run_key"])
+    op("load_from_cvat")(shapes, review=sent["run_key"], cleanup=True)
+    op("finish_cvat_review")(shapes, review=sent["run_key"])
+    op("manage_runs")(shapes, action="delete", run_key=sent["run_key"])
+    assert sent["run_key"] not in shapes.list_runs() and not shapes.has_annotation_run(sent["run_key"])
