@@ -20,6 +20,7 @@ from . import neighbors, runs
 DEFAULT_K = 3
 DEFAULT_THRESHOLD = 0.05
 GROUP_FIELD, COUNT_FIELD = "near_dup_group", "near_dup_count"
+DUPLICATE_FIELDS = {GROUP_FIELD: fo.IntField, COUNT_FIELD: fo.IntField}
 MAX_REPORTED = 100  # groups listed in a result (all are written)
 VECTOR_FIELDS = (fo.VectorField, fo.ArrayField)
 
@@ -48,6 +49,31 @@ def check_settings(samples, k=None, threshold=None):
         problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
     elif count < needed:
         problems.append(f"The target view has {count} samples; it needs at least {needed} (k + 1): add samples.")
+    return problems
+
+
+def check_uniqueness_output(samples, output_field):
+    """Problems with writing uniqueness scores to ``output_field``: a field there of another type."""
+    return _check_types(samples, {output_field: fo.FloatField}, "choose another output field")
+
+
+def check_duplicate_outputs(samples):
+    """Problems with writing the near-duplicate fields: fields of those names of another type."""
+    remedy = f"rename or delete it first (near duplicates are always written to '{GROUP_FIELD}' and '{COUNT_FIELD}')"
+    return _check_types(samples, DUPLICATE_FIELDS, remedy)
+
+
+def _check_types(samples, fields, remedy):
+    """Messages for the fields of ``fields`` ({name: field class}) that exist with another type."""
+    problems = []
+    for name, kind in fields.items():
+        existing = samples._root_dataset.get_field(name)
+        if existing is not None and not isinstance(existing, kind):
+            found = getattr(existing, "document_type", None) or type(existing)
+            problems.append(
+                f"Field '{name}' holds {found.__name__}, another type than the {kind.__name__} this run writes "
+                f"there: {remedy}."
+            )
     return problems
 
 
@@ -90,7 +116,7 @@ def compute_uniqueness(
 ):
     """Writes each sample's uniqueness to ``output_field`` and records a ``uniqueness`` run; returns the summary
     (run key, counts and the most unique sample ids). Raises ValueError on bad input, writing nothing."""
-    ids, unit = _load(samples, embeddings_field, k=k)
+    ids, unit = _load(samples, embeddings_field, check_uniqueness_output(samples, output_field), k=k)
     params = {"embeddings_field": embeddings_field, "k": k, "output_field": output_field}
     key = runs.start_run(
         samples, "uniqueness", params=params, model=_model(samples, embeddings_field), fields=[output_field], user=user
@@ -130,7 +156,7 @@ def find_near_duplicates(
     and ``near_dup_count`` (how many other samples share the group). ``duplicate_tag`` tags all but the first
     sample (in view order) of each group, ``member_tag`` every member; both are first removed from the view, so
     a rerun leaves no stale tags. Records a ``near_duplicates`` run; returns counts and the groups' sample ids."""
-    ids, unit = _load(samples, embeddings_field, threshold=threshold)
+    ids, unit = _load(samples, embeddings_field, check_duplicate_outputs(samples), threshold=threshold)
     params = {"embeddings_field": embeddings_field, "threshold": threshold}
     params.update(duplicate_tag=duplicate_tag, member_tag=member_tag)
     tags = [t for t in (duplicate_tag, member_tag) if t]
@@ -170,7 +196,7 @@ def _write_groups(samples, n, groups):
     for number, members in enumerate(groups):
         for i in members:
             group[i], count[i] = number, len(members) - 1
-    _declare(samples, {GROUP_FIELD: fo.IntField, COUNT_FIELD: fo.IntField})
+    _declare(samples, DUPLICATE_FIELDS)
     samples.set_values(GROUP_FIELD, group)
     samples.set_values(COUNT_FIELD, count)
 
@@ -187,8 +213,8 @@ def _tag(samples, ids, groups, duplicate_tag, member_tag, tags):
     return tagged
 
 
-def _load(samples, embeddings_field, k=None, threshold=None):
-    problems = check(samples, embeddings_field, k, threshold, read_vectors=False)
+def _load(samples, embeddings_field, output_problems, k=None, threshold=None):
+    problems = check(samples, embeddings_field, k, threshold, read_vectors=False) + output_problems
     ids, unit, more = read(samples, embeddings_field) if not problems else (None, None, [])
     if problems or more:
         raise ValueError(" ".join(problems + more))

@@ -7,6 +7,8 @@ from fiftyone.operators import types
 from ..core import accept
 from . import common
 
+PARAM_TYPES = {"pred_field": common.STR, "gt_field": common.STR, "threshold": common.NUMBER, "tag": common.STR}
+
 
 class AcceptPrelabels(foo.Operator):
     """Commits the suggestions at or above a confidence threshold into a ground-truth field."""
@@ -20,12 +22,13 @@ class AcceptPrelabels(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         fields = sorted(view.get_field_schema(embedded_doc_type=(fo.Classification, fo.Detections)))
         common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
         inputs.str("gt_field", default="ground_truth", label="Ground-truth field")
         inputs.float("threshold", default=0.5, min=0.0, max=1.0, label="Accept at or above confidence")
         inputs.str("tag", label="Only samples with this tag", description="e.g. reviewed; empty: all samples")
-        if ctx.params.get("pred_field"):
+        if well_typed and ctx.params.get("pred_field"):
             common.block_all(inputs, accept.check(view, *_arguments(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: accept pre-labels"))
 

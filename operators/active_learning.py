@@ -7,6 +7,12 @@ from ..core import active_learning
 from . import common
 from .embedding_map import vector_fields
 
+PARAM_TYPES = {
+    **dict.fromkeys(("pred_field", "strategy", "embeddings_field", "tag"), common.STR),
+    "count": common.INT,
+    "diversity": common.NUMBER,
+}
+
 
 class SelectForAnnotation(foo.Operator):
     """Tags the samples the model is least sure about, spread out in embedding space."""
@@ -20,6 +26,7 @@ class SelectForAnnotation(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         labels = sorted(view.get_field_schema(embedded_doc_type=active_learning.SUPPORTED))
         common.choice(inputs, "pred_field", labels, None, "Predictions (with logits or confidences)", required=True)
         inputs.int("count", default=50, min=1, label="Batch size")
@@ -34,7 +41,7 @@ class SelectForAnnotation(foo.Operator):
         )
         inputs.float("diversity", default=0.5, min=0.0, max=1.0, label="Diversity weight")
         inputs.str("tag", default="to_annotate", label="Tag for the chosen samples")
-        if ctx.params.get("pred_field"):
+        if well_typed and ctx.params.get("pred_field"):
             common.block_all(inputs, active_learning.check(view, **_arguments(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: select for annotation"))
 

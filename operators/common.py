@@ -1,4 +1,8 @@
-"""What every LabelLoop operator shares: its config, form warnings, progress and the SDK entry point."""
+"""What every LabelLoop operator shares: config, param type checks, form warnings, progress, the SDK entry point."""
+
+import reprlib
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import fiftyone.operators as foo
 from fiftyone.operators import types
@@ -39,6 +43,47 @@ def block_all(inputs, messages):
     for i, message in enumerate(messages):
         block(inputs, message, name=f"invalid_input_{i}")
     return bool(messages)
+
+
+class ParamType(NamedTuple):
+    """The type a param must have: ``accepts(value)``, and ``what`` to give instead, as a message says it."""
+
+    accepts: Callable
+    what: str
+
+    def described(self, what):
+        """This type, described for one param (say what it is, not only its Python type)."""
+        return self._replace(what=what)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value):
+    return _is_number(value) and (isinstance(value, int) or value.is_integer())
+
+
+STR = ParamType(lambda value: isinstance(value, str), "a string")
+NUMBER = ParamType(_is_number, "a number")
+INT = ParamType(_is_integer, "an integer")
+BOOL = ParamType(lambda value: isinstance(value, bool), "True or False")
+DICT = ParamType(lambda value: isinstance(value, Mapping), "a dict")
+
+
+def check_types(inputs, params, declared):
+    """Blocks each given param that is not of its type in ``declared`` ({name: ParamType}); True when all are.
+
+    Call it first in ``resolve_input`` (so its warnings come first) and parse the params only when it is True.
+    """
+    wrong = [name for name, kind in declared.items() if params.get(name) is not None and not kind.accepts(params[name])]
+    for name in wrong:
+        value = params[name]
+        message = (
+            f"{name}: Invalid value type ({type(value).__name__} {reprlib.repr(value)}): give {declared[name].what}."
+        )
+        block(inputs, message, name=f"invalid_input_{name}")
+    return not wrong
 
 
 def progress_reporter(ctx):

@@ -7,6 +7,12 @@ from fiftyone.operators import types
 from ..core import regression, runs
 from . import common
 
+PARAM_TYPES = {
+    **dict.fromkeys(("gt_field", "baseline_field", "candidate_field", "key"), common.STR),
+    **dict.fromkeys(("iou", "iou_tolerance", "confidence_tolerance"), common.NUMBER),
+    "classwise": common.BOOL,
+}
+
 
 class CompareModels(foo.Operator):
     """Finds, sample by sample, what a candidate model fixed and what it broke relative to the baseline."""
@@ -20,6 +26,7 @@ class CompareModels(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         fields = label_fields(view)
         baseline, candidate = default_models(view)
         common.choice(inputs, "gt_field", fields, "ground_truth" if "ground_truth" in fields else None, "Ground truth")
@@ -30,7 +37,7 @@ class CompareModels(foo.Operator):
         inputs.float("iou_tolerance", default=0.1, min=0.0, max=1.0, label="Localisation change tolerance (IoU)")
         inputs.float("confidence_tolerance", default=0.2, min=0.0, max=1.0, label="Confidence change tolerance")
         inputs.bool("classwise", default=True, label="Match only objects of the same class")
-        if ctx.params.get("baseline_field") and ctx.params.get("candidate_field"):
+        if well_typed and ctx.params.get("baseline_field") and ctx.params.get("candidate_field"):
             common.block_all(inputs, regression.check(view, request(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: compare models"))
 

@@ -4,6 +4,9 @@ from ..core import cvat_load, runs
 from ..core.cvat_api import SECRET_KEYS, CVATSettings
 from . import common
 
+CONNECTION_PARAMS = {"organization": common.STR, "verify_tls": common.BOOL}
+"""The types of the connection params (see ``common.check_types``)."""
+
 
 def settings(ctx):
     """Connection settings from the plugin secrets (environment variables in open-source FiftyOne)."""

@@ -7,6 +7,8 @@ from ..core import cvat_load
 from . import common, cvat_form
 
 ACTIONS = ("accept", "revert")
+LOAD_PARAM_TYPES = {**cvat_form.CONNECTION_PARAMS, "review": common.STR, "cleanup": common.BOOL}
+FINISH_PARAM_TYPES = {"review": common.STR, "action": common.STR}
 
 
 class LoadFromCVAT(foo.Operator):
@@ -20,6 +22,7 @@ class LoadFromCVAT(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
+        well_typed = common.check_types(inputs, ctx.params, LOAD_PARAM_TYPES)
         key = cvat_form.add_review_input(ctx, inputs)
         inputs.bool(
             "cleanup",
@@ -27,7 +30,7 @@ class LoadFromCVAT(foo.Operator):
             label="Delete the CVAT tasks (and the project the review created) once loaded",
         )
         cvat_form.add_connection_inputs(inputs)
-        if key:
+        if well_typed and key:
             common.block_all(inputs, cvat_load.check_loadable(ctx.dataset, key))
         return types.Property(inputs, view=types.View(label="LabelLoop: load from CVAT"))
 
@@ -63,6 +66,7 @@ class FinishCVATReview(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
+        common.check_types(inputs, ctx.params, FINISH_PARAM_TYPES)
         cvat_form.add_review_input(ctx, inputs, pending_only=True)
         common.choice(inputs, "action", ACTIONS, "accept", "Action", required=True)
         if ctx.params.get("action") not in (None, *ACTIONS):

@@ -9,6 +9,16 @@ from . import common, cvat_form
 
 _LABEL_TYPES = (fo.Classification, fo.Detections)
 _SCORE_TYPES = (fo.IntField, fo.FloatField)
+_NAMES = common.STR.described("a list or a comma-separated string of names")
+PARAM_TYPES = {
+    **cvat_form.CONNECTION_PARAMS,
+    **dict.fromkeys(("tag", "saved_view", "score_field", "gt_field", "pred_field", "schema_from"), common.STR),
+    **dict.fromkeys(("project_name", "task_assignee"), common.STR),
+    **dict.fromkeys(("min_score", "threshold", "iou"), common.NUMBER),
+    **dict.fromkeys(("top_k", "task_size", "segment_size", "image_quality"), common.INT),
+    "classes": _NAMES,
+    "job_assignees": _NAMES,
+}
 
 
 class SendToCVAT(foo.Operator):
@@ -24,6 +34,7 @@ class SendToCVAT(foo.Operator):
         inputs = types.Object()
         view = ctx.target_view()
         dataset = ctx.dataset
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         _selection_inputs(inputs, dataset)
         label_fields = sorted(dataset.get_field_schema(embedded_doc_type=_LABEL_TYPES))
         default_gt = "ground_truth" if "ground_truth" in label_fields else None
@@ -33,7 +44,7 @@ class SendToCVAT(foo.Operator):
         inputs.float("iou", default=0.5, min=0.0, max=1.0, label="Skip boxes overlapping ground truth at IoU")
         _task_inputs(inputs)
         cvat_form.add_connection_inputs(inputs)
-        if ctx.params.get("gt_field"):
+        if well_typed and ctx.params.get("gt_field"):
             request, selection = _arguments(ctx.params)
             problems = cvat_selection.problems(view, selection)
             if not problems:

@@ -16,6 +16,9 @@ JOB_COLUMNS = (
 )
 
 
+PARAM_TYPES = {**cvat_form.CONNECTION_PARAMS, "review": common.STR}
+
+
 class CVATStatus(foo.Operator):
     """Reads a review's progress from CVAT with cvat-sdk."""
 
@@ -25,6 +28,7 @@ class CVATStatus(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
+        common.check_types(inputs, ctx.params, PARAM_TYPES)
         cvat_form.add_review_input(ctx, inputs)
         cvat_form.add_connection_inputs(inputs)
         return types.Property(inputs, view=types.View(label="LabelLoop: CVAT review status"))

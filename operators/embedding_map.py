@@ -7,6 +7,8 @@ from ..core import embedding_map
 from ..core.uniqueness import VECTOR_FIELDS
 from . import common
 
+PARAM_TYPES = dict.fromkeys(("embeddings_field", "method", "brain_key"), common.STR)
+
 
 class ComputeEmbeddingMap(foo.Operator):
     """Projects embeddings to 2-d and saves a visualization run (open the Embeddings panel, colour by any field)."""
@@ -20,13 +22,14 @@ class ComputeEmbeddingMap(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         fields = vector_fields(view)
         default = "embeddings" if "embeddings" in fields else None
         common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
         common.choice(inputs, "method", embedding_map.METHODS, "umap", "Method")
         inputs.str("brain_key", default="labelloop_map", label="Brain key", description="Name of the map in the App")
         inputs.view("hint", types.Notice(label="Open the Embeddings panel and colour the points by any field."))
-        if ctx.params.get("embeddings_field"):
+        if well_typed and ctx.params.get("embeddings_field"):
             common.block_all(inputs, embedding_map.check(view, *_arguments(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: compute embedding map"))
 

@@ -6,6 +6,13 @@ from fiftyone.operators import types
 from ..core import models, prelabel
 from . import common, model_form
 
+PARAM_TYPES = {
+    **model_form.MODEL_PARAMS,
+    "output_field": common.STR,
+    "overwrite": common.BOOL,
+    "num_shards": common.INT,
+}
+
 
 class ComputeEmbeddings(foo.Operator):
     """Writes one embedding vector per sample, from the same model sources as pre-labelling."""
@@ -19,13 +26,14 @@ class ComputeEmbeddings(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         has_model = model_form.add_model_inputs(ctx, inputs, [models.EMBEDDING])
         inputs.str("output_field", default="embeddings", label="Embeddings field")
         inputs.int("batch_size", default=16, min=1, label="Batch size")
         common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
         inputs.bool("overwrite", default=False, label="Recompute samples that already have embeddings")
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
-        if has_model:
+        if well_typed and has_model:
             common.block_all(inputs, model_form.problems(view, ctx.params, _request))
         return types.Property(inputs, view=types.View(label="LabelLoop: compute embeddings"))
 

@@ -7,6 +7,12 @@ from ..core import mistakenness
 from . import common
 from .compare import label_fields
 
+PARAM_TYPES = {
+    **dict.fromkeys(("pred_field", "gt_field", "prefix"), common.STR),
+    **dict.fromkeys(("iou", "confidence_thresh"), common.NUMBER),
+    "classwise": common.BOOL,
+    "classes": common.STR.described("a list or a comma-separated string of class names"),
+}
 EXPLANATION = (
     "Classification: mistakenness = 1 - p(ground-truth label) under the softmax of the prediction's logits "
     "(without logits: the confidence when the labels differ, else 1 - confidence). "
@@ -29,6 +35,7 @@ class ComputeMistakenness(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         fields = label_fields(view)
         inputs.view("explanation", types.Notice(label=EXPLANATION))
         common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
@@ -42,7 +49,7 @@ class ComputeMistakenness(foo.Operator):
             description="Comma-separated, in the model's output order; empty: the model's or the dataset's classes",
         )
         inputs.str("prefix", default="", label="Field prefix", description="e.g. v2_ writes v2_mistakenness")
-        if ctx.params.get("pred_field"):
+        if well_typed and ctx.params.get("pred_field"):
             req = request(ctx.params)
             if not common.block_all(inputs, mistakenness.check(view, req)):
                 for i, note in enumerate(mistakenness.notes(view, req)):

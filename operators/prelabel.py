@@ -7,6 +7,18 @@ from ..core import models, prelabel
 from . import common, model_form
 
 PRELABEL_TASKS = [t for t in models.TASKS if t != models.EMBEDDING]
+PARAM_TYPES = {
+    **model_form.MODEL_PARAMS,
+    "output_field": common.STR,
+    "threshold": common.NUMBER,
+    "top_k": common.INT,
+    "class_map": common.STR.described(
+        "a class mapping: a dict or a string of comma-separated 'model_label:dataset_label' pairs"
+    ),
+    "unknown_labels": common.STR,
+    **dict.fromkeys(("store_logits", "overwrite", "allow_human_labels"), common.BOOL),
+    "num_shards": common.INT,
+}
 
 
 class Prelabel(foo.Operator):
@@ -21,6 +33,7 @@ class Prelabel(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         has_model = model_form.add_model_inputs(ctx, inputs, PRELABEL_TASKS)
         inputs.str("output_field", default="predictions", label="Output field")
         inputs.float("threshold", default=0.0, min=0.0, max=1.0, label="Confidence threshold")
@@ -33,7 +46,7 @@ class Prelabel(foo.Operator):
         inputs.bool("overwrite", default=False, label="Recompute samples that already have the output field")
         inputs.bool("allow_human_labels", default=False, label="Allow writing into a field with human labels")
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
-        if has_model:
+        if well_typed and has_model:
             common.block_all(inputs, model_form.problems(view, ctx.params))
         return types.Property(inputs, view=types.View(label="LabelLoop: pre-label with a model"))
 

@@ -9,6 +9,15 @@ from . import common, model_form
 from .embedding_map import vector_fields
 
 FIELD, MODEL = "field", "model"
+PARAM_TYPES = {
+    **model_form.MODEL_PARAMS,
+    **dict.fromkeys(
+        ("embeddings_source", "embeddings_field", "output_field", "duplicate_tag", "member_tag"), common.STR
+    ),
+    "k": common.INT,
+    "threshold": common.NUMBER,
+}
+"""The params of both operators (each ignores the other's)."""
 
 
 class ComputeUniqueness(foo.Operator):
@@ -23,10 +32,13 @@ class ComputeUniqueness(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         add_embeddings_inputs(ctx, inputs, view)
         inputs.int("k", default=U.DEFAULT_K, min=1, label="Neighbours (k)")
         inputs.str("output_field", default="uniqueness", label="Uniqueness field")
-        common.block_all(inputs, problems(view, ctx.params, k=_k(ctx.params)))
+        if well_typed:
+            outputs = U.check_uniqueness_output(view, _output_field(ctx.params))
+            common.block_all(inputs, problems(view, ctx.params, outputs, k=_k(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: compute uniqueness"))
 
     def execute(self, ctx):
@@ -36,7 +48,7 @@ class ComputeUniqueness(foo.Operator):
             view,
             field,
             k=_k(params),
-            output_field=params.get("output_field") or "uniqueness",
+            output_field=_output_field(params),
             progress=common.progress_bar(ctx),
             user=common.user(ctx),
         )
@@ -66,6 +78,7 @@ class FindNearDuplicates(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         add_embeddings_inputs(ctx, inputs, view)
         inputs.float(
             "threshold",
@@ -77,7 +90,9 @@ class FindNearDuplicates(foo.Operator):
         )
         inputs.str("duplicate_tag", label="Tag all but one per group with", description="e.g. duplicate; empty: none")
         inputs.str("member_tag", label="Tag every group member with", description="e.g. near_duplicate; empty: none")
-        common.block_all(inputs, problems(view, ctx.params, threshold=_threshold(ctx.params)))
+        if well_typed:
+            outputs = U.check_duplicate_outputs(view)
+            common.block_all(inputs, problems(view, ctx.params, outputs, threshold=_threshold(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: find near duplicates"))
 
     def execute(self, ctx):
@@ -122,9 +137,10 @@ def add_embeddings_inputs(ctx, inputs, view):
         common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
 
 
-def problems(view, params, k=None, threshold=None):
-    """What blocks a run with ``params``: the settings, then the model request or the embeddings field."""
-    found = U.check_settings(view, k, threshold)
+def problems(view, params, outputs, k=None, threshold=None):
+    """What blocks a run with ``params``: the settings and the ``outputs`` problems (result fields of another
+    type), then the model request or the embeddings field."""
+    found = U.check_settings(view, k, threshold) + outputs
     if found:
         return found
     if params.get("embeddings_source") == MODEL:
@@ -149,6 +165,10 @@ def sdk_params(embeddings_field, options):
 def _embed_request(params):
     output = params.get("embeddings_field") or "embeddings"
     return model_form.request({**params, "output_field": output, "threshold": None}, task=models.EMBEDDING)
+
+
+def _output_field(params):
+    return params.get("output_field") or "uniqueness"
 
 
 def _k(params):
