@@ -35,13 +35,13 @@ class SendToCVAT(foo.Operator):
         view = ctx.target_view()
         dataset = ctx.dataset
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        _selection_inputs(inputs, dataset)
         label_fields = sorted(dataset.get_field_schema(embedded_doc_type=_LABEL_TYPES))
         default_gt = "ground_truth" if "ground_truth" in label_fields else None
         common.choice(inputs, "gt_field", label_fields, default_gt, "Field to correct (ground truth)", required=True)
         common.choice(inputs, "pred_field", label_fields, None, "Pre-populate from predictions", "empty: none")
         inputs.float("threshold", default=0.5, min=0.0, max=1.0, label="Pre-populate at or above confidence")
         inputs.float("iou", default=0.5, min=0.0, max=1.0, label="Skip boxes overlapping ground truth at IoU")
+        _selection_inputs(inputs, dataset)
         _task_inputs(inputs)
         cvat_form.add_connection_inputs(inputs)
         if well_typed and ctx.params.get("gt_field"):

@@ -104,6 +104,7 @@ def test_send_to_cvat_form_in_the_app(shapes, cvat_env):
         page.keyboard.type("Send to CVAT")
         page.get_by_text("LabelLoop: Send to CVAT").first.click()
         page.get_by_text("Pre-populate from predictions").wait_for()
+        page.get_by_text("Required property").wait_for(state="hidden")  # the form has resolved its defaults
         page.screenshot(path=os.path.join(REPO, "assets", "app-send-to-cvat-form.png"))
         page.get_by_role("button", name="Execute").click()
         page.get_by_text("Sent to CVAT").wait_for()
