@@ -57,7 +57,7 @@ def _merge_classification(current, reviewed, sent, counts):
             counts["deleted" if current is not None else "rejected_predictions"] += 1
         return None
     _count(current, reviewed, sent, counts)
-    return cvat_review.reviewed_copy(reviewed)
+    return _updated(current if current is not None and current.id == reviewed.id else None, reviewed)
 
 
 def _merge_detections(current, reviewed, sent, counts):
@@ -72,7 +72,19 @@ def _merge_detections(current, reviewed, sent, counts):
         _count(old.get(label.id), label, sent, counts)
     if current is None and not new:
         return None
-    return fo.Detections(detections=[cvat_review.reviewed_copy(d) for d in new] + local)
+    return fo.Detections(detections=[_updated(old.get(d.id), d) for d in new] + local)
+
+
+def _updated(before, after):
+    """The reviewed label: ``before`` (keeping attributes written in FiftyOne meanwhile) with the reviewed class
+    and box, or ``after`` itself when it is new; model markers removed."""
+    if before is None:
+        return cvat_review.reviewed_copy(after)
+    before = type(before).from_dict(before.to_dict())  # same id; the original goes to the backup field
+    before.label = after.label
+    if after.has_field("bounding_box"):
+        before.bounding_box = after.bounding_box
+    return cvat_review.reviewed_copy(before)
 
 
 def _count(before, after, sent, counts):

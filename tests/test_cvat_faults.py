@@ -7,6 +7,7 @@ import pytest
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError
 
+from demo import data
 from demo.cvat_annotator import Annotator
 from demo.cvat_double import CVATDouble
 from harness import processes
@@ -166,3 +167,21 @@ def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_
     person = Annotator(cvat_env.url, "admin", cvat_env.owner.password)
     frames = [name for task_id in cvat_env.tasks for name in person.frames(task_id)]
     assert len(set(frames)) == 40
+
+
+def test_mistakenness_while_another_user_sends_to_cvat(shapes, cvat_env, tmp_path):
+    data.add_simulated_predictions(shapes)
+    go, ready, done = (str(tmp_path / name) for name in ("go", "ready", "done"))
+    child = processes.spawn(SEND_HALF.format(name=shapes.name, skip=0, ready=ready, go=go, done=done))
+    processes.read_when_written(ready, child)
+    open(go, "w").close()
+    scored = foo.get_operator(f"{PLUGIN}/compute_mistakenness")(shapes, "candidate")
+    key = processes.read_when_written(done, child)
+    processes.finish(child)
+    assert scored["samples"] == len(shapes)
+    shapes.reload()
+    flagged = shapes.count("ground_truth.detections.mistakenness")
+    load(shapes, review=key)
+    shapes.reload()
+    assert shapes.count("ground_truth.detections.mistakenness") == flagged  # the scores survive the review's merge
+    assert shapes.exists(f"ground_truth_before_{key}").count() == 20
