@@ -10,6 +10,8 @@ from ..core import regression
 from ..core import regression_report as report
 from ..operators.compare import default_models, label_fields, request
 
+REGRESSION_TAG = "regression"
+
 F = fo.ViewField
 PAGE = 15
 TRACES = (
@@ -82,9 +84,20 @@ class RegressionPanel(foo.Panel):
     def on_tag(self, ctx):
         key = ctx.panel.state.comparison["key"]
         regressed = ctx.view.match(F(f"{key}_score") > 0)
-        regressed.tag_samples("regression")
-        ctx.ops.notify(f"Tagged {len(regressed)} regressed samples 'regression'", variant="success")
+        regressed.tag_samples(REGRESSION_TAG)
+        ctx.ops.notify(f"Tagged {len(regressed)} regressed samples '{REGRESSION_TAG}'", variant="success")
         ctx.ops.reload_samples()
+
+    def on_send_to_cvat(self, ctx):
+        """Tags the regressed samples and opens the send_to_cvat form for them, pre-populated from the candidate."""
+        self.on_tag(ctx)
+        comparison = ctx.panel.state.comparison
+        params = {
+            "tag": REGRESSION_TAG,
+            "gt_field": comparison["gt_field"],
+            "pred_field": comparison["candidate_field"],
+        }
+        ctx.prompt("@labelloop/mlops/send_to_cvat", params=params)
 
     def on_compare(self, ctx):
         """Runs a new comparison with the settings picked in the panel, on the current view."""
@@ -133,7 +146,8 @@ class RegressionPanel(foo.Panel):
         buttons.btn("prev", label="Previous", on_click=self.on_page, params={"step": -1})
         buttons.btn("next", label="Next", on_click=self.on_page, params={"step": 1})
         buttons.btn("show", label="Show regressed samples", on_click=self.on_show_regressed)
-        buttons.btn("tag", label="Tag as 'regression'", on_click=self.on_tag)
+        buttons.btn("tag", label=f"Tag as '{REGRESSION_TAG}'", on_click=self.on_tag)
+        buttons.btn("cvat", label="Send regressed to CVAT", on_click=self.on_send_to_cvat)
         buttons.btn("export", label="Export report", on_click=self.on_export)
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, px=2, py=2))
 

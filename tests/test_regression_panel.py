@@ -73,8 +73,10 @@ def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
     state = state_of(ops.run_panel(PANEL, compared, "on_load"))
     page2 = state_of(ops.run_panel(PANEL, compared, "on_page", state=state, event_args={"step": 1}))
     assert page2["page"] == 1 and page2["rows"][0]["id"] not in {r["id"] for r in state["rows"]}
-    ops.run_panel(PANEL, compared, "on_tag", state=state)
+    requests = ops.run_panel(PANEL, compared, "on_send_to_cvat", state=state)
     assert len(compared.match_tags("regression")) == state["summary"]["regressed_samples"] > 0
+    (prompt,) = requests["prompt_user_for_operation"]
+    assert prompt["operator_uri"].endswith("send_to_cvat") and prompt["params"]["tag"] == "regression"
     monkeypatch.setenv("LABELLOOP_REPORTS_DIR", str(tmp_path))
     exported = state_of(ops.run_panel(PANEL, compared, "on_export", state=state))["exported"]
     assert os.path.isfile(exported) and os.path.isfile(exported.replace(".md", ".json"))
