@@ -1,13 +1,18 @@
 """Accepting pre-labels: promote confident predictions into a ground-truth field, never removing human labels.
 
 Promoted labels are copies that carry their provenance (``accepted_from``, ``accepted_run``, ``accepted_by``,
-``accepted_at`` and the model's ``model_version``), so ``revert`` can take back exactly what a run added.
+``accepted_at`` and the model's ``model_version``), so ``revert`` can take back exactly what a run added. They are
+added with atomic per-sample updates, so labels that people add or delete meanwhile stay as they left them.
 """
+
+from datetime import UTC, datetime
+
+from pymongo import UpdateOne
 
 import fiftyone as fo
 
 from . import runs
-from .labels import label_type
+from .labels import ACCEPTED_RUN, label_type, remove_run_labels
 
 SUPPORTED = (fo.Classification, fo.Detections)
 CHUNK = 1000
@@ -25,8 +30,10 @@ def check(samples, pred_field, gt_field, threshold, tag=None):
     elif pred_type not in SUPPORTED:
         problems.append(f"Field '{pred_field}' holds {pred_type.__name__}; only Classification and Detections.")
     gt_type = label_type(dataset, gt_field)
-    if not gt_field or gt_field == pred_field or "." in gt_field:
+    if not gt_field or gt_field == pred_field:
         problems.append("Choose a ground-truth field other than the predictions field.")
+    elif "." in gt_field:
+        problems.append(f"'{gt_field}' is a nested field name: choose a top-level ground-truth field (no dots).")
     elif dataset.has_field(gt_field) and gt_type is not pred_type and pred_type is not None:
         found = gt_type.__name__ if gt_type else "no labels"
         problems.append(f"Field '{gt_field}' holds {found}, but '{pred_field}' holds {pred_type.__name__}.")
@@ -44,15 +51,17 @@ def accept(samples, pred_field, gt_field, threshold, tag=None, user=None):
         raise ValueError(" ".join(problems))
     view = samples.match_tags(tag) if tag else samples
     params = {"pred_field": pred_field, "gt_field": gt_field, "threshold": threshold, "tag": tag}
-    key = runs.start_run(view, "accept_prelabels", params=params, fields=[gt_field], user=user)
+    model = runs.writer_model(view, pred_field)
+    key = runs.start_run(view, "accept_prelabels", params=params, model=model, fields=[gt_field], user=user)
     stamp = {
         "accepted_from": pred_field,
-        "accepted_run": key,
+        ACCEPTED_RUN: key,
         "accepted_by": user or runs.current_user(),
         "accepted_at": runs.now_iso(),
     }
     counts = {"samples": len(view), "promoted": 0, "kept_human": 0}
     try:
+        _declare(view._root_dataset, pred_field, gt_field)
         ids = view.values("id")
         for start in range(0, len(ids), CHUNK):
             _accept_chunk(view.select(ids[start : start + CHUNK]), pred_field, gt_field, threshold, stamp, counts)
@@ -66,33 +75,41 @@ def accept(samples, pred_field, gt_field, threshold, tag=None, user=None):
 
 def revert(samples, run_key):
     """Removes every label that accept run ``run_key`` added to ``samples``; returns how many were removed."""
-    dataset = samples._root_dataset
-    gt_field = dataset.get_run_info(run_key).config.params["gt_field"]
-    added = fo.ViewField("accepted_run") == run_key
-    if label_type(dataset, gt_field) is fo.Classification:
-        view = samples.match(fo.ViewField(f"{gt_field}.accepted_run") == run_key)
-        view.set_values(gt_field, [None] * len(view))
-        return len(view)
-    kept = samples.filter_labels(gt_field, ~added, only_matches=False)
-    removed = samples.count(f"{gt_field}.detections") - kept.count(f"{gt_field}.detections")
-    kept.save(gt_field)
-    return removed
+    gt_field = samples._root_dataset.get_run_info(run_key).config.params["gt_field"]
+    return remove_run_labels(samples, gt_field, ACCEPTED_RUN, run_key)
+
+
+def _declare(dataset, pred_field, gt_field):
+    if not dataset.has_field(gt_field):
+        label_cls = label_type(dataset, pred_field)
+        dataset.add_sample_field(gt_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
 
 
 def _accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts):
-    ids, preds = chunk.values(["id", pred_field])
-    gts = chunk.values(gt_field) if chunk._root_dataset.has_field(gt_field) else [None] * len(ids)
-    changed = {}
+    ids, gts, preds = chunk.values(["_id", gt_field, pred_field])
+    operations = []
     for sample_id, gt, pred in zip(ids, gts, preds, strict=True):
         new = _promote(gt, pred, threshold, stamp, counts)
         if new is not None:
-            changed[sample_id] = new
-    if changed:
-        chunk.set_values(gt_field, changed, key_field="id", dynamic=True)
+            operations.append(_addition(sample_id, gt_field, gt, new))
+    if operations:
+        chunk._root_dataset._sample_collection.bulk_write(operations, ordered=False)
+
+
+def _addition(sample_id, gt_field, gt, new):
+    """The atomic update that adds ``new`` to a sample whose ground truth was ``gt`` when read, keeping what people
+    changed since: a label is set only where there is still none, boxes are appended to the current list."""
+    now = {"last_modified_at": datetime.now(UTC)}
+    if gt is None:
+        return UpdateOne({"_id": sample_id, gt_field: None}, {"$set": {gt_field: new.to_mongo(), **now}})
+    boxes = {"$each": [box.to_mongo() for box in new.detections]}
+    return UpdateOne(
+        {"_id": sample_id, gt_field: {"$ne": None}}, {"$push": {f"{gt_field}.detections": boxes}, "$set": now}
+    )
 
 
 def _promote(gt, pred, threshold, stamp, counts):
-    """The new ground truth of one sample, or None when it does not change."""
+    """What to add to one sample's ground truth (a Classification, or Detections of the new boxes), or None."""
     if pred is None:
         return None
     if isinstance(pred, fo.Classification):
@@ -105,12 +122,12 @@ def _promote(gt, pred, threshold, stamp, counts):
         return _copy(pred, stamp)
     existing = gt.detections if gt is not None else []
     already = {d["accepted_source_id"] for d in existing if d.has_field("accepted_source_id")}
-    counts["kept_human"] += sum(1 for d in existing if not d.has_field("accepted_run"))
+    counts["kept_human"] += sum(1 for d in existing if not d.has_field(ACCEPTED_RUN))
     new = [_copy(d, stamp) for d in pred.detections if (d.confidence or 0) >= threshold and d.id not in already]
     if not new:
         return None
     counts["promoted"] += len(new)
-    return fo.Detections(detections=list(existing) + new)
+    return fo.Detections(detections=new)
 
 
 def _copy(label, stamp):

@@ -19,8 +19,9 @@ Detections (predictions matched to ground truth with ``core.matching`` at the Io
   with its label); spurious objects get none. A sample's ``mistakenness`` is the highest of its objects (0: none).
 
 Scores cover whole samples: labels a view filters out still count. Fields are written with one unordered bulk
-write per chunk, after every score of a classification run is known (so a bad class list writes nothing), and the
-run is recorded with kind ``mistakenness``.
+write per chunk (label attributes by label id, see ``core.writes``), after every score of a classification run is
+known (so a bad class list writes nothing); a failed run's writes are taken back. The run is recorded with kind
+``mistakenness``.
 """
 
 from collections import Counter
@@ -34,7 +35,7 @@ import fiftyone.core.utils as fou
 from . import models, runs
 from .labels import PROVENANCE_ATTRIBUTE, label_path, label_type
 from .matching import Objects, ious, match
-from .regression import bulk_set
+from .writes import bulk_set, label_values, rolled_back_on_failure
 
 KIND = "mistakenness"
 SUPPORTED = (fo.Classification, fo.Detections)
@@ -120,7 +121,7 @@ def compute(samples, request, progress=None, user=None):
     params = {**asdict(request), "classes": classes}
     key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     counts = Counter(samples=len(samples))
-    try:
+    with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as rollback:
         ids = samples.values("id")
         chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
         if detections:
@@ -130,11 +131,9 @@ def compute(samples, request, progress=None, user=None):
         _declare_fields(dataset, request, detections)
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
             for done, (chunk_ids, updates) in enumerate(results, 1):
+                rollback.save(chunk_ids)
                 bulk_set(dataset, chunk_ids, updates)
                 bar.set_iteration(min(done * CHUNK, len(ids)))
-    except BaseException as error:
-        runs.finish_run(samples, key, counts=counts, error=error)
-        raise
     runs.finish_run(samples, key, counts=counts)
     return {"run_key": key, "classes": classes, **counts}
 
@@ -191,14 +190,14 @@ def _classification_score(truth, predicted, confidence, logits, classes):
 
 def _detections_chunk(chunk, request, counts):
     gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
-    paths = ["_id", f"{gt}.label", f"{gt}.bounding_box", f"{gt}.iscrowd"]
+    paths = ["_id", f"{gt}._id", f"{pred}._id", f"{gt}.label", f"{gt}.bounding_box", f"{gt}.iscrowd"]
     paths += [f"{pred}.label", f"{pred}.bounding_box", f"{pred}.confidence"]
-    ids, labels, boxes, crowd, *predictions = chunk.values(paths, _allow_missing=True)
+    ids, gt_ids, pred_ids, labels, boxes, crowd, *predictions = chunk.values(paths, _allow_missing=True)
     updates = []
-    for row in zip(labels, boxes, crowd, *predictions, strict=True):
+    for gt_label_ids, pred_label_ids, *row in zip(gt_ids, pred_ids, labels, boxes, crowd, *predictions, strict=True):
         truth = Objects.of(row[0], row[1], crowd=[bool(x) for x in (row[2] or [])] or None)
         scores, missing, spurious = score_objects(Objects.of(*row[3:]), truth, request)
-        updates.append(_detections_update(request, scores, missing, spurious))
+        updates.append(_detections_update(request, scores, missing, spurious, gt_label_ids, pred_label_ids))
         counts["possible_missing"] += int(missing.sum())
         counts["possible_spurious"] += int(spurious.sum())
         counts["scored_objects"] += sum(s is not None for s in scores)
@@ -222,15 +221,15 @@ def score_objects(preds, gts, request):
     return scores, missing, spurious
 
 
-def _detections_update(request, scores, missing, spurious):
-    """One sample's ``$set``: its score and counts, and every object's flags by array position (stale ones too)."""
+def _detections_update(request, scores, missing, spurious, gt_ids, pred_ids):
+    """One sample's update: its score and counts, and every object's flags by label id (stale ones too)."""
     score, n_missing, n_spurious = (request.name(w) for w in ("mistakenness", "possible_missing", "possible_spurious"))
     gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
     update = {score: max((s for s in scores if s is not None), default=0.0)}
     update.update({n_missing: int(missing.sum()), n_spurious: int(spurious.sum())})
-    update.update({f"{gt}.{j}.{score}": s for j, s in enumerate(scores)})
-    update.update({f"{gt}.{j}.{n_spurious}": bool(s) for j, s in enumerate(spurious)})
-    update.update({f"{pred}.{i}.{n_missing}": bool(m) for i, m in enumerate(missing)})
+    update.update(label_values(gt, gt_ids, score, scores))
+    update.update(label_values(gt, gt_ids, n_spurious, [bool(s) for s in spurious]))
+    update.update(label_values(pred, pred_ids, n_missing, [bool(m) for m in missing]))
     return update
 
 

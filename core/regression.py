@@ -3,7 +3,9 @@
 Ground-truth objects are matched to each model's predictions with ``evaluate_detections``' rules
 (``core.matching``); every ground-truth object and prediction then gets a category, every sample counts per
 category and a regression score, and the comparison is saved as a run. Data is read and written in bulk, chunk by
-chunk (no per-sample documents), so memory stays bounded and 50k samples take seconds.
+chunk (no per-sample documents), so memory stays bounded and 50k samples take seconds. Categories are written to
+the objects by label id (edits made meanwhile survive), a failed run's writes are taken back, and a key whose
+result fields would overwrite fields or label attributes it did not write is refused.
 
 Categories
 - ground truth (detections): ``fixed`` (missed or wrong before, right now), ``broken`` (right before, missed now),
@@ -20,10 +22,8 @@ Score: ``broken + class_flip + new_fp - fixed - removed_fp`` (higher is worse).
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 import numpy as np
-from pymongo import UpdateOne
 
 import fiftyone as fo
 import fiftyone.core.utils as fou
@@ -31,6 +31,7 @@ import fiftyone.core.utils as fou
 from . import runs
 from .labels import PROVENANCE_ATTRIBUTE, label_type
 from .matching import Objects, ious, match
+from .writes import bulk_set, label_values, rolled_back_on_failure
 
 GT_CATEGORIES = (
     "fixed",
@@ -46,6 +47,7 @@ CLS_CATEGORIES = ("fixed", "broken", "class_flip", "confidence_change", "unchang
 HARM, GAIN = ("broken", "class_flip", "new_fp"), ("fixed", "removed_fp")
 SAMPLE_COUNTS = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", "localisation_change", "confidence_change")
 CHUNK = 5000
+KIND = "compare_models"
 
 
 @dataclass
@@ -81,7 +83,32 @@ def check(samples, request):
     if not problems and len(set(types.values())) > 1:
         found = ", ".join(f"'{n}' holds {t.__name__}" for n, t in types.items())
         problems.append(f"The three fields must hold the same label type: {found}.")
-    return problems
+    return problems or _key_problems(samples._root_dataset, request, types[request.gt_field] is fo.Detections)
+
+
+def _key_problems(dataset, request, detections):
+    """A problem when ``request.key`` is reserved or its result fields would overwrite fields or label attributes
+    that no earlier comparison of this key wrote."""
+    key = request.key
+    if key.startswith("_"):
+        return [f"Comparison key '{key}' is reserved (it starts with '_'): choose another key."]
+    owned = {name for r in runs.list_suite_runs(dataset) if _is_comparison(r, key) for name in r["fields"] or []}
+    clashes = [name for name in written_fields(request, detections) if name not in owned and _taken(dataset, name)]
+    if not clashes:
+        return []
+    named = ", ".join(f"the {'label attribute' if '.' in name else 'field'} '{name}'" for name in clashes)
+    return [f"Comparison key '{key}' would overwrite {named}, which exists already: choose another key."]
+
+
+def _is_comparison(record, key):
+    return record["kind"] == KIND and (record["params"] or {}).get("key") == key
+
+
+def _taken(dataset, name):
+    """Whether sample field or label attribute ``name`` is declared or (an undeclared label attribute) holds values."""
+    if dataset.has_field(name):
+        return True
+    return "." in name and dataset._sample_collection.find_one({name: {"$exists": True}}, {"_id": 1}) is not None
 
 
 def compare(samples, request, progress=None, user=None):
@@ -90,26 +117,21 @@ def compare(samples, request, progress=None, user=None):
     if problems:
         raise ValueError(" ".join(problems))
     detections = _label_type(samples, request.gt_field) is fo.Detections
+    fields = written_fields(request, detections)
     key = runs.start_run(
-        samples,
-        "compare_models",
-        params=asdict(request),
-        model=_models(samples, request),
-        fields=written_fields(request, detections),
-        user=user,
+        samples, KIND, params=asdict(request), model=_models(samples, request), fields=fields, user=user
     )
     totals = Totals()
-    try:
+    with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as rollback:
         _declare_fields(samples._root_dataset, request, detections)
         ids = samples.values("id")
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
             for start in range(0, len(ids), CHUNK):
                 chunk = samples.select(ids[start : start + CHUNK], ordered=True)
-                bulk_set(samples._root_dataset, *_chunk_results(chunk, request, totals, detections))
+                chunk_ids, updates = _chunk_results(chunk, request, totals, detections)
+                rollback.save(chunk_ids)
+                bulk_set(samples._root_dataset, chunk_ids, updates)
                 bar.set_iteration(min(start + CHUNK, len(ids)))
-    except BaseException as error:
-        runs.finish_run(samples, key, counts=totals.overall, error=error)
-        raise
     summary = totals.summary(kind="detections" if detections else "classification")
     runs.finish_run(samples, key, counts=summary)
     return {"run_key": key, "key": request.key, **summary}
@@ -117,17 +139,6 @@ def compare(samples, request, progress=None, user=None):
 
 def _chunk_results(chunk, request, totals, detections):
     return (_detections_chunk if detections else _classifications_chunk)(chunk, request, totals)
-
-
-def bulk_set(dataset, ids, updates):
-    """Writes every sample's results in one unordered bulk write (one ``$set`` per sample)."""
-    now = datetime.now(UTC)
-    operations = [
-        UpdateOne({"_id": _id}, {"$set": {**update, "last_modified_at": now}})
-        for _id, update in zip(ids, updates, strict=True)
-    ]
-    if operations:
-        dataset._sample_collection.bulk_write(operations, ordered=False)
 
 
 def _declare_fields(dataset, request, detections):
@@ -176,25 +187,25 @@ class Totals:
 
 
 def _detections_chunk(chunk, request, totals):
-    ids, gt, base, cand = _read_objects(chunk, request)
+    ids, label_ids, gt, base, cand = _read_objects(chunk, request)
     updates = []
-    for g, b, c in zip(gt, base, cand, strict=True):
+    for g, b, c, sample_label_ids in zip(gt, base, cand, label_ids, strict=True):
         categories = _compare_sample(g, b, c, request)
-        updates.append(_sample_update(categories, request))
+        updates.append(_sample_update(categories, request, sample_label_ids))
         _count_sample(totals, g, b, c, categories)
     return ids, updates
 
 
-def _sample_update(categories, request):
-    """One sample's ``$set``: its counts and score, and each object's category by array position."""
+def _sample_update(categories, request, label_ids):
+    """One sample's update: its counts and score, and each object's category by label id."""
     key = request.key
     update = {f"{key}_score": categories["score"]}
     update.update({f"{key}_{name}": categories[f"n_{name}"] for name in SAMPLE_COUNTS})
     for role in ("baseline", "candidate"):
         tp, fp, fn = categories[f"{role}_counts"]
         update.update({f"{key}_{role}_tp": tp, f"{key}_{role}_fp": fp, f"{key}_{role}_fn": fn})
-    for field, name in zip(_fields(request), ("gt", "baseline", "candidate"), strict=True):
-        update.update({f"{field}.detections.{i}.{key}": c for i, c in enumerate(categories[name])})
+    for field, name, ids in zip(_fields(request), ("gt", "baseline", "candidate"), label_ids, strict=True):
+        update.update(label_values(f"{field}.detections", ids, key, categories[name]))
     return update
 
 
@@ -301,14 +312,16 @@ def _classifications_chunk(chunk, request, totals):
 
 
 def _read_objects(chunk, request):
-    """The sample ids and the ``Objects`` of the three fields, in one aggregation."""
+    """The sample ids, the label ids (per sample: of each field) and the ``Objects`` of the three fields, in one
+    aggregation."""
     paths = ["_id", f"{request.gt_field}.detections.iscrowd"]
     for field in _fields(request):
-        paths += [f"{field}.detections.label", f"{field}.detections.bounding_box", f"{field}.detections.confidence"]
+        paths += [f"{field}.detections.{name}" for name in ("_id", "label", "bounding_box", "confidence")]
     ids, crowd, *columns = chunk.values(paths, _allow_missing=True)
-    fields = [columns[i : i + 3] for i in range(0, 9, 3)]
+    fields = [columns[i + 1 : i + 4] for i in range(0, 12, 4)]
+    label_ids = list(zip(*columns[::4], strict=True))
     gt = [Objects.of(*row, [bool(x) for x in (k or [])] or None) for *row, k in zip(*fields[0], crowd, strict=True)]
-    return ids, gt, *([Objects.of(*row) for row in zip(*f, strict=True)] for f in fields[1:])
+    return ids, label_ids, gt, *([Objects.of(*row) for row in zip(*f, strict=True)] for f in fields[1:])
 
 
 def _fields(request):

@@ -1,12 +1,14 @@
 """core.regression: per-sample comparison, checked against evaluate_detections and on edge cases."""
 
+import itertools
+
 import pytest
 
 import fiftyone as fo
 
 from core import regression as R
-from core import runs
-from demo import synthetic
+from core import runs, writes
+from demo import data, synthetic
 
 
 def request(**kwargs):
@@ -130,6 +132,42 @@ def test_bad_requests(shapes, fields, expected):
     with pytest.raises(ValueError, match=expected):
         R.compare(shapes, R.CompareRequest(*fields))
     assert not shapes.has_field("compare_score")
+
+
+def test_a_key_is_refused_when_its_fields_hold_other_data(shapes):
+    data.add_simulated_predictions(shapes)
+    R.compare(shapes, request())
+    assert R.check(shapes, request()) == []  # a rerun of the same key overwrites only its own results
+    assert "the label attribute 'ground_truth.detections.label'" in R.check(shapes, request(key="label"))[0]
+    sample = shapes.first()
+    sample.ground_truth.detections[0]["reviewed"] = "yes"  # an undeclared attribute
+    sample.save()
+    assert "choose another key" in R.check(shapes, request(key="reviewed"))[0]
+    assert "reserved" in R.check(shapes, request(key="_rand"))[0]
+
+
+def _failing_from_call(number):
+    calls = itertools.count(1)
+
+    def bulk_set(*args):
+        if next(calls) >= number:
+            raise OSError("disk full")
+        writes.bulk_set(*args)
+
+    return bulk_set
+
+
+def test_a_failed_rerun_restores_the_earlier_results(shapes, monkeypatch):
+    data.add_simulated_predictions(shapes)
+    R.compare(shapes, request())
+    paths = ("compare_score", "ground_truth.detections.compare", "candidate.detections.compare")
+    before = [shapes.values(path) for path in paths]
+    monkeypatch.setattr(R, "CHUNK", 10)
+    monkeypatch.setattr(R, "bulk_set", _failing_from_call(3))
+    with pytest.raises(RuntimeError, match="comparison failed and what it had written was taken back: disk full"):
+        R.compare(shapes, request(iou=0.9))  # other categories
+    assert [shapes.values(path) for path in paths] == before
+    assert runs.list_suite_runs(shapes)[0]["status"] == runs.FAILED
 
 
 def test_summary_of_a_view_equals_the_compare_result(synthetic_1000):
