@@ -171,3 +171,15 @@ def test_manage_runs_deletes_a_review_only_once_its_tasks_are_gone(shapes, cvat_
     op("finish_cvat_review")(shapes, review=sent["run_key"])
     op("manage_runs")(shapes, action="delete", run_key=sent["run_key"])
     assert sent["run_key"] not in shapes.list_runs() and not shapes.has_annotation_run(sent["run_key"])
+
+
+def test_labels_of_another_type_are_kept_and_reported(shapes, cvat_env):
+    sent = op("send_to_cvat")(shapes.limit(1))
+    task_id, person = sent["task_ids"][0], annotator(cvat_env, "admin")
+    (job,) = person.jobs(task_id)
+    label_id, _ = person._defaults(task_id, "circle")
+    points = {"type": "points", "label_id": label_id, "frame": 0, "points": [5, 5, 40, 5], "attributes": []}
+    person.call("PATCH", f"/jobs/{job['id']}/annotations/?action=create", json={"shapes": [points]})
+    loaded = op("load_from_cvat")(shapes, review=sent["run_key"])
+    field = f"ground_truth_{sent['run_key']}_keypoints"
+    assert loaded["unexpected"] == {field: 1} and shapes.count(f"{field}.keypoints") == 1
