@@ -1,0 +1,98 @@
+"""Bulk writes of a run's results, by sample id and by label id, and their rollback when the run fails.
+
+An update is a dict of one sample's values: a sample field by name, a label attribute by the key
+``(list_path, label_id, attribute)`` (e.g. ``("ground_truth.detections", ObjectId(...), "mistakenness")``). Label
+attributes are written to the label with that id wherever it now sits in its list (``arrayFilters``), so labels that
+people add, move or delete meanwhile keep their values and deleted ones are not recreated.
+"""
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import reduce
+
+from pymongo import UpdateOne
+
+from . import runs
+
+
+def label_values(list_path, label_ids, attribute, values):
+    """The update entries that set ``attribute`` of each label of ``list_path`` to its value."""
+    return {(list_path, _id, attribute): value for _id, value in zip(label_ids or [], values, strict=True)}
+
+
+def bulk_set(dataset, ids, updates):
+    """Writes every sample's update in one unordered bulk write (one ``$set`` per sample)."""
+    now = datetime.now(UTC)
+    operations = [_operation(_id, update, now) for _id, update in zip(ids, updates, strict=True)]
+    if operations:
+        dataset._sample_collection.bulk_write(operations, ordered=False)
+
+
+def _operation(sample_id, update, now):
+    values, query, filters = {"last_modified_at": now}, {"_id": sample_id}, {}
+    for key, value in update.items():
+        if isinstance(key, tuple):
+            list_path, label_id, attribute = key
+            name = filters.setdefault(label_id, f"l{len(filters)}")
+            values[f"{list_path}.$[{name}].{attribute}"] = value
+            query[list_path] = {"$type": "array"}  # a list someone removed meanwhile is left alone
+        else:
+            values[key] = value
+    array_filters = [{f"{name}._id": label_id} for label_id, name in filters.items()] or None
+    return UpdateOne(query, {"$set": values}, array_filters=array_filters)
+
+
+class Rollback:
+    """Takes back what a run wrote to ``fields`` (sample fields and ``<list path>.<attribute>`` label attributes):
+    ``save(ids)`` keeps the values of the fields that existed before the samples ``ids`` are written, ``undo()``
+    restores them and deletes the fields the run created."""
+
+    def __init__(self, dataset, fields):
+        self.dataset = dataset
+        self.created = [name for name in fields if not dataset.has_field(name)]
+        self.existing = [name for name in fields if name not in self.created]
+        self.saved = []
+
+    def save(self, ids):
+        if not self.existing:
+            return
+        projection = dict.fromkeys(self.existing, 1)
+        projection.update({f"{name.rpartition('.')[0]}._id": 1 for name in self.existing if "." in name})
+        documents = self.dataset._sample_collection.find({"_id": {"$in": list(ids)}}, projection)
+        self.saved += [(doc["_id"], self._values(doc)) for doc in documents]
+
+    def undo(self):
+        if self.saved:
+            bulk_set(self.dataset, *zip(*self.saved, strict=True))
+        for name in self.created:
+            if self.dataset.has_field(name):
+                self.dataset.delete_sample_field(name)
+
+    def _values(self, document):
+        update = {}
+        for name in self.existing:
+            list_path, _, attribute = name.rpartition(".")
+            if not list_path:
+                update[name] = document.get(name)
+                continue
+            labels = reduce(lambda value, part: (value or {}).get(part), list_path.split("."), document)
+            update.update({(list_path, label["_id"], attribute): label.get(attribute) for label in labels or []})
+        return update
+
+
+@contextmanager
+def rolled_back_on_failure(samples, key, fields, counts, what):
+    """The body of run ``key``, which writes ``fields``: when it fails, its writes are taken back (see
+    ``Rollback``), the run is recorded as failed with ``counts`` and the error is raised again (a ``ValueError``,
+    which explains a problem of the request, as it is; others saying that ``what`` failed and was taken back)."""
+    rollback = Rollback(samples._root_dataset, fields)
+    try:
+        yield rollback
+    except BaseException as error:
+        try:
+            rollback.undo()
+        finally:
+            runs.finish_run(samples, key, counts=counts, error=error)
+        if isinstance(error, ValueError) or not isinstance(error, Exception):
+            raise
+        raise RuntimeError(f"The {what} failed and what it had written was taken back: {error}") from error
