@@ -546,4 +546,4 @@ refuse(
 )
 
 # Other case modules register here, one import line each.
-from . import cvat_cases, fault_cases  # noqa: E402,F401
+from . import admin_cases, cvat_cases, fault_cases  # noqa: E402,F401
