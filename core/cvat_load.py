@@ -76,7 +76,10 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=[gt_field, backup_field], user=user)
     try:
         unexpected = _download(dataset, key, review_field)
-        counts = cvat_merge.merge(dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids)
+        attributes = params.get("attributes") or ()
+        counts = cvat_merge.merge(
+            dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids, attributes
+        )
         counts.update(samples=len(sample_ids), missing_tasks=len(missing))
         removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
     except BaseException as error:

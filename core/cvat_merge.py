@@ -14,8 +14,10 @@ CHUNK = 1000
 COUNTS = ("edited", "deleted", "unchanged", "drawn", "accepted_predictions", "rejected_predictions", "kept_local")
 
 
-def merge(samples, gt_field, review_field, backup_field, sent_ids):
-    """Merges ``review_field`` into ``gt_field`` on ``samples`` (``sent_ids``: sample id -> label ids sent)."""
+def merge(samples, gt_field, review_field, backup_field, sent_ids, attributes=()):
+    """Merges ``review_field`` into ``gt_field`` on ``samples`` (``sent_ids``: sample id -> label ids sent;
+    ``attributes``: the label attributes people could edit in CVAT)."""
+    editable = ("label", "bounding_box", *attributes)
     dataset = samples._root_dataset
     label_cls = dataset.get_field(review_field).document_type
     dataset.add_sample_field(backup_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
@@ -25,7 +27,7 @@ def merge(samples, gt_field, review_field, backup_field, sent_ids):
         chunk = samples.select(ids[start : start + CHUNK], ordered=True)
         chunk_ids, current, reviewed = chunk.values(["id", gt_field, review_field])
         merged = [
-            _merge(gt, new, set(_as_list(sent_ids.get(sample_id))), counts)
+            _merge(gt, new, set(_as_list(sent_ids.get(sample_id))), counts, editable)
             for sample_id, gt, new in zip(chunk_ids, current, reviewed, strict=True)
         ]
         chunk.set_values(backup_field, current)
@@ -42,13 +44,13 @@ def restore(samples, gt_field, backup_field):
     return len(ids)
 
 
-def _merge(current, reviewed, sent, counts):
+def _merge(current, reviewed, sent, counts, editable):
     if isinstance(reviewed, fo.Classification) or isinstance(current, fo.Classification):
-        return _merge_classification(current, reviewed, sent, counts)
-    return _merge_detections(current, reviewed, sent, counts)
+        return _merge_classification(current, reviewed, sent, counts, editable)
+    return _merge_detections(current, reviewed, sent, counts, editable)
 
 
-def _merge_classification(current, reviewed, sent, counts):
+def _merge_classification(current, reviewed, sent, counts, editable):
     if current is not None and current.id not in sent:
         counts["kept_local"] += 1  # labelled in FiftyOne after the send: a person's newer work wins
         return current
@@ -56,11 +58,12 @@ def _merge_classification(current, reviewed, sent, counts):
         if sent:
             counts["deleted" if current is not None else "rejected_predictions"] += 1
         return None
-    _count(current, reviewed, sent, counts)
-    return _updated(current if current is not None and current.id == reviewed.id else None, reviewed)
+    before = current if current is not None and current.id == reviewed.id else None
+    _count(before, reviewed, sent, counts, editable)
+    return _updated(before, reviewed, editable)
 
 
-def _merge_detections(current, reviewed, sent, counts):
+def _merge_detections(current, reviewed, sent, counts, editable):
     old = {d.id: d for d in (current.detections if current is not None else [])}
     new = list(reviewed.detections) if reviewed is not None else []
     new_ids = {d.id for d in new}
@@ -69,40 +72,47 @@ def _merge_detections(current, reviewed, sent, counts):
     counts["deleted"] += sum(1 for label_id in old if label_id in sent and label_id not in new_ids)
     counts["rejected_predictions"] += len(sent - new_ids - set(old))
     for label in new:
-        _count(old.get(label.id), label, sent, counts)
+        _count(old.get(label.id), label, sent, counts, editable)
     if current is None and not new:
         return None
-    return fo.Detections(detections=[_updated(old.get(d.id), d) for d in new] + local)
+    return fo.Detections(detections=[_updated(old.get(d.id), d, editable) for d in new] + local)
 
 
-def _updated(before, after):
-    """The reviewed label: ``before`` (keeping attributes written in FiftyOne meanwhile) with the reviewed class
-    and box, or ``after`` itself when it is new; model markers removed."""
+def _updated(before, after, editable):
+    """The reviewed label: ``before`` (keeping attributes written in FiftyOne meanwhile) with what people could
+    edit in CVAT taken from ``after`` (or ``after`` itself when it is new); model markers removed."""
     if before is None:
         return cvat_review.reviewed_copy(after)
     before = type(before).from_dict(before.to_dict())  # same id; the original goes to the backup field
-    before.label = after.label
-    if after.has_field("bounding_box"):
-        before.bounding_box = after.bounding_box
+    for name in editable:
+        if after.has_field(name):
+            before[name] = after[name]
     return cvat_review.reviewed_copy(before)
 
 
-def _count(before, after, sent, counts):
+def _count(before, after, sent, counts, editable):
     if after.id not in sent:
         counts["drawn"] += 1
     elif cvat_review.is_from_model(after):
         counts["accepted_predictions"] += 1
-    elif before is not None and _same(before, after):
+    elif before is not None and _same(before, after, editable):
         counts["unchanged"] += 1
     else:
         counts["edited"] += 1
 
 
-def _same(a, b):
-    box_a, box_b = getattr(a, "bounding_box", None), getattr(b, "bounding_box", None)
-    if box_a is None or box_b is None:
-        return a.label == b.label and box_a is box_b
-    return a.label == b.label and all(abs(x - y) < 1e-6 for x, y in zip(box_a, box_b, strict=True))
+def _same(a, b, editable):
+    return all(_close(_value(a, name), _value(b, name)) for name in editable)
+
+
+def _value(label, name):
+    return label.get_field(name) if label.has_field(name) else None
+
+
+def _close(x, y):
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):  # boxes: CVAT's pixels round-trip
+        return all(abs(p - q) < 1e-6 for p, q in zip(x, y, strict=True))
+    return x == y
 
 
 def _as_list(value):

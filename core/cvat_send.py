@@ -16,7 +16,7 @@ import fiftyone as fo
 from . import cvat_review, runs
 from .cvat_api import CVATConnection, CVATError
 from .cvat_backend import ConnectedCVATBackendConfig
-from .labels import label_type
+from .labels import label_path, label_type
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class SendRequest:
     threshold: float = 0.5
     iou: float = 0.5
     classes: list = dataclasses.field(default_factory=list)
+    attributes: list = dataclasses.field(default_factory=list)
     schema_from: str = "dataset"
     project_name: str | None = None
     task_size: int | None = None
@@ -62,6 +63,11 @@ def check(samples, request):
         if pred_cls is None or (gt_cls in cvat_review.SUPPORTED and pred_cls is not gt_cls):
             found = pred_cls.__name__ if pred_cls else "no labels"
             problems.append(f"Predictions field '{request.pred_field}' holds {found}; it must match the ground truth.")
+    if gt_cls in cvat_review.SUPPORTED and request.attributes:
+        unknown = sorted(set(request.attributes) - set(label_attributes(dataset, request.gt_field)))
+        if unknown:
+            known = ", ".join(label_attributes(dataset, request.gt_field)) or "none"
+            problems.append(f"'{request.gt_field}' labels have no attribute {', '.join(unknown)} (they have: {known}).")
     problems += _check_numbers(request)
     if request.schema_from not in SCHEMA_SOURCES:
         problems.append(f"Label schema source must be one of {', '.join(SCHEMA_SOURCES)}.")
@@ -146,7 +152,7 @@ def _annotate(samples, key, request, review_field, connection, settings, task_si
     label_cls = label_type(samples._root_dataset, request.gt_field)
     schema = {"label_field": review_field, "label_type": _CVAT_TYPES[label_cls]}
     if request.schema_from == "dataset":
-        schema.update(classes=_classes(samples, request), attributes=False)
+        schema.update(classes=_classes(samples, request), attributes=list(request.attributes) or False)
     return samples.annotate(
         key,
         backend=ConnectedCVATBackendConfig,
@@ -173,9 +179,18 @@ def _classes(samples, request):
     return sorted(name for name in names if name)
 
 
+def label_attributes(dataset, field):
+    """The custom attributes declared on the labels of ``field`` (what people may edit in CVAT besides the class
+    and the box), without the suite's markers and provenance."""
+    label_cls = label_type(dataset, field)
+    prefix = _label_path(dataset, field) + "."
+    standard = set(label_cls._fields_ordered) | set(fo.Detection._fields_ordered) | _SUITE_ATTRIBUTES
+    names = (path[len(prefix) :] for path in dataset.get_field_schema(flat=True) if path.startswith(prefix))
+    return sorted(name for name in names if "." not in name and name not in standard)
+
+
 def _label_path(dataset, field):
-    list_field = getattr(label_type(dataset, field), "_LABEL_LIST_FIELD", None)
-    return f"{field}.{list_field}" if list_field else field
+    return label_path(field, label_type(dataset, field))
 
 
 def _undo(dataset, key, review_field, connection):
@@ -208,4 +223,15 @@ def _count_jobs(results):
     return sum(len(ids) for ids in results.job_ids.values())
 
 
+_SUITE_ATTRIBUTES = {
+    cvat_review.FROM_MODEL,
+    "model_label_id",
+    "model_version",
+    "prelabel_run",
+    "accepted_from",
+    "accepted_run",
+    "accepted_by",
+    "accepted_at",
+    "accepted_source_id",
+}
 _CVAT_TYPES = {fo.Classification: "classification", fo.Detections: "detections"}

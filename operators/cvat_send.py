@@ -17,6 +17,7 @@ PARAM_TYPES = {
     **dict.fromkeys(("min_score", "threshold", "iou"), common.NUMBER),
     **dict.fromkeys(("top_k", "task_size", "segment_size", "image_quality"), common.INT),
     "classes": _NAMES,
+    "attributes": _NAMES,
     "job_assignees": _NAMES,
 }
 
@@ -74,10 +75,11 @@ class SendToCVAT(foo.Operator):
     def __call__(self, sample_collection, gt_field="ground_truth", pred_field=None, delegate=False, **options):
         """Sends ``sample_collection`` to CVAT; ``options`` are the form's fields (``threshold``, ``tag``,
         ``saved_view``, ``score_field``, ``min_score``, ``top_k``, ``project_name``, ``schema_from``, ``classes``,
+        ``attributes``,
         ``task_size``, ``segment_size``, ``task_assignee``, ``job_assignees``, ``image_quality``,
         ``organization``, ``verify_tls``). Returns the review's run key and counts."""
         params = {"gt_field": gt_field, "pred_field": pred_field, **options}
-        for name in ("classes", "job_assignees"):
+        for name in ("classes", "attributes", "job_assignees"):
             if isinstance(params.get(name), (list, tuple)):
                 params[name] = ",".join(params[name])
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
@@ -96,6 +98,7 @@ def _task_inputs(inputs):
     common.choice(inputs, "schema_from", cvat_send.SCHEMA_SOURCES, "dataset", "Label schema from")
     inputs.str("project_name", label="CVAT project", description="created if it does not exist")
     inputs.str("classes", label="Extra classes", description="comma-separated, added to the dataset's")
+    inputs.str("attributes", label="Label attributes to edit", description="comma-separated attribute names")
     inputs.int("task_size", min=1, label="Samples per task", description="empty: one task")
     inputs.int("segment_size", min=1, label="Samples per job")
     inputs.str("task_assignee", label="Task assignee (CVAT username)")
@@ -117,6 +120,7 @@ def _arguments(params):
         threshold=_number(params, "threshold", 0.5),
         iou=_number(params, "iou", 0.5),
         classes=_names(params.get("classes")),
+        attributes=_names(params.get("attributes")),
         schema_from=params.get("schema_from") or "dataset",
         project_name=params.get("project_name") or None,
         task_size=params.get("task_size"),

@@ -183,3 +183,30 @@ def test_labels_of_another_type_are_kept_and_reported(shapes, cvat_env):
     loaded = op("load_from_cvat")(shapes, review=sent["run_key"])
     field = f"ground_truth_{sent['run_key']}_keypoints"
     assert loaded["unexpected"] == {field: 1} and shapes.count(f"{field}.keypoints") == 1
+
+
+def test_label_attributes_can_be_edited_in_cvat(shapes, cvat_env):
+    view = shapes.limit(2)
+    view.set_values(
+        "ground_truth.detections.difficulty", [["easy"] * len(d) for d in view.values("ground_truth.detections")]
+    )
+    shapes.add_dynamic_sample_fields()
+    message = operators.validation_error("send_to_cvat", view, {"gt_field": "ground_truth", "attributes": "colour"})
+    assert "no attribute colour (they have: difficulty)" in message
+    sent = op("send_to_cvat")(view, attributes=["difficulty"])
+    task_id, person = sent["task_ids"][0], annotator(cvat_env, "admin")
+    shape = person.annotations(task_id)["shapes"][0]
+    spec = next(
+        a["id"]
+        for a in person.labels(task_id)[shape_label(person, task_id, shape)]["attributes"]
+        if a["name"] == "difficulty"
+    )
+    shape["attributes"] = [a | {"value": "hard"} if a["spec_id"] == spec else a for a in shape["attributes"]]
+    person._edit(task_id, "update", "shapes", {k: v for k, v in shape.items() if k != "elements"})
+    loaded = op("load_from_cvat")(shapes, review=sent["run_key"])
+    assert loaded["edited"] == 1
+    assert sorted(shapes.distinct("ground_truth.detections.difficulty")) == ["easy", "hard"]
+
+
+def shape_label(person, task_id, shape):
+    return next(name for name, label in person.labels(task_id).items() if label["id"] == shape["label_id"])
