@@ -31,7 +31,8 @@ from PIL import Image
 from demo.cvat_annotator import Annotator
 from demo.cvat_double import CVATDouble, User
 
-CONTRACT = Path(os.environ.get("CVAT_CONTRACT_DIR", "/work/shared/cvat-contract"))
+# The exchanges recorded with a real CVAT 2.23.1 (a copy of the team's shared recordings, kept with the tests).
+CONTRACT = Path(os.environ.get("CVAT_CONTRACT_DIR", Path(__file__).parent / "data" / "cvat-contract"))
 FOLDERS = [
     "bad_login",
     "concurrency",
