@@ -11,7 +11,7 @@ from pymongo import UpdateOne
 
 import fiftyone as fo
 
-from . import runs
+from . import runs, schema
 from .labels import ACCEPTED_RUN, label_type, remove_run_labels
 
 SUPPORTED = (fo.Classification, fo.Detections)
@@ -65,7 +65,8 @@ def accept(samples, pred_field, gt_field, threshold, tag=None, user=None):
         ids = view.values("id")
         for start in range(0, len(ids), CHUNK):
             _accept_chunk(view.select(ids[start : start + CHUNK]), pred_field, gt_field, threshold, stamp, counts)
-        view._root_dataset.add_dynamic_sample_fields(fields=[gt_field])
+        with schema.changing(view) as dataset:
+            dataset.add_dynamic_sample_fields(fields=[gt_field])
     except BaseException as error:
         runs.finish_run(view, key, counts=counts, error=error)
         raise
@@ -80,9 +81,12 @@ def revert(samples, run_key):
 
 
 def _declare(dataset, pred_field, gt_field):
-    if not dataset.has_field(gt_field):
-        label_cls = label_type(dataset, pred_field)
-        dataset.add_sample_field(gt_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+    if dataset.has_field(gt_field):
+        return
+    with schema.changing(dataset):
+        if not dataset.has_field(gt_field):
+            label_cls = label_type(dataset, pred_field)
+            dataset.add_sample_field(gt_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
 
 
 def _accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts):

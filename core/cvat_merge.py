@@ -8,7 +8,7 @@ previous ground truth is written to the backup field first, so ``restore`` can p
 
 import fiftyone as fo
 
-from . import cvat_review
+from . import cvat_review, schema
 
 CHUNK = 1000
 COUNTS = ("edited", "deleted", "unchanged", "drawn", "accepted_predictions", "rejected_predictions", "kept_local")
@@ -20,7 +20,8 @@ def merge(samples, gt_field, review_field, backup_field, sent_ids, attributes=()
     editable = ("label", "bounding_box", *attributes)
     dataset = samples._root_dataset
     label_cls = dataset.get_field(review_field).document_type
-    dataset.add_sample_field(backup_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+    with schema.changing(dataset):
+        dataset.add_sample_field(backup_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = dict.fromkeys(COUNTS, 0)
     ids = samples.values("id")
     for start in range(0, len(ids), CHUNK):

@@ -10,7 +10,7 @@ from bson import ObjectId
 
 import fiftyone as fo
 
-from . import matching
+from . import matching, schema
 from .labels import PROVENANCE_ATTRIBUTE, label_type
 from .regression import bulk_set
 
@@ -28,7 +28,8 @@ def build(samples, gt_field, review_field, pred_field=None, threshold=0.5, iou=0
     """Writes the review field on ``samples``; returns counts of ground-truth and pre-filled labels."""
     dataset = samples._root_dataset
     label_cls = label_type(dataset, gt_field)
-    dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+    with schema.changing(dataset):
+        dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = {"gt_labels": 0, "prefilled": 0}
     ids = samples.values("_id")
     for start in range(0, len(ids), CHUNK):

@@ -32,7 +32,7 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from . import models, runs
+from . import models, runs, schema
 from .labels import PROVENANCE_ATTRIBUTE, label_path, label_type
 from .matching import Objects, ious, match
 from .writes import bulk_set, label_values, rolled_back_on_failure
@@ -235,9 +235,10 @@ def _detections_update(request, scores, missing, spurious, gt_ids, pred_ids):
 
 def _declare_fields(dataset, request, detections):
     """Declares the written fields (so the App can filter on them) and indexes the sample score."""
-    for name, kind in _field_types(request, detections).items():
-        if not dataset.has_field(name):
-            dataset.add_sample_field(name, kind)
+    with schema.changing(dataset):
+        for name, kind in _field_types(request, detections).items():
+            if not dataset.has_field(name):
+                dataset.add_sample_field(name, kind)
     dataset.create_index([(request.name("mistakenness"), -1), ("id", 1)])
 
 

@@ -17,7 +17,7 @@ import fiftyone.core.utils as fou
 
 from . import labels as L
 from . import models as M
-from . import runs
+from . import runs, schema
 
 UNKNOWN_POLICIES = ("keep", "drop", "error")
 RESERVED_FIELDS = {"id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
@@ -203,19 +203,19 @@ def _declare_field(dataset, field_name, label_cls):
     """Declares the output field before the first write, so that batches never expand the schema."""
     if dataset.has_field(field_name):
         return
-    try:
+    with schema.changing(dataset):
+        if dataset.has_field(field_name):  # declared by another shard meanwhile
+            return
         if label_cls is None:
             dataset.add_sample_field(field_name, fo.VectorField)
         else:
             dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
-    except ValueError:
-        if not dataset.has_field(field_name):  # another shard declaring it at the same moment is fine
-            raise
 
 
 def _declare_attributes(dataset, field_name):
-    if dataset.has_field(field_name):
-        dataset.add_dynamic_sample_fields(fields=[field_name])
+    with schema.changing(dataset):
+        if dataset.has_field(field_name):
+            dataset.add_dynamic_sample_fields(fields=[field_name])
 
 
 def _add_counts(counts, values, failures):

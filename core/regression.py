@@ -28,7 +28,7 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from . import runs
+from . import runs, schema
 from .labels import PROVENANCE_ATTRIBUTE, label_type
 from .matching import Objects, ious, match
 from .writes import bulk_set, label_values, rolled_back_on_failure
@@ -143,10 +143,11 @@ def _chunk_results(chunk, request, totals, detections):
 
 def _declare_fields(dataset, request, detections):
     """Declares the fields the bulk writes fill (so the App can filter on them) and indexes the score."""
-    for name in written_fields(request, detections):
-        if not dataset.has_field(name):
-            kind = fo.StringField if name == request.key or "." in name else fo.IntField
-            dataset.add_sample_field(name, kind)
+    with schema.changing(dataset):
+        for name in written_fields(request, detections):
+            if not dataset.has_field(name):
+                kind = fo.StringField if name == request.key or "." in name else fo.IntField
+                dataset.add_sample_field(name, kind)
     dataset.create_index([(f"{request.key}_score", -1), ("id", 1)])
 
 

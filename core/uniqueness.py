@@ -15,7 +15,7 @@ import numpy as np
 
 import fiftyone as fo
 
-from . import neighbors, runs
+from . import neighbors, runs, schema
 
 DEFAULT_K = 3
 DEFAULT_THRESHOLD = 0.05
@@ -222,10 +222,10 @@ def _load(samples, embeddings_field, output_problems, k=None, threshold=None):
 
 
 def _declare(samples, fields):
-    dataset = samples._root_dataset
-    for name, kind in fields.items():
-        if not dataset.has_field(name):
-            dataset.add_sample_field(name, kind)
+    with schema.changing(samples) as dataset:
+        for name, kind in fields.items():
+            if not dataset.has_field(name):
+                dataset.add_sample_field(name, kind)
 
 
 def _model(samples, embeddings_field):

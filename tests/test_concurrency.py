@@ -112,3 +112,32 @@ def test_two_processes_prelabel_different_fields_of_one_dataset_at_once(digits, 
     assert a["status"] == b["status"] == runs.COMPLETED
     assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]  # they overlapped
     assert lease.live_leases(digits) == []
+
+
+DECLARE_FIELDS = """
+import fiftyone as fo
+from core import schema
+dataset = fo.load_dataset({name!r})
+write_file({ready!r})
+wait_file({go!r})
+for i in range(15):
+    with schema.changing(dataset):
+        dataset.add_sample_field(f"{prefix}_{{i}}", fo.FloatField)
+"""
+
+
+def test_fields_declared_by_two_processes_at_once_are_all_kept(dataset, tmp_path):
+    go = str(tmp_path / "go")
+    children = []
+    for prefix in ("a", "b"):
+        ready = str(tmp_path / f"ready_{prefix}")
+        code = DECLARE_FIELDS.format(name=dataset.name, ready=ready, go=go, prefix=prefix)
+        children.append((processes.spawn(code), ready))
+    for child, ready in children:
+        processes.read_when_written(ready, child)
+    open(go, "w").close()
+    for child, _ in children:
+        processes.finish(child)
+    dataset.reload()
+    declared = [name for name in dataset.get_field_schema() if name[:2] in ("a_", "b_")]
+    assert len(declared) == 30  # FiftyOne saves the field list whole: without the schema lease some are lost
