@@ -11,6 +11,7 @@ import logging
 
 from . import cvat_merge, runs
 from .cvat_api import CVATConnection, CVATError
+from .labels import label_path, label_type
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,7 @@ def _download(dataset, key, review_field):
     before = set(dataset.get_field_schema())
     dataset.load_annotations(key, unexpected=targets, cleanup=False)
     created = [name for name in dataset.get_field_schema() if name not in before]
-    return {name: dataset.count(_list_path(dataset, name)) for name in created}
-
-
-def _list_path(dataset, field):
-    list_field = getattr(dataset.get_field(field).document_type, "_LABEL_LIST_FIELD", None)
-    return f"{field}.{list_field}" if list_field else field
+    return {name: dataset.count(label_path(name, label_type(dataset, name))) for name in created}
 
 
 def _cleanup(results, connection):

@@ -11,11 +11,12 @@ from bson import ObjectId
 import fiftyone as fo
 
 from . import matching, schema
-from .labels import PROVENANCE_ATTRIBUTE, label_type
-from .regression import bulk_set
+from .labels import PRELABEL_RUN, PROVENANCE_ATTRIBUTE, label_type
+from .writes import bulk_set
 
 SUPPORTED = (fo.Classification, fo.Detections)
-FROM_MODEL = "from_model"
+FROM_MODEL, MODEL_LABEL_ID = "from_model", "model_label_id"
+MODEL_MARKS = (FROM_MODEL, MODEL_LABEL_ID, PROVENANCE_ATTRIBUTE, PRELABEL_RUN)  # removed once a person reviewed it
 CHUNK = 1000
 
 
@@ -70,7 +71,7 @@ def _review_detections(gt, pred, threshold, iou, counts):
 
 
 def _from_model(label):
-    return {**label, "_id": ObjectId(), FROM_MODEL: True, "model_label_id": str(label["_id"])}
+    return {**label, "_id": ObjectId(), FROM_MODEL: True, MODEL_LABEL_ID: str(label["_id"])}
 
 
 def _objects(detections):
@@ -84,7 +85,7 @@ def is_from_model(label):
 
 def reviewed_copy(label):
     """``label`` as ground truth after human review: the model markers and provenance removed."""
-    for name in (FROM_MODEL, "model_label_id", PROVENANCE_ATTRIBUTE, "prelabel_run"):
+    for name in MODEL_MARKS:
         if label.has_field(name):
             del label[name]
     return label

@@ -16,7 +16,7 @@ import fiftyone as fo
 from . import cvat_review, runs
 from .cvat_api import CVATConnection, CVATError
 from .cvat_backend import ConnectedCVATBackendConfig
-from .labels import label_path, label_type
+from .labels import ACCEPTED_RUN, label_path, label_type
 
 logger = logging.getLogger(__name__)
 
@@ -224,12 +224,9 @@ def _count_jobs(results):
 
 
 _SUITE_ATTRIBUTES = {
-    cvat_review.FROM_MODEL,
-    "model_label_id",
-    "model_version",
-    "prelabel_run",
+    *cvat_review.MODEL_MARKS,
+    ACCEPTED_RUN,
     "accepted_from",
-    "accepted_run",
     "accepted_by",
     "accepted_at",
     "accepted_source_id",
