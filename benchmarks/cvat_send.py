@@ -16,10 +16,10 @@ import _setup  # noqa: F401  (a private mongod, before fiftyone is imported)
 
 import fiftyone as fo
 
-from core import cvat_send
-from core.cvat_api import CVATSettings
-from demo import data
-from demo.cvat_double import CVATDouble
+from core.annotation import send as cvat_send
+from core.annotation.connection import CVATSettings
+from testing import data
+from testing.cvat_double import CVATDouble
 
 
 def main():

@@ -1,7 +1,7 @@
 """Model comparison: our ``compare`` (the diff of ground truth, baseline and candidate) vs one ``evaluate_detections``.
 
 Builds synthetic Detections (50,000 samples; --quick: 10,000) with ``synthetic.build_bulk``, times
-``core.regression.compare`` on the whole dataset and the regression panel's first paint, then one
+``core.regression.compare.compare`` on the whole dataset and the regression panel's first paint, then one
 ``evaluate_detections`` of the baseline, checks that both
 give every sample the same baseline tp/fp/fn, and ends with
 ``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=..``. The peak RSS is reset after the build,
@@ -13,9 +13,9 @@ import time
 
 import _setup
 
-from core.regression import CompareRequest, compare
-from demo import synthetic
+from core.regression.compare import CompareRequest, compare
 from harness.operators import run_panel
+from testing import synthetic
 
 FIELDS = ("ground_truth", "baseline", "candidate")
 COUNTS = ("tp", "fp", "fn")

@@ -13,9 +13,9 @@ import _setup
 
 import fiftyone.zoo as foz
 
-from core import models, prelabel
-from demo import data
-from harness import tiny_models
+from core.models import source as models
+from core.prelabel import run as prelabel
+from testing import data, tiny_models
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Mistakenness quality and speed: ours (``core.mistakenness``) vs fiftyone-brain's ``compute_mistakenness``.
+"""Mistakenness quality and speed: ours (``core.quality.mistakenness``) vs fiftyone-brain's ``compute_mistakenness``.
 
 Classification: scikit-learn's 1,797 digits with 10% of the ground-truth labels flipped (fixed seed); a logistic
 regression on the pixels, trained on the noisy labels, predicts every sample out of fold (5 folds), stored as
@@ -29,8 +29,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 import fiftyone as fo
 import fiftyone.brain as fob
 
-from core.mistakenness import MistakennessRequest, compute
-from demo import synthetic
+from core.quality.mistakenness import MistakennessRequest, compute
+from testing import synthetic
 
 SEED = 0
 NOISE = 0.10

@@ -2,7 +2,7 @@
 
 Builds datasets of clustered 128-d vectors (fixed seed) in field ``emb``, then runs every measurement in a child
 process of its own (which inherits the private mongod through ``FIFTYONE_DATABASE_URI``), so each peak RSS
-(``VmHWM``) is that job's alone: ours (``core.uniqueness.compute_uniqueness``) and
+(``VmHWM``) is that job's alone: ours (``core.quality.uniqueness.compute_uniqueness``) and
 ``fiftyone.brain.compute_uniqueness(dataset, embeddings="emb")`` at 10k, ours at 200k (``--large``), and
 ``fiftyone.brain.compute_visualization`` with PCA, UMAP and t-SNE at 10k and 50k (``--quick`` skips t-SNE at 50k).
 Peaks are reported whole and as added to the RSS of the loaded process (Python, FiftyOne, the dataset). The
@@ -116,7 +116,7 @@ def run_child(job, dataset_name):
 def _jobs(dataset):
     import fiftyone.brain as fob
 
-    from core import uniqueness
+    from core.quality import uniqueness
 
     jobs = {
         "ours": lambda: uniqueness.compute_uniqueness(dataset, "emb", output_field="uniqueness_ours", progress=False),

@@ -11,7 +11,8 @@ setup_environment()
 import fiftyone as fo  # noqa: E402
 import fiftyone.operators as foo  # noqa: E402
 
-from demo import data, review  # noqa: E402
+from demo import review
+from testing import data  # noqa: E402
 
 DIGITS, SHAPES = "labelloop-digits", "labelloop-shapes"
 PLUGIN = "@labelloop/mlops"
@@ -105,7 +106,7 @@ def find_problems(digits, shapes):
 def compare_models(digits, shapes):
     """Compares candidate with baseline on the digits (two trained classifiers) and on the shapes (simulated
     detectors of different quality), then runs the CI gate's checks on the result."""
-    from core import regression_report as report
+    from core.regression import report
 
     for dataset in (digits, shapes):
         result = operator("compare_models")(dataset, "baseline", "candidate")

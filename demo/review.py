@@ -5,8 +5,8 @@ import os
 
 import fiftyone.operators as foo
 
-from demo.cvat_annotator import Annotator
-from demo.cvat_double import CVATDouble
+from testing.cvat_annotator import Annotator
+from testing.cvat_double import CVATDouble
 
 PLUGIN = "@labelloop/mlops"
 

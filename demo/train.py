@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.torch_compat import ensure_torchvision
+from core.models.torch_compat import ensure_torchvision
 
 ensure_torchvision()
 

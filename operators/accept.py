@@ -4,7 +4,7 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import accept
+from ..core.prelabel import accept
 from . import common
 
 PARAM_TYPES = {"pred_field": common.STR, "gt_field": common.STR, "threshold": common.NUMBER, "tag": common.STR}

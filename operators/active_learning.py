@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import active_learning
+from ..core.quality import active_learning
 from . import common
 from .embedding_map import vector_fields
 

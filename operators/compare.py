@@ -4,7 +4,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import regression, runs
+from ..core.regression import compare as regression
+from ..core.store import runs
 from . import common
 
 PARAM_TYPES = {

@@ -1,7 +1,7 @@
 """What the CVAT operators share: connection settings from secrets, the connection inputs, the review picker."""
 
-from ..core import cvat_load, runs
-from ..core.cvat_api import SECRET_KEYS, CVATSettings
+from ..core.annotation import records
+from ..core.annotation.connection import SECRET_KEYS, CVATSettings
 from . import common
 
 CONNECTION_PARAMS = {"organization": common.STR, "verify_tls": common.BOOL}
@@ -28,17 +28,9 @@ def add_connection_inputs(inputs):
     )
 
 
-def review_keys(dataset, pending_only=False):
-    """The dataset's CVAT reviews, newest first (only those with loaded corrections when ``pending_only``)."""
-    keys = [r["key"] for r in runs.list_suite_runs(dataset) if r["kind"] == cvat_load.SEND_KIND]
-    if pending_only:
-        keys = [key for key in keys if dataset.has_field(_backup(dataset, key))]
-    return keys
-
-
 def add_review_input(ctx, inputs, pending_only=False):
     """A dropdown of reviews; returns the chosen key (default: the newest), or None when there is none."""
-    keys = review_keys(ctx.dataset, pending_only)
+    keys = records.review_keys(ctx.dataset, pending_only)
     if not keys:
         what = "with loaded corrections" if pending_only else "sent to CVAT"
         common.block(inputs, f"This dataset has no review {what} yet.")
@@ -49,7 +41,3 @@ def add_review_input(ctx, inputs, pending_only=False):
         common.block(inputs, f"No CVAT review '{key}' here{' with loaded corrections' * pending_only}: pick one.")
         return None
     return key
-
-
-def _backup(dataset, key):
-    return cvat_load.backup_field_name(cvat_load.review(dataset, key)["gt_field"], key)

@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import cvat_load
+from ..core.annotation import finish, load, merge, records
 from . import common, cvat_form
 
 ACTIONS = ("accept", "revert")
@@ -31,13 +31,13 @@ class LoadFromCVAT(foo.Operator):
         )
         cvat_form.add_connection_inputs(inputs)
         if well_typed and key:
-            common.block_all(inputs, cvat_load.check_loadable(ctx.dataset, key))
+            common.block_all(inputs, load.check_loadable(ctx.dataset, key))
         return types.Property(inputs, view=types.View(label="LabelLoop: load from CVAT"))
 
     def execute(self, ctx):
-        key = ctx.params.get("review") or cvat_form.review_keys(ctx.dataset)[0]
+        key = ctx.params.get("review") or records.review_keys(ctx.dataset)[0]
         ctx.set_progress(progress=0.0, label=f"Loading review {key}")
-        result = cvat_load.load(
+        result = load.load(
             ctx.dataset, key, cvat_form.settings(ctx), cleanup=bool(ctx.params.get("cleanup")), user=common.user(ctx)
         )
         ctx.set_progress(progress=1.0, label="Loaded")
@@ -45,7 +45,7 @@ class LoadFromCVAT(foo.Operator):
         return result
 
     def resolve_output(self, ctx):
-        numbers = [(name, name.replace("_", " ").capitalize()) for name in ("samples", *cvat_load.cvat_merge.COUNTS)]
+        numbers = [(name, name.replace("_", " ").capitalize()) for name in ("samples", *merge.COUNTS)]
         return common.run_output("Corrections loaded (previous ground truth kept until accepted)", numbers)
 
     def __call__(self, sample_collection, review=None, cleanup=False, delegate=False, **connection):
@@ -74,9 +74,9 @@ class FinishCVATReview(foo.Operator):
         return types.Property(inputs, view=types.View(label="LabelLoop: accept or revert CVAT corrections"))
 
     def execute(self, ctx):
-        key = ctx.params.get("review") or cvat_form.review_keys(ctx.dataset, pending_only=True)[0]
-        finish = cvat_load.accept if ctx.params.get("action", "accept") == "accept" else cvat_load.revert
-        result = finish(ctx.dataset, key)
+        key = ctx.params.get("review") or records.review_keys(ctx.dataset, pending_only=True)[0]
+        action = finish.accept if ctx.params.get("action", "accept") == "accept" else finish.revert
+        result = action(ctx.dataset, key)
         ctx.ops.reload_dataset()
         return result
 

@@ -4,7 +4,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import cvat_selection, cvat_send
+from ..core.annotation import selection as cvat_selection
+from ..core.annotation import send as cvat_send
 from . import common, cvat_form
 
 _LABEL_TYPES = (fo.Classification, fo.Detections)

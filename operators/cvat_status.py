@@ -3,7 +3,8 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import cvat_status
+from ..core.annotation import records
+from ..core.annotation import status as cvat_status
 from . import common, cvat_form, tables
 
 JOB_COLUMNS = (
@@ -34,7 +35,7 @@ class CVATStatus(foo.Operator):
         return types.Property(inputs, view=types.View(label="LabelLoop: CVAT review status"))
 
     def execute(self, ctx):
-        key = ctx.params.get("review") or next(iter(cvat_form.review_keys(ctx.dataset)), None)
+        key = ctx.params.get("review") or next(iter(records.review_keys(ctx.dataset)), None)
         result = cvat_status.status(ctx.dataset, key, cvat_form.settings(ctx))
         ctx.set_progress(progress=1.0, label=f"{result['jobs_done']} / {result['jobs_total']} jobs done")
         return result

@@ -3,8 +3,8 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import embedding_map
-from ..core.uniqueness import VECTOR_FIELDS
+from ..core.quality import embedding_map
+from ..core.quality.uniqueness import VECTOR_FIELDS
 from . import common
 
 PARAM_TYPES = dict.fromkeys(("embeddings_field", "method", "brain_key"), common.STR)

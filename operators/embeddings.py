@@ -3,7 +3,8 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import models, prelabel
+from ..core.models import tasks
+from ..core.prelabel import run as prelabel
 from . import common, model_form
 
 PARAM_TYPES = {
@@ -27,7 +28,7 @@ class ComputeEmbeddings(foo.Operator):
         inputs = types.Object()
         view = ctx.target_view()
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        has_model = model_form.add_model_inputs(ctx, inputs, [models.EMBEDDING])
+        has_model = model_form.add_model_inputs(ctx, inputs, [tasks.EMBEDDING])
         inputs.str("output_field", default="embeddings", label="Embeddings field")
         inputs.int("batch_size", default=16, min=1, label="Batch size")
         common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
@@ -49,5 +50,5 @@ class ComputeEmbeddings(foo.Operator):
 
 def _request(params):
     return model_form.request(
-        {**params, "output_field": params.get("output_field") or "embeddings"}, task=models.EMBEDDING
+        {**params, "output_field": params.get("output_field") or "embeddings"}, task=tasks.EMBEDDING
     )

@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import info
+from ..core.store import info
 from . import common, tables
 
 

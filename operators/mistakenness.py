@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import mistakenness
+from ..core.quality import mistakenness
 from . import common
 from .compare import label_fields
 

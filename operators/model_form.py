@@ -2,7 +2,9 @@
 
 from fiftyone.operators import types
 
-from ..core import lease, models, prelabel
+from ..core.models import source as models
+from ..core.prelabel import run as prelabel
+from ..core.store import lease
 from . import common, sharding
 
 SOURCE_LABELS = {models.HF: "Hugging Face transformers (hub id or local directory)", models.ZOO: "FiftyOne Model Zoo"}
@@ -39,7 +41,7 @@ def add_model_inputs(ctx, inputs, tasks):
     else:
         inputs.str("model", label="Model", required=True, description="A Hugging Face hub id or a local directory")
     common.choice(inputs, "task", ["auto", *tasks], "auto", "Task", description="auto: from the model config")
-    if ctx.params.get("task") in models.ZERO_SHOT_TASKS:
+    if ctx.params.get("task") in tasks.ZERO_SHOT_TASKS:
         inputs.str("prompts", label="Class prompts", description="Comma-separated class names")
     return bool(ctx.params.get("model"))
 

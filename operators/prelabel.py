@@ -3,10 +3,11 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import models, prelabel
+from ..core.models import tasks
+from ..core.prelabel import run as prelabel
 from . import common, model_form
 
-PRELABEL_TASKS = [t for t in models.TASKS if t != models.EMBEDDING]
+PRELABEL_TASKS = [t for t in tasks.TASKS if t != tasks.EMBEDDING]
 PARAM_TYPES = {
     **model_form.MODEL_PARAMS,
     "output_field": common.STR,

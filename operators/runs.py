@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import run_admin
+from ..core.store import admin as run_admin
 from . import common, tables
 
 LIST, DELETE = "list", "delete"

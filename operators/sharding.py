@@ -1,13 +1,13 @@
 """Scale-out: one request split into delegated operations over disjoint id ranges of the target view.
 
-The shards of one request are one job: they share the lease on the output field (see ``core.lease``).
+The shards of one request are one job: they share the lease on the output field (see ``core.store.lease``).
 """
 
 import uuid
 
 import fiftyone.operators as foo
 
-from ..core import shards
+from ..core.prelabel import shards
 
 
 def queue_shards(operator, view, params, num_shards):

@@ -1,4 +1,4 @@
-"""Table views of ``core.info`` summaries, shared by operator outputs and panels."""
+"""Table views of ``core.store.info`` summaries, shared by operator outputs and panels."""
 
 from fiftyone.operators import types
 

@@ -3,8 +3,9 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import models, prelabel
-from ..core import uniqueness as U
+from ..core.models import tasks
+from ..core.prelabel import run as prelabel
+from ..core.quality import uniqueness as U
 from . import common, model_form
 from .embedding_map import vector_fields
 
@@ -127,7 +128,7 @@ def add_embeddings_inputs(ctx, inputs, view):
     sources.add_choice(MODEL, label="Compute embeddings with a model first")
     inputs.enum("embeddings_source", sources.values(), default=FIELD, label="Embeddings", view=sources)
     if ctx.params.get("embeddings_source") == MODEL:
-        model_form.add_model_inputs(ctx, inputs, [models.EMBEDDING])
+        model_form.add_model_inputs(ctx, inputs, [tasks.EMBEDDING])
         inputs.str("embeddings_field", default="embeddings", label="Write embeddings to")
         inputs.int("batch_size", default=16, min=1, label="Batch size")
         common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
@@ -164,7 +165,7 @@ def sdk_params(embeddings_field, options):
 
 def _embed_request(params):
     output = params.get("embeddings_field") or "embeddings"
-    return model_form.request({**params, "output_field": output, "threshold": None}, task=models.EMBEDDING)
+    return model_form.request({**params, "output_field": output, "threshold": None}, task=tasks.EMBEDDING)
 
 
 def _output_field(params):

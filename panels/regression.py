@@ -6,8 +6,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core import regression
-from ..core import regression_report as report
+from ..core.regression import compare as regression
+from ..core.regression import report
 from ..operators.compare import default_models, label_fields, request
 
 REGRESSION_TAG = "regression"

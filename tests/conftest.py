@@ -31,7 +31,7 @@ import pytest  # noqa: E402
 
 import fiftyone as fo  # noqa: E402
 
-from demo import data  # noqa: E402
+from testing import data  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +73,7 @@ def shapes(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """Local directories of tiny random-initialised transformers models, by task."""
-    from harness import tiny_models as tm
+    from testing import tiny_models as tm
 
     root = tmp_path_factory.mktemp("models")
     return {

@@ -6,7 +6,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError
 
-from core import accept, runs
+from core.prelabel import accept
+from core.store import runs
 from harness import operators as ops
 
 

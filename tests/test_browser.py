@@ -7,9 +7,9 @@ import pytest
 
 import fiftyone as fo
 
-from core import runs
-from demo import data
+from core.store import runs
 from harness import browser
+from testing import data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCREENSHOT = os.path.join(REPO, "assets", "app-labelloop.png")

@@ -8,12 +8,13 @@ import pytest
 
 from fiftyone.operators.executor import ExecutionError
 
-from core import lease, run_admin, runs
+from core.store import admin as run_admin
+from core.store import lease, runs
 from harness import processes
 
 HOLD_LEASE = """
 import fiftyone as fo
-from core import runs
+from core.store import runs
 dataset = fo.load_dataset({name!r})
 key = runs.start_run(dataset, "prelabel", fields=["predictions"], user="alice")
 write_file({ready!r}, key)
@@ -23,7 +24,8 @@ runs.finish_run(dataset, key)
 
 PRELABEL_IN_STEP = """
 import fiftyone as fo
-from core import models, prelabel
+from core.models import source as models
+from core.prelabel import run as prelabel
 dataset = fo.load_dataset({name!r})
 request = prelabel.PrelabelRequest(models.parse_source("hf", {model!r}), {field!r}, batch_size=8)
 
@@ -116,7 +118,7 @@ def test_two_processes_prelabel_different_fields_of_one_dataset_at_once(digits, 
 
 DECLARE_FIELDS = """
 import fiftyone as fo
-from core import schema
+from core.store import schema
 dataset = fo.load_dataset({name!r})
 write_file({ready!r})
 wait_file({go!r})

@@ -28,8 +28,8 @@ import pytest
 import requests
 from PIL import Image
 
-from demo.cvat_annotator import Annotator
-from demo.cvat_double import CVATDouble, User
+from testing.cvat_annotator import Annotator
+from testing.cvat_double import CVATDouble, User
 
 # The exchanges recorded with a real CVAT 2.23.1 (a copy of the team's shared recordings, kept with the tests).
 CONTRACT = Path(os.environ.get("CVAT_CONTRACT_DIR", Path(__file__).parent / "data" / "cvat-contract"))

@@ -7,10 +7,10 @@ import pytest
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError
 
-from demo import data
-from demo.cvat_annotator import Annotator
-from demo.cvat_double import CVATDouble
 from harness import processes
+from testing import data
+from testing.cvat_annotator import Annotator
+from testing.cvat_double import CVATDouble
 
 PLUGIN = "@labelloop/mlops"
 

@@ -9,7 +9,7 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
-from demo.cvat_annotator import Annotator
+from testing.cvat_annotator import Annotator
 
 pytestmark = [
     pytest.mark.cvat_live,

@@ -6,9 +6,9 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError
 
-from demo import data
-from demo.cvat_annotator import Annotator
 from harness import operators
+from testing import data
+from testing.cvat_annotator import Annotator
 
 PLUGIN = "@labelloop/mlops"
 

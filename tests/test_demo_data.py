@@ -7,8 +7,8 @@ from sklearn.datasets import load_digits
 
 import fiftyone as fo
 
-from demo import data
 from demo.train import train_classifier
+from testing import data
 
 
 def test_digits_are_real_pngs_with_their_sklearn_labels(digits):

@@ -6,7 +6,8 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
-from core import active_learning, runs
+from core.quality import active_learning
+from core.store import runs
 from harness import operators as ops
 
 

@@ -6,7 +6,7 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
-from core import runs
+from core.store import runs
 from harness import operators as ops
 
 

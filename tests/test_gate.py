@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from demo import synthetic
+from testing import synthetic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,8 +1,8 @@
-"""core.info: label fields with counts and writers, and the suite's runs."""
+"""core.store.info: label fields with counts and writers, and the suite's runs."""
 
 import fiftyone as fo
 
-from core import info, runs
+from core.store import info, runs
 
 
 def test_label_fields_are_counted_per_label(shapes):

@@ -5,7 +5,7 @@ import pytest
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError, ExecutionRunState
 
-from core import runs
+from core.store import runs
 from harness import operators as ops
 
 NAME = "get_labelloop_info"

@@ -1,10 +1,10 @@
-"""core.lease and its use by core.runs: one writer (or one job) per field, refusals that name the holder."""
+"""core.store.lease and its use by core.store.runs: one writer (or one job) per field, refusals that name the holder."""
 
 import socket
 
 import pytest
 
-from core import lease, runs
+from core.store import lease, runs
 from harness.processes import wait_for
 
 

@@ -6,7 +6,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionContext, ExecutionError
 
-from core import run_admin, runs
+from core.store import admin as run_admin
+from core.store import runs
 from harness import operators as ops
 
 

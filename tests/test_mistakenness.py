@@ -7,8 +7,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone import ViewField as F
 
-from core import mistakenness as M
-from core import runs
+from core.quality import mistakenness as M
+from core.store import runs
 from harness import operators as ops
 
 CLASSES = [str(i) for i in range(10)]

@@ -1,6 +1,6 @@
 """The LabelLoop overview panel, driven through the operator machinery as the App drives it."""
 
-from core import runs
+from core.store import runs
 from harness import operators as ops
 
 NAME = "labelloop_overview"

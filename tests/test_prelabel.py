@@ -8,9 +8,9 @@ import pytest
 import fiftyone as fo
 from fiftyone.operators.executor import ExecutionError
 
-from core import runs
-from demo import data
+from core.store import runs
 from harness import operators as ops
+from testing import data
 
 DIGITS = [str(i) for i in range(10)]
 
@@ -32,7 +32,7 @@ def test_local_classifier_labels_every_sample_with_provenance(digits, tiny_model
 
 
 def test_baseline_and_candidate_are_distinguishable(digits, tiny_models, prelabel_op, tmp_path):
-    from harness import tiny_models as tm
+    from testing import tiny_models as tm
 
     other = tm.image_classifier(tmp_path / "other", DIGITS)
     prelabel_op(digits, tiny_models["classification"], output_field="baseline")

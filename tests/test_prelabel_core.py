@@ -1,11 +1,14 @@
-"""core.prelabel on its own: an interrupted run keeps finished batches and the rerun resumes; label rules."""
+"""core.prelabel.run on its own: an interrupted run keeps finished batches and the rerun resumes; label rules."""
 
 import pytest
 
 import fiftyone as fo
 
-from core import labels, models, prelabel, runs
-from core.hf_inference import HFPredictor
+from core.models import source as models
+from core.models.hf import HFPredictor
+from core.prelabel import mapping
+from core.prelabel import run as prelabel
+from core.store import fields, runs
 
 
 def request(model_dir, **kwargs):
@@ -58,19 +61,19 @@ def test_memory_stays_bounded_by_the_batches_in_flight(digits, tiny_models, monk
 
 
 def test_label_mapper_policies():
-    keep = labels.LabelMapper({"a": "x"}, "keep", {"x"})
+    keep = mapping.LabelMapper({"a": "x"}, "keep", {"x"})
     assert keep.name("a") == "x" and keep.name("b") == "b"
-    drop = labels.LabelMapper({}, "drop", {"x"})
+    drop = mapping.LabelMapper({}, "drop", {"x"})
     assert drop.name("x") == "x" and drop.name("b") is None and drop.dropped == 1
     with pytest.raises(ValueError, match="neither in the dataset nor mapped"):
-        labels.LabelMapper({}, "error", {"x"}).name("b")
+        mapping.LabelMapper({}, "error", {"x"}).name("b")
 
 
 def test_human_label_count_ignores_model_labels(dataset):
     dataset.add_samples([fo.Sample(filepath=f"/x/{i}.png") for i in range(3)])
     dataset.set_values("gt", [fo.Classification(label="a"), fo.Classification(label="b", model_version="m"), None])
-    assert labels.count_human_labels(dataset, "gt") == 1
-    assert labels.count_human_labels(dataset, "missing") == 0
+    assert fields.count_human_labels(dataset, "gt") == 1
+    assert fields.count_human_labels(dataset, "missing") == 0
 
 
 def test_check_reports_every_problem_at_once(digits, tiny_models):

@@ -1,4 +1,4 @@
-"""core.regression: per-sample comparison, checked against evaluate_detections and on edge cases."""
+"""core.regression.compare: per-sample comparison, checked against evaluate_detections and on edge cases."""
 
 import itertools
 
@@ -6,9 +6,9 @@ import pytest
 
 import fiftyone as fo
 
-from core import regression as R
-from core import runs, writes
-from demo import data, synthetic
+from core.regression import compare as R
+from core.store import runs, writes
+from testing import data, synthetic
 
 
 def request(**kwargs):
@@ -171,7 +171,7 @@ def test_a_failed_rerun_restores_the_earlier_results(shapes, monkeypatch):
 
 
 def test_summary_of_a_view_equals_the_compare_result(synthetic_1000):
-    from core import regression_report as report
+    from core.regression import report
 
     result = R.compare(synthetic_1000, request(key="again"))
     params = report.comparisons(synthetic_1000)[0]
@@ -186,7 +186,7 @@ def test_summary_of_a_view_equals_the_compare_result(synthetic_1000):
 
 
 def test_gate_and_reports():
-    from core import regression_report as report
+    from core.regression import report
 
     summary = {
         "samples": 10,

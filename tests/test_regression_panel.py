@@ -7,8 +7,8 @@ import pytest
 
 import fiftyone.operators as foo
 
-from demo import synthetic
 from harness import operators as ops
+from testing import synthetic
 
 PANEL = "labelloop_regression"
 
@@ -83,7 +83,7 @@ def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
 
 
 def test_compare_models_operator_defaults_and_bad_input(digits, tiny_models, prelabel_op, tmp_path):
-    from harness import tiny_models as tm
+    from testing import tiny_models as tm
 
     prelabel_op(digits, tiny_models["classification"], output_field="old")
     prelabel_op(digits, tm.image_classifier(tmp_path / "new", [str(i) for i in range(10)]), output_field="new")
@@ -99,7 +99,7 @@ def test_compare_models_operator_defaults_and_bad_input(digits, tiny_models, pre
 
 
 def test_a_comparison_started_from_the_panel(shapes):
-    from demo import data
+    from testing import data
 
     data.add_simulated_predictions(shapes, seed=5)
     fields = {"baseline_field": "baseline", "candidate_field": "candidate"}

@@ -1,8 +1,8 @@
-"""core.runs: the suite's provenance records on a dataset."""
+"""core.store.runs: the suite's provenance records on a dataset."""
 
 import pytest
 
-from core import runs
+from core.store import runs
 
 
 def test_a_run_records_who_what_when_and_how_it_ended(shapes):

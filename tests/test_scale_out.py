@@ -1,6 +1,7 @@
 """Scale-out: one prelabel request split into disjoint delegated shards run by concurrent workers."""
 
-from core import lease, runs, shards
+from core.prelabel import shards
+from core.store import lease, runs
 from harness import operators as ops
 
 

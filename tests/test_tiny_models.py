@@ -6,7 +6,7 @@ import transformers as tr
 import fiftyone as fo
 import fiftyone.zoo as foz
 
-from demo import data
+from testing import data
 
 
 def test_auto_classes_load_every_tiny_model(tiny_models):

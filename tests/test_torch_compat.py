@@ -1,8 +1,8 @@
-"""core.torch_compat: torchvision imports on CPU torch, and its nms is correct."""
+"""core.models.torch_compat: torchvision imports on CPU torch, and its nms is correct."""
 
 import torch
 
-from core.torch_compat import ensure_torchvision, nms
+from core.models.torch_compat import ensure_torchvision, nms
 
 
 def test_torchvision_and_fiftyone_integrations_import():

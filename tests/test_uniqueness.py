@@ -6,8 +6,9 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
-from core import neighbors, runs
-from core import uniqueness as U
+from core.quality import neighbors
+from core.quality import uniqueness as U
+from core.store import runs
 from harness import operators as ops
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from demo.cvat_double import CVATDouble
+from testing.cvat_double import CVATDouble
 
 
 @pytest.fixture

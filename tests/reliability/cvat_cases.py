@@ -6,7 +6,7 @@ import contextlib
 import os
 from unittest import mock
 
-from demo.cvat_double import CVATDouble
+from testing.cvat_double import CVATDouble
 
 from .registry import BAD_INPUT, CONCURRENCY, EMPTY_VIEW, FAULT, Case, register
 from .resources import digits, operator, shapes

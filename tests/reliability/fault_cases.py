@@ -12,7 +12,7 @@ from fiftyone import ViewField as F
 from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import ExecutionError
 
-from core import runs
+from core.store import runs
 from harness import operators as ops
 
 from .registry import CONCURRENCY, FAULT, Case, register
@@ -58,7 +58,7 @@ def _interrupted_model_case(operator_name, kind, model, field, verify_labels):
     message = "simulated model failure in batch 3"
 
     def call(target, res):
-        with fail_on_call(plugin_module("hf_inference").HFPredictor, "predict", 3, message):
+        with fail_on_call(plugin_module("models.hf").HFPredictor, "predict", 3, message):
             return operator(operator_name)(target, res.path(model), output_field=field, batch_size=BATCH)
 
     def verify(target, res, error):
@@ -185,7 +185,7 @@ def _start_stalling_worker(dataset_name, batches, log_path):
 def _lease_lapsed(target, field):
     """Whether no live lease holds ``field`` (True where the plugin has no leases)."""
     try:
-        lease = plugin_module("lease")
+        lease = plugin_module("store.lease")
     except ImportError:
         return True
     return not lease.live_leases(target, [field])
@@ -287,7 +287,7 @@ register(
     _failing_write_case(
         "compare_write_fails_mid_run",
         "compare_models",
-        "regression",
+        "regression.compare",
         sdk("compare_models", "baseline", "candidate"),
         shapes,
         verify=_run_failed("compare_models"),
@@ -295,7 +295,7 @@ register(
     _failing_write_case(
         "mistakenness_write_fails_mid_run",
         "compute_mistakenness",
-        "mistakenness",
+        "quality.mistakenness",
         sdk("compute_mistakenness", "baseline"),
         shapes,
         verify=_run_failed("mistakenness"),
@@ -304,7 +304,7 @@ register(
 
 
 def _accept_fails_mid_run(target, res):
-    accept = plugin_module("accept")
+    accept = plugin_module("prelabel.accept")
     with mock.patch.object(accept, "CHUNK", 4), fail_on_call(accept, "_accept_chunk", 3, "simulated failure"):
         return operator("accept_prelabels")(target, "baseline", threshold=0.5)
 
@@ -321,7 +321,7 @@ def _accept_resumes(target, res, error):
 
 
 def _uniqueness_knn_fails(target, res):
-    with fail_on_call(plugin_module("neighbors"), "knn", 1, "simulated failure in the neighbour search"):
+    with fail_on_call(plugin_module("quality.neighbors"), "knn", 1, "simulated failure in the neighbour search"):
         return operator("compute_uniqueness")(target)
 
 
@@ -374,10 +374,20 @@ def _boxes_intact(target, res, result):
 
 
 CONCURRENT = [
-    ("prelabel", lambda: plugin_module("hf_inference").HFPredictor, "predict", sdk("prelabel", DETECTOR, batch_size=4)),
-    ("accept", lambda: plugin_module("accept"), "_promote", sdk("accept_prelabels", "baseline")),
-    ("mistakenness", lambda: plugin_module("mistakenness"), "score_objects", sdk("compute_mistakenness", "baseline")),
-    ("compare", lambda: plugin_module("regression"), "_compare_sample", sdk("compare_models", "baseline", "candidate")),
+    ("prelabel", lambda: plugin_module("models.hf").HFPredictor, "predict", sdk("prelabel", DETECTOR, batch_size=4)),
+    ("accept", lambda: plugin_module("prelabel.accept"), "_promote", sdk("accept_prelabels", "baseline")),
+    (
+        "mistakenness",
+        lambda: plugin_module("quality.mistakenness"),
+        "score_objects",
+        sdk("compute_mistakenness", "baseline"),
+    ),
+    (
+        "compare",
+        lambda: plugin_module("regression.compare"),
+        "_compare_sample",
+        sdk("compare_models", "baseline", "candidate"),
+    ),
 ]
 OPERATORS = {"accept": "accept_prelabels", "mistakenness": "compute_mistakenness", "compare": "compare_models"}
 for short, owner, attribute, call in CONCURRENT:

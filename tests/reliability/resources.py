@@ -12,8 +12,8 @@ from unittest import mock
 import fiftyone as fo
 import fiftyone.operators as foo
 
-from demo import data
 from harness import operators as ops
+from testing import data
 
 DIGITS = [str(i) for i in range(10)]
 BATCH = 8  # the batch size of the pre-labelling cases: several batches on the base datasets
@@ -93,7 +93,7 @@ class Resources:
 
 def build_models(root):
     """The tiny models the cases use, by task (fixed seeds, no network)."""
-    from harness import tiny_models as tm
+    from testing import tiny_models as tm
 
     return {
         "classification": tm.image_classifier(os.path.join(root, "classifier"), DIGITS),
@@ -148,7 +148,8 @@ def sdk(name, *args, **kwargs):
 
 
 def plugin_module(name, part="core"):
-    """The loaded plugin's own module ``core.<name>`` (the plugin runs its own copy of ``core``, not ours)."""
+    """The loaded plugin's own module ``core.<name>`` (e.g. ``store.lease``): the plugin runs its own copy of
+    ``core``, not ours."""
     package = type(operator("prelabel")).__module__.rsplit(".operators.", 1)[0]
     return importlib.import_module(f"{package}.{part}.{name}" if name else f"{package}.{part}")
 

@@ -18,7 +18,7 @@ def main():
     parser.add_argument("dataset")
     parser.add_argument("--batches", type=int, required=True, help="batches to run before stalling")
     args = parser.parse_args()
-    predictor = plugin_module("hf_inference").HFPredictor
+    predictor = plugin_module("models.hf").HFPredictor
     with on_call(predictor, "predict", args.batches + 1, threading.Event().wait):
         DelegatedOperationService().execute_queued_operations(dataset_name=args.dataset)
 

@@ -3,7 +3,7 @@
 import fiftyone as fo
 
 from . import runs
-from .labels import label_path
+from .fields import label_path
 
 
 def summarize(samples, progress=None):

@@ -12,8 +12,8 @@ import urllib3
 from cvat_sdk import Client, Config
 from cvat_sdk.api_client import exceptions as sdk_errors
 
-from .cvat_api import CVATError, tls_message
-from .cvat_load import review
+from .connection import CVATError, tls_message
+from .records import review
 
 
 def status(dataset, key, settings):

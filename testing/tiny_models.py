@@ -6,7 +6,7 @@ Fixed seeds, no network: each builder writes a directory that the real loading c
 
 import torch
 
-from core.torch_compat import ensure_torchvision
+from core.models.torch_compat import ensure_torchvision
 
 ensure_torchvision()
 

@@ -12,7 +12,7 @@ import socket
 from datetime import UTC, datetime
 
 from . import lease
-from .labels import model_versions
+from .fields import model_versions
 
 SUITE = "labelloop"
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"

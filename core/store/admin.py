@@ -8,7 +8,7 @@ deleting such a run is refused.
 
 from dataclasses import dataclass, field
 
-from . import labels as L
+from . import fields as L
 from . import lease, runs
 
 INTERRUPTED = "interrupted"

@@ -98,7 +98,7 @@ def _draw_shape(draw, label, box, colour):
 def add_simulated_predictions(dataset, seed=0):
     """Writes ``baseline`` and ``candidate`` Detections that simulate two detectors of different quality on the
     dataset's ``ground_truth`` boxes (see ``demo.synthetic``), for model comparisons on real images."""
-    from demo import synthetic
+    from . import synthetic
 
     rng = np.random.default_rng(seed)
     truth = [

@@ -8,7 +8,8 @@ previous ground truth is written to the backup field first, so ``restore`` can p
 
 import fiftyone as fo
 
-from . import cvat_review, schema
+from ..store import schema
+from . import review_field as cvat_review
 
 CHUNK = 1000
 COUNTS = ("edited", "deleted", "unchanged", "drawn", "accepted_predictions", "rejected_predictions", "kept_local")

@@ -19,7 +19,7 @@ Detections (predictions matched to ground truth with ``core.matching`` at the Io
   with its label); spurious objects get none. A sample's ``mistakenness`` is the highest of its objects (0: none).
 
 Scores cover whole samples: labels a view filters out still count. Fields are written with one unordered bulk
-write per chunk (label attributes by label id, see ``core.writes``), after every score of a classification run is
+write per chunk (label attributes by label id, see ``core.store.writes``), after every score of a classification run is
 known (so a bad class list writes nothing); a failed run's writes are taken back. The run is recorded with kind
 ``mistakenness``.
 """
@@ -32,10 +32,11 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from . import models, runs, schema
-from .labels import PROVENANCE_ATTRIBUTE, label_path, label_type
-from .matching import Objects, ious, match
-from .writes import bulk_set, label_values, rolled_back_on_failure
+from ..matching import Objects, ious, match
+from ..models import source as models
+from ..store import runs, schema
+from ..store.fields import PROVENANCE_ATTRIBUTE, label_path, label_type
+from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
 KIND = "mistakenness"
 SUPPORTED = (fo.Classification, fo.Detections)

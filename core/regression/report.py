@@ -3,14 +3,14 @@ the CI gate's verdict, and JSON / Markdown reports."""
 
 import fiftyone as fo
 
-from .regression import CLS_CATEGORIES, GT_CATEGORIES
+from .compare import CLS_CATEGORIES, GT_CATEGORIES
 
 BROKEN, FIXED = ("broken", "class_flip"), ("fixed",)
 
 
 def comparisons(samples):
     """The comparisons saved on the dataset, newest first: dicts of run key, comparison key and fields."""
-    from .runs import list_suite_runs
+    from ..store.runs import list_suite_runs
 
     return [
         {"run_key": r["key"], "started_at": r["started_at"], **r["params"]}

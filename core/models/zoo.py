@@ -4,16 +4,16 @@ import numpy as np
 
 import fiftyone as fo
 
-from . import models as M
-from .hf_inference import label_type
+from . import source as M
+from . import tasks
 from .torch_compat import ensure_torchvision
 
 _TAG_TASKS = (
-    ("zero-shot", M.ZERO_SHOT_CLASSIFICATION),
-    ("detection", M.DETECTION),
-    ("segmentation", M.SEMANTIC_SEGMENTATION),
-    ("classification", M.CLASSIFICATION),
-    ("embeddings", M.EMBEDDING),
+    ("zero-shot", tasks.ZERO_SHOT_CLASSIFICATION),
+    ("detection", tasks.DETECTION),
+    ("segmentation", tasks.SEMANTIC_SEGMENTATION),
+    ("classification", tasks.CLASSIFICATION),
+    ("embeddings", tasks.EMBEDDING),
 )
 
 
@@ -52,7 +52,7 @@ class ZooPredictor:
 
     @property
     def label_type(self):
-        return label_type(self.task)
+        return tasks.label_class(self.task)
 
     def prepare(self, images):
         """The images as uint8 HWC arrays, as zoo models take them."""
@@ -60,7 +60,7 @@ class ZooPredictor:
 
     def predict(self, arrays):
         """One label (or embedding) per array of a batch made by ``prepare``."""
-        if self.task == M.EMBEDDING:
+        if self.task == tasks.EMBEDDING:
             return list(self.model.embed_all(arrays))
         if self.model.ragged_batches and len({a.shape for a in arrays}) > 1:
             labels = [self.model.predict(a) for a in arrays]

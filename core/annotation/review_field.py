@@ -10,9 +10,10 @@ from bson import ObjectId
 
 import fiftyone as fo
 
-from . import matching, schema
-from .labels import PRELABEL_RUN, PROVENANCE_ATTRIBUTE, label_type
-from .writes import bulk_set
+from .. import matching
+from ..store import schema
+from ..store.fields import PRELABEL_RUN, PROVENANCE_ATTRIBUTE, label_type
+from ..store.writes import bulk_set
 
 SUPPORTED = (fo.Classification, fo.Detections)
 FROM_MODEL, MODEL_LABEL_ID = "from_model", "model_label_id"

@@ -1,10 +1,10 @@
-"""Uniqueness and near duplicates from an embeddings field, by exact cosine nearest neighbours (``core.neighbors``).
+"""Uniqueness and near duplicates from an embeddings field, by exact cosine nearest neighbours (``neighbors``).
 
 Uniqueness of a sample: the weighted mean of the cosine distances (``1 - cos``) to its ``k`` nearest other
 samples, nearest first, with weights proportional to the triangular numbers T(k), ..., T(2), T(1) (6, 3, 1, i.e.
 ``0.6, 0.3, 0.1`` for the default k = 3: fiftyone-brain's weights, which brain 0.25 applies to the 2nd-4th
 neighbours), divided by the largest value in the view: in [0, 1], 1 for the most isolated sample; a sample with
-k exact duplicates scores 0. Exact: no approximate index, and never an N x N matrix (see ``core.neighbors``).
+k exact duplicates scores 0. Exact: no approximate index, and never an N x N matrix (see ``core.quality.neighbors``).
 
 Near duplicates: samples at cosine distance <= ``threshold`` are linked, and linked samples (directly or through
 others) form a group. The default 0.05 (similarity >= 0.95) catches re-encoded, resized or lightly edited copies
@@ -15,7 +15,8 @@ import numpy as np
 
 import fiftyone as fo
 
-from . import neighbors, runs, schema
+from ..store import runs, schema
+from . import neighbors
 
 DEFAULT_K = 3
 DEFAULT_THRESHOLD = 0.05

@@ -11,8 +11,8 @@ from pymongo import UpdateOne
 
 import fiftyone as fo
 
-from . import runs, schema
-from .labels import ACCEPTED_RUN, label_type, remove_run_labels
+from ..store import runs, schema
+from ..store.fields import ACCEPTED_RUN, label_type, remove_run_labels
 
 SUPPORTED = (fo.Classification, fo.Detections)
 CHUNK = 1000

@@ -5,33 +5,10 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from . import tasks
 from .torch_compat import ensure_torchvision
 
 ZOO, HF = "zoo", "hf"
-CLASSIFICATION = "classification"
-DETECTION = "detection"
-ZERO_SHOT_CLASSIFICATION = "zero_shot_classification"
-ZERO_SHOT_DETECTION = "zero_shot_detection"
-SEMANTIC_SEGMENTATION = "semantic_segmentation"
-EMBEDDING = "embedding"
-TASKS = (
-    CLASSIFICATION,
-    DETECTION,
-    ZERO_SHOT_CLASSIFICATION,
-    ZERO_SHOT_DETECTION,
-    SEMANTIC_SEGMENTATION,
-    EMBEDDING,
-)
-ZERO_SHOT_TASKS = (ZERO_SHOT_CLASSIFICATION, ZERO_SHOT_DETECTION)
-
-# architecture name suffixes -> task; zero-shot detectors first (OwlViTForObjectDetection ends like a detector)
-_ARCHITECTURE_TASKS = (
-    (("OwlViTForObjectDetection", "Owlv2ForObjectDetection", "GroundingDinoForObjectDetection"), ZERO_SHOT_DETECTION),
-    (("ForImageClassification",), CLASSIFICATION),
-    (("ForObjectDetection",), DETECTION),
-    (("ForSemanticSegmentation",), SEMANTIC_SEGMENTATION),
-    (("CLIPModel", "SiglipModel", "Siglip2Model", "AlignModel", "AltCLIPModel"), ZERO_SHOT_CLASSIFICATION),
-)
 
 
 class ModelError(ValueError):
@@ -82,23 +59,14 @@ def hf_config(name):
         raise ModelError(f"'{name}' is not a model transformers can load: {error}") from None
 
 
-def infer_task(config):
-    """The pre-labelling task of a transformers config, from its architecture (embedding when none fits)."""
-    for architecture in config.architectures or []:
-        for suffixes, task in _ARCHITECTURE_TASKS:
-            if architecture.endswith(suffixes):
-                return task
-    return EMBEDDING
-
-
 def check_task(name, config, task):
     """The task to run: ``task`` when the model supports it, the inferred one when ``task`` is None."""
-    inferred = infer_task(config)
+    inferred = tasks.infer_task(config)
     if task is None:
         return inferred
-    if task not in TASKS:
-        raise ModelError(f"Unknown task '{task}': choose one of {', '.join(TASKS)}.")
-    if task != inferred and task != EMBEDDING:
+    if task not in tasks.TASKS:
+        raise ModelError(f"Unknown task '{task}': choose one of {', '.join(tasks.TASKS)}.")
+    if task != inferred and task != tasks.EMBEDDING:
         architecture = (config.architectures or ["?"])[0]
         raise ModelError(
             f"Model '{name}' ({architecture}) is a {inferred.replace('_', ' ')} model, not {task.replace('_', ' ')}: "

@@ -7,7 +7,7 @@ import numpy as np
 
 import fiftyone as fo
 
-from . import runs
+from ..store import runs
 
 METHODS = ("umap", "tsne", "pca")
 MIN_SAMPLES = 5

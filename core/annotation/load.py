@@ -3,32 +3,21 @@
 ``load`` downloads with FiftyOne into the review field, then merges it into the ground truth (``cvat_merge``),
 keeping the previous ground truth in a backup field. Labels of types the field cannot hold are kept in their own
 fields and reported. Tasks deleted in CVAT are skipped and reported (their samples keep their ground truth). Only
-after the merge succeeded, ``cleanup`` deletes the tasks and the project the send created. ``accept`` drops the
-backup and review fields; ``revert`` restores the backup.
+after the merge succeeded, ``cleanup`` deletes the tasks and the project the send created (``finish`` then accepts
+or reverts the corrections).
 """
 
 import logging
 
-from . import cvat_merge, runs
-from .cvat_api import CVATConnection, CVATError
-from .labels import label_path, label_type
+from ..store import runs
+from ..store.fields import label_path, label_type
+from . import merge
+from .connection import CVATConnection, CVATError
+from .records import LOAD_KIND, backup_field_name, review
 
 logger = logging.getLogger(__name__)
 
-SEND_KIND, LOAD_KIND = "send_to_cvat", "load_from_cvat"
 UNEXPECTED_TYPES = ("classification", "classifications", "detections", "polylines", "keypoints", "segmentation")
-
-
-def backup_field_name(gt_field, key):
-    return f"{gt_field}_before_{key}"
-
-
-def review(dataset, key):
-    """The send record of review ``key`` (its params), or a clear error."""
-    if key not in dataset.list_runs() or dataset.get_run_info(key).config.method != SEND_KIND:
-        sent = [r["key"] for r in runs.list_suite_runs(dataset) if r["kind"] == SEND_KIND]
-        raise ValueError(f"No CVAT review '{key}' on this dataset. Reviews: {', '.join(sent) or 'none'}.")
-    return dataset.get_run_info(key).config.params
 
 
 def check_loadable(dataset, key):
@@ -78,9 +67,7 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     try:
         unexpected = _download(dataset, key, review_field)
         attributes = params.get("attributes") or ()
-        counts = cvat_merge.merge(
-            dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids, attributes
-        )
+        counts = merge.merge(dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids, attributes)
         counts.update(samples=len(sample_ids), missing_tasks=len(missing))
         removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
     except BaseException as error:
@@ -109,30 +96,3 @@ def _cleanup(results, connection):
     for project_id in empty:
         connection.delete_project(project_id)
     return {"deleted_task_ids": task_ids, "deleted_project_ids": empty}
-
-
-def accept(dataset, key):
-    """Keeps the merged corrections of review ``key``: drops its backup and review fields."""
-    params = review(dataset, key)
-    backup_field = backup_field_name(params["gt_field"], key)
-    if not dataset.has_field(backup_field):
-        raise ValueError(f"Review '{key}' has no loaded corrections to accept: load them first.")
-    dataset.delete_sample_fields([backup_field, params["review_field"]])
-    return {"accepted": key}
-
-
-def revert(dataset, key):
-    """Puts back the ground truth that loading review ``key`` replaced; the review can then be loaded again."""
-    params = review(dataset, key)
-    backup_field = backup_field_name(params["gt_field"], key)
-    if not dataset.has_field(backup_field):
-        raise ValueError(f"Review '{key}' has no loaded corrections to revert.")
-    load_record = _latest_load(dataset, key)
-    restored = cvat_merge.restore(dataset.select(load_record["params"]["sample_ids"]), params["gt_field"], backup_field)
-    dataset.delete_sample_field(backup_field)
-    return {"restored_samples": restored}
-
-
-def _latest_load(dataset, key):
-    loads = [r for r in runs.list_suite_runs(dataset) if r["kind"] == LOAD_KIND and r["params"].get("review") == key]
-    return loads[0]

@@ -13,10 +13,11 @@ import math
 
 import fiftyone as fo
 
-from . import cvat_review, runs
-from .cvat_api import CVATConnection, CVATError
-from .cvat_backend import ConnectedCVATBackendConfig
-from .labels import ACCEPTED_RUN, label_path, label_type
+from ..store import runs
+from ..store.fields import ACCEPTED_RUN, label_path, label_type
+from . import review_field as cvat_review
+from .backend import ConnectedCVATBackendConfig
+from .connection import CVATConnection, CVATError
 
 logger = logging.getLogger(__name__)
 

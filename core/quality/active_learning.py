@@ -12,9 +12,9 @@ import numpy as np
 
 import fiftyone as fo
 
-from . import runs
+from ..store import runs
+from ..store.fields import label_type
 from .embedding_map import embedding_problems
-from .labels import label_type
 
 STRATEGIES = ("entropy", "margin", "least_confidence")
 SUPPORTED = (fo.Classification, fo.Detections)

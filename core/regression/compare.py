@@ -28,10 +28,10 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from . import runs, schema
-from .labels import PROVENANCE_ATTRIBUTE, label_type
-from .matching import Objects, ious, match
-from .writes import bulk_set, label_values, rolled_back_on_failure
+from ..matching import Objects, ious, match
+from ..store import runs, schema
+from ..store.fields import PROVENANCE_ATTRIBUTE, label_type
+from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
 GT_CATEGORIES = (
     "fixed",

@@ -5,7 +5,8 @@ import torch
 
 import fiftyone as fo
 
-from . import models as M
+from . import source as M
+from . import tasks
 from .torch_compat import ensure_torchvision
 
 
@@ -23,15 +24,15 @@ class HFPredictor:
         self.task, self.device = task, device
         self.threshold, self.top_k, self.store_logits = threshold, top_k, store_logits
         self.prompts = list(prompts or [])
-        if task in M.ZERO_SHOT_TASKS and not self.prompts:
+        if task in tasks.ZERO_SHOT_TASKS and not self.prompts:
             raise M.ModelError(f"Task '{task}' needs class prompts: give the names of the classes to look for.")
         loader = {
-            M.CLASSIFICATION: tr.AutoModelForImageClassification,
-            M.DETECTION: tr.AutoModelForObjectDetection,
-            M.ZERO_SHOT_CLASSIFICATION: tr.AutoModel,
-            M.ZERO_SHOT_DETECTION: tr.AutoModelForZeroShotObjectDetection,
-            M.SEMANTIC_SEGMENTATION: tr.AutoModelForSemanticSegmentation,
-            M.EMBEDDING: tr.AutoModel,
+            tasks.CLASSIFICATION: tr.AutoModelForImageClassification,
+            tasks.DETECTION: tr.AutoModelForObjectDetection,
+            tasks.ZERO_SHOT_CLASSIFICATION: tr.AutoModel,
+            tasks.ZERO_SHOT_DETECTION: tr.AutoModelForZeroShotObjectDetection,
+            tasks.SEMANTIC_SEGMENTATION: tr.AutoModelForSemanticSegmentation,
+            tasks.EMBEDDING: tr.AutoModel,
         }[task]
         self.model = loader.from_pretrained(name).to(device).eval()
         self.processor = tr.AutoProcessor.from_pretrained(name)
@@ -41,12 +42,12 @@ class HFPredictor:
     @property
     def label_type(self):
         """The FiftyOne label class this predictor writes (None for embeddings)."""
-        return label_type(self.task, self.top_k)
+        return tasks.label_class(self.task, self.top_k)
 
     def prepare(self, images):
         """Model inputs for a batch of images (thread-safe: runs on the decoding threads)."""
-        if self.task in M.ZERO_SHOT_TASKS:
-            text = [self.prompts] * len(images) if self.task == M.ZERO_SHOT_DETECTION else self.prompts
+        if self.task in tasks.ZERO_SHOT_TASKS:
+            text = [self.prompts] * len(images) if self.task == tasks.ZERO_SHOT_DETECTION else self.prompts
             inputs = self.processor(text=text, images=images, return_tensors="pt", padding=True)
         else:
             inputs = self.processor(images=images, return_tensors="pt")
@@ -58,17 +59,17 @@ class HFPredictor:
         inputs, sizes = prepared
         inputs = inputs.to(self.device)
         return {
-            M.CLASSIFICATION: self._classify,
-            M.ZERO_SHOT_CLASSIFICATION: self._classify,
-            M.DETECTION: self._detect,
-            M.ZERO_SHOT_DETECTION: self._detect,
-            M.SEMANTIC_SEGMENTATION: self._segment,
-            M.EMBEDDING: self._embed,
+            tasks.CLASSIFICATION: self._classify,
+            tasks.ZERO_SHOT_CLASSIFICATION: self._classify,
+            tasks.DETECTION: self._detect,
+            tasks.ZERO_SHOT_DETECTION: self._detect,
+            tasks.SEMANTIC_SEGMENTATION: self._segment,
+            tasks.EMBEDDING: self._embed,
         }[self.task](inputs, sizes)
 
     def _classify(self, inputs, sizes):
         outputs = self.model(**inputs)
-        logits = outputs.logits_per_image if self.task == M.ZERO_SHOT_CLASSIFICATION else outputs.logits
+        logits = outputs.logits_per_image if self.task == tasks.ZERO_SHOT_CLASSIFICATION else outputs.logits
         logits = logits.float().cpu().numpy()
         probs = softmax(logits)
         return [
@@ -78,7 +79,7 @@ class HFPredictor:
 
     def _detect(self, inputs, sizes):
         outputs = self.model(**inputs)
-        if self.task == M.ZERO_SHOT_DETECTION:
+        if self.task == tasks.ZERO_SHOT_DETECTION:
             results = self.processor.post_process_grounded_object_detection(
                 outputs, threshold=self.threshold, target_sizes=sizes, text_labels=[self.prompts] * len(sizes)
             )
@@ -102,17 +103,6 @@ class HFPredictor:
             pooled = getattr(outputs, "pooler_output", None)
             features = pooled if pooled is not None else outputs.last_hidden_state.mean(dim=1)
         return list(features.flatten(1).float().cpu().numpy())
-
-
-def label_type(task, top_k=1):
-    """The FiftyOne label class written for ``task`` (None for embeddings)."""
-    if task in (M.CLASSIFICATION, M.ZERO_SHOT_CLASSIFICATION):
-        return fo.Classification if top_k == 1 else fo.Classifications
-    if task in (M.DETECTION, M.ZERO_SHOT_DETECTION):
-        return fo.Detections
-    if task == M.SEMANTIC_SEGMENTATION:
-        return fo.Segmentation
-    return None
 
 
 def softmax(logits):

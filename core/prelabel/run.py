@@ -15,9 +15,11 @@ from PIL import Image
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from . import labels as L
-from . import models as M
-from . import runs, schema
+from ..models import source as M
+from ..models import tasks
+from ..store import fields as L
+from ..store import runs, schema
+from . import mapping
 
 UNKNOWN_POLICIES = ("keep", "drop", "error")
 RESERVED_FIELDS = {"id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
@@ -73,11 +75,11 @@ def plan(request):
     if request.source.kind == M.HF:
         config = M.hf_config(request.source.name)
         task = M.check_task(request.source.name, config, request.task)
-        if task in M.ZERO_SHOT_TASKS:
+        if task in tasks.ZERO_SHOT_TASKS:
             return task, list(request.prompts) or None
         id2label = getattr(config, "id2label", None) or {}
         return task, [id2label[i] for i in sorted(id2label)] or None
-    from .zoo_inference import zoo_task
+    from ..models.zoo import zoo_task
 
     entry = M.zoo_entry(request.source.name)
     return request.task or zoo_task(entry), list(request.prompts) or None
@@ -86,7 +88,7 @@ def plan(request):
 def load_predictor(request):
     """The predictor for ``request`` (loads the model)."""
     if request.source.kind == M.HF:
-        from .hf_inference import HFPredictor
+        from ..models.hf import HFPredictor
 
         task, _ = plan(request)
         return HFPredictor(
@@ -98,7 +100,7 @@ def load_predictor(request):
             top_k=request.top_k,
             store_logits=request.store_logits,
         )
-    from .zoo_inference import ZooPredictor
+    from ..models.zoo import ZooPredictor
 
     return ZooPredictor(
         request.source,
@@ -124,7 +126,7 @@ def prelabel(samples, request, progress=None, user=None, run_params=None, job=No
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
     key = runs.start_run(
         samples,
-        "prelabel" if predictor.task != M.EMBEDDING else "embeddings",
+        "prelabel" if predictor.task != tasks.EMBEDDING else "embeddings",
         params={**request.params(), **(run_params or {})},
         model=M.identity(request.source),
         fields=[request.output_field],
@@ -147,7 +149,7 @@ def prelabel(samples, request, progress=None, user=None, run_params=None, job=No
 
 def _run(todo, request, predictor, key, progress):
     ids, paths = todo.values(["id", "filepath"])
-    mapper = L.LabelMapper(request.class_map, request.unknown_labels, _dataset_names_or_none(todo, request))
+    mapper = mapping.LabelMapper(request.class_map, request.unknown_labels, _dataset_names_or_none(todo, request))
     provenance = {L.PROVENANCE_ATTRIBUTE: M.identity(request.source), L.PRELABEL_RUN: key}
     size = request.batch_size
     batches = [range(i, min(i + size, len(ids))) for i in range(0, len(ids), size)]
@@ -161,7 +163,7 @@ def _run(todo, request, predictor, key, progress):
             ok, failures, prepared = ahead.popleft().result()
             ahead.extend(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, 1))
             predictions = _predict(predictor, prepared)
-            values = {ids[i]: L.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
+            values = {ids[i]: mapping.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
             if written is not None:
                 written.result()
             written = writer.submit(_write, todo, request.output_field, values)
@@ -220,13 +222,13 @@ def _declare_attributes(dataset, field_name):
 
 def _add_counts(counts, values, failures):
     counts["written"] += len(values)
-    counts["labels"] += sum(L.count(value) for value in values.values())
+    counts["labels"] += sum(mapping.count(value) for value in values.values())
     counts["failed_images"] += len(failures)
     counts["failures"] += failures[: MAX_REPORTED_FAILURES - len(counts["failures"])]
 
 
 def _finish_schema(dataset, request, predictor):
-    if predictor.task == M.SEMANTIC_SEGMENTATION and predictor.labels:
+    if predictor.task == tasks.SEMANTIC_SEGMENTATION and predictor.labels:
         dataset.mask_targets[request.output_field] = dict(enumerate(predictor.labels))
         dataset.save()
 
@@ -242,7 +244,7 @@ def _check_values(request):
     if request.unknown_labels not in UNKNOWN_POLICIES:
         choices = ", ".join(UNKNOWN_POLICIES)
         problems.append(f"Unknown-label policy '{request.unknown_labels}': choose one of {choices}.")
-    if request.task in M.ZERO_SHOT_TASKS and not request.prompts:
+    if request.task in tasks.ZERO_SHOT_TASKS and not request.prompts:
         problems.append(f"Task '{request.task}' needs class prompts: give the names of the classes to look for.")
     if request.device not in available_devices():
         devices = ", ".join(available_devices())
@@ -268,12 +270,10 @@ def _check_human_labels(samples, request):
 
 
 def _check_field_type(samples, request, task):
-    from .hf_inference import label_type
-
     existing = samples._root_dataset.get_field(request.output_field)
     if existing is None:
         return []
-    expected = label_type(task, request.top_k)
+    expected = tasks.label_class(task, request.top_k)
     actual = getattr(existing, "document_type", None)
     if expected is None:
         ok = isinstance(existing, (fo.VectorField, fo.ArrayField))
@@ -300,7 +300,7 @@ def _check_classes(dataset, request, model_labels):
             f"Known names: {', '.join(sorted(names)[:30])}."
         )
     if not problems and model_labels is not None and request.unknown_labels == "error":
-        problems += L.unknown_label_errors(model_labels, request.class_map, names)
+        problems += mapping.unknown_label_errors(model_labels, request.class_map, names)
     return problems
 
 

@@ -1,0 +1,1 @@
+"""Models: where they come from, which task they do, and predictors for the zoo and transformers."""

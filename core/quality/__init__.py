@@ -1,0 +1,1 @@
+"""Data quality: mistakenness, uniqueness, near duplicates, embedding maps, active-learning selection."""
