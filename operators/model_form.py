@@ -3,6 +3,7 @@
 from fiftyone.operators import types
 
 from ..core.models import source as models
+from ..core.models import tasks
 from ..core.prelabel import run as prelabel
 from ..core.store import lease
 from . import common, sharding
@@ -21,7 +22,7 @@ MODEL_PARAMS = {
 """The types of the model params (see ``common.check_types``)."""
 
 
-def add_model_inputs(ctx, inputs, tasks):
+def add_model_inputs(ctx, inputs, task_choices):
     """Adds the model source, model and task inputs; returns whether a model has been given."""
     source = ctx.params.get("model_source") or models.HF
     choices = types.RadioGroup()
@@ -40,7 +41,7 @@ def add_model_inputs(ctx, inputs, tasks):
         )
     else:
         inputs.str("model", label="Model", required=True, description="A Hugging Face hub id or a local directory")
-    common.choice(inputs, "task", ["auto", *tasks], "auto", "Task", description="auto: from the model config")
+    common.choice(inputs, "task", ["auto", *task_choices], "auto", "Task", description="auto: from the model config")
     if ctx.params.get("task") in tasks.ZERO_SHOT_TASKS:
         inputs.str("prompts", label="Class prompts", description="Comma-separated class names")
     return bool(ctx.params.get("model"))
