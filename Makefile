@@ -9,7 +9,7 @@ export FIFTYONE_PLUGINS_DIR := $(CURDIR)
 export FIFTYONE_DATABASE_VALIDATION := false
 export FIFTYONE_DO_NOT_TRACK := true
 
-.PHONY: demo test app install chromium clean
+.PHONY: demo test app screenshots install chromium clean
 
 demo: $(STAMP)
 	$(PY) -m demo
@@ -19,6 +19,10 @@ test: $(STAMP) chromium
 
 app: $(STAMP)
 	$(PY) -m demo.app $(ARGS)
+
+# The README's screenshots (assets/*.png), taken by the browser tests; `make test` writes them to a temp dir.
+screenshots: $(STAMP) chromium
+	LABELLOOP_SCREENSHOTS_DIR=$(CURDIR)/assets $(PY) -m pytest -m browser tests/test_browser.py
 
 install: $(STAMP)
 

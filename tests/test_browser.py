@@ -2,6 +2,7 @@
 
 import os
 import re
+import tempfile
 
 import pytest
 
@@ -11,8 +12,9 @@ from core.store import runs
 from harness import browser
 from testing import data
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCREENSHOT = os.path.join(REPO, "assets", "app-labelloop.png")
+# `make screenshots` writes them to assets/ (the README's); `make test` leaves the checkout unmodified.
+SCREENSHOTS = os.environ.get("LABELLOOP_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="labelloop-screenshots-")
+SCREENSHOT = os.path.join(SCREENSHOTS, "app-labelloop.png")
 
 F = fo.ViewField
 
@@ -60,7 +62,7 @@ def test_prelabel_form_runs_a_local_model_from_the_app(digits, tiny_models):
         page.get_by_text("A Hugging Face hub id or a local directory").wait_for()
         page.locator("div.MuiTextField-root input").first.fill(tiny_models["classification"])
         page.get_by_text("Required property").wait_for(state="hidden")  # the form took the model
-        page.screenshot(path=os.path.join(REPO, "assets", "app-prelabel-form.png"))
+        page.screenshot(path=os.path.join(SCREENSHOTS, "app-prelabel-form.png"))
         page.get_by_role("button", name="Execute").click()
         page.get_by_text("Pre-labelling finished").wait_for()
         assert "Samples written" in page.inner_text("body")
@@ -82,7 +84,7 @@ def test_regression_panel_in_the_app(shapes):
         page.wait_for_selector(".js-plotly-plot .bars")
         page.get_by_text("Worst-regressed samples (page 1)").wait_for()
         page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')
-        page.screenshot(path=os.path.join(REPO, "assets", "app-regression-panel.png"))
+        page.screenshot(path=os.path.join(SCREENSHOTS, "app-regression-panel.png"))
         bar = page.locator(".js-plotly-plot .bars path").first.bounding_box()  # the "fixed" bar of the first class
         page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
         first_class = sorted(result["per_class"])[0]
@@ -105,7 +107,7 @@ def test_send_to_cvat_form_in_the_app(shapes, cvat_env):
         page.get_by_text("LabelLoop: Send to CVAT").first.click()
         page.get_by_text("Pre-populate from predictions").wait_for()
         page.get_by_text("Required property").wait_for(state="hidden")  # the form has resolved its defaults
-        page.screenshot(path=os.path.join(REPO, "assets", "app-send-to-cvat-form.png"))
+        page.screenshot(path=os.path.join(SCREENSHOTS, "app-send-to-cvat-form.png"))
         page.get_by_role("button", name="Execute").click()
         page.get_by_text("Sent to CVAT").wait_for()
         assert "Samples sent" in page.inner_text("body")
