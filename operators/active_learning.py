@@ -5,7 +5,7 @@ from fiftyone.operators import types
 
 from ..core.quality import active_learning
 from . import common
-from .embedding_map import vector_fields
+from .embeddings import add_field_choice
 
 PARAM_TYPES = {
     **dict.fromkeys(("pred_field", "strategy", "embeddings_field", "tag"), common.STR),
@@ -29,18 +29,11 @@ class SelectForAnnotation(foo.Operator):
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         labels = sorted(view.get_field_schema(embedded_doc_type=active_learning.SUPPORTED))
         common.choice(inputs, "pred_field", labels, None, "Predictions (with logits or confidences)", required=True)
-        inputs.int("count", default=50, min=1, label="Batch size")
-        common.choice(inputs, "strategy", active_learning.STRATEGIES, "entropy", "Uncertainty")
-        vectors = vector_fields(view)
-        common.choice(
-            inputs,
-            "embeddings_field",
-            vectors,
-            "embeddings" if "embeddings" in vectors else None,
-            "Embeddings for diversity (optional)",
-        )
-        inputs.float("diversity", default=0.5, min=0.0, max=1.0, label="Diversity weight")
-        inputs.str("tag", default="to_annotate", label="Tag for the chosen samples")
+        inputs.int("count", default=active_learning.DEFAULT_COUNT, min=1, label="Batch size")
+        common.choice(inputs, "strategy", active_learning.STRATEGIES, active_learning.DEFAULT_STRATEGY, "Uncertainty")
+        add_field_choice(inputs, view, "Embeddings for diversity (optional)")
+        inputs.float("diversity", default=active_learning.DEFAULT_DIVERSITY, min=0.0, max=1.0, label="Diversity weight")
+        inputs.str("tag", default=active_learning.DEFAULT_TAG, label="Tag for the chosen samples")
         if well_typed and ctx.params.get("pred_field"):
             common.block_all(inputs, active_learning.check(view, **_arguments(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: select for annotation"))
@@ -51,7 +44,7 @@ class SelectForAnnotation(foo.Operator):
         ctx.ops.reload_samples()
         return result
 
-    def __call__(self, sample_collection, pred_field, count=50, delegate=False, **options):
+    def __call__(self, sample_collection, pred_field, count=active_learning.DEFAULT_COUNT, delegate=False, **options):
         """Tags an active-learning batch of ``count`` samples; options: strategy, embeddings_field, diversity, tag."""
         params = {"pred_field": pred_field, "count": count, **options}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
@@ -61,9 +54,9 @@ def _arguments(params):
     diversity = params.get("diversity")
     return {
         "pred_field": params.get("pred_field"),
-        "count": int(params.get("count") or 50),
-        "strategy": params.get("strategy") or "entropy",
+        "count": int(params.get("count") or active_learning.DEFAULT_COUNT),
+        "strategy": params.get("strategy") or active_learning.DEFAULT_STRATEGY,
         "embeddings_field": params.get("embeddings_field") or None,
-        "diversity": 0.5 if diversity is None else float(diversity),
-        "tag": params.get("tag") or "to_annotate",
+        "diversity": active_learning.DEFAULT_DIVERSITY if diversity is None else float(diversity),
+        "tag": params.get("tag") or active_learning.DEFAULT_TAG,
     }

@@ -30,6 +30,11 @@ def choice(inputs, name, values, default, label, description=None, required=Fals
     return inputs.str(name, default=default, label=label, description=description, required=required, view=dropdown)
 
 
+def if_offered(default, choices):
+    """``default`` when it is one of ``choices`` (a dropdown's default must be a choice), else None."""
+    return default if default in choices else None
+
+
 def block(inputs, message, name="invalid_input"):
     """Shows ``message`` as a warning that blocks execution; the SDK raises it in its validation error."""
     prop = inputs.view(name, types.Warning(label=message))

@@ -13,7 +13,9 @@ def settings(ctx):
     secrets = {key: ctx.secret(key) for key in SECRET_KEYS.values()}
     verify = ctx.params.get("verify_tls")
     return CVATSettings.from_secrets(
-        secrets, organization=ctx.params.get("organization"), verify_tls=True if verify is None else bool(verify)
+        secrets,
+        organization=ctx.params.get("organization"),
+        verify_tls=CVATSettings.verify_tls if verify is None else bool(verify),
     )
 
 
@@ -22,7 +24,7 @@ def add_connection_inputs(inputs):
     inputs.str("organization", label="CVAT organization", description="empty: your personal workspace")
     inputs.bool(
         "verify_tls",
-        default=True,
+        default=CVATSettings.verify_tls,
         label="Verify the server's TLS certificate",
         description="Turn off only for a test server with a self-signed certificate",
     )

@@ -6,10 +6,12 @@ from fiftyone.operators import types
 
 from ..core.annotation import selection as cvat_selection
 from ..core.annotation import send as cvat_send
+from ..core.store import fields as store_fields
 from . import common, cvat_form
 
 _LABEL_TYPES = (fo.Classification, fo.Detections)
 _SCORE_TYPES = (fo.IntField, fo.FloatField)
+REQUEST = cvat_send.SendRequest
 _NAMES = common.STR.described("a list or a comma-separated string of names")
 PARAM_TYPES = {
     **cvat_form.CONNECTION_PARAMS,
@@ -38,11 +40,13 @@ class SendToCVAT(foo.Operator):
         dataset = ctx.dataset
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         label_fields = sorted(dataset.get_field_schema(embedded_doc_type=_LABEL_TYPES))
-        default_gt = "ground_truth" if "ground_truth" in label_fields else None
+        default_gt = common.if_offered(store_fields.GROUND_TRUTH, label_fields)
         common.choice(inputs, "gt_field", label_fields, default_gt, "Field to correct (ground truth)", required=True)
         common.choice(inputs, "pred_field", label_fields, None, "Pre-populate from predictions", "empty: none")
-        inputs.float("threshold", default=0.5, min=0.0, max=1.0, label="Pre-populate at or above confidence")
-        inputs.float("iou", default=0.5, min=0.0, max=1.0, label="Skip boxes overlapping ground truth at IoU")
+        inputs.float(
+            "threshold", default=REQUEST.threshold, min=0.0, max=1.0, label="Pre-populate at or above confidence"
+        )
+        inputs.float("iou", default=REQUEST.iou, min=0.0, max=1.0, label="Skip boxes overlapping ground truth at IoU")
         _selection_inputs(inputs, dataset)
         _task_inputs(inputs)
         cvat_form.add_connection_inputs(inputs)
@@ -73,7 +77,9 @@ class SendToCVAT(foo.Operator):
         ]
         return common.run_output("Sent to CVAT", numbers)
 
-    def __call__(self, sample_collection, gt_field="ground_truth", pred_field=None, delegate=False, **options):
+    def __call__(
+        self, sample_collection, gt_field=store_fields.GROUND_TRUTH, pred_field=None, delegate=False, **options
+    ):
         """Sends ``sample_collection`` to CVAT; ``options`` are the form's fields (``threshold``, ``tag``,
         ``saved_view``, ``score_field``, ``min_score``, ``top_k``, ``project_name``, ``schema_from``, ``classes``,
         ``attributes``,
@@ -96,7 +102,7 @@ def _selection_inputs(inputs, dataset):
 
 
 def _task_inputs(inputs):
-    common.choice(inputs, "schema_from", cvat_send.SCHEMA_SOURCES, "dataset", "Label schema from")
+    common.choice(inputs, "schema_from", cvat_send.SCHEMA_SOURCES, REQUEST.schema_from, "Label schema from")
     inputs.str("project_name", label="CVAT project", description="created if it does not exist")
     inputs.str("classes", label="Extra classes", description="comma-separated, added to the dataset's")
     inputs.str("attributes", label="Label attributes to edit", description="comma-separated attribute names")
@@ -104,7 +110,7 @@ def _task_inputs(inputs):
     inputs.int("segment_size", min=1, label="Samples per job")
     inputs.str("task_assignee", label="Task assignee (CVAT username)")
     inputs.str("job_assignees", label="Job assignees", description="CVAT usernames, comma-separated, round robin")
-    inputs.int("image_quality", default=75, min=1, max=100, label="Image quality")
+    inputs.int("image_quality", default=REQUEST.image_quality, min=1, max=100, label="Image quality")
 
 
 def _arguments(params):
@@ -115,20 +121,20 @@ def _arguments(params):
         min_score=params.get("min_score"),
         top_k=params.get("top_k"),
     )
-    request = cvat_send.SendRequest(
+    request = REQUEST(
         gt_field=params.get("gt_field"),
         pred_field=params.get("pred_field") or None,
-        threshold=_number(params, "threshold", 0.5),
-        iou=_number(params, "iou", 0.5),
+        threshold=_number(params, "threshold", REQUEST.threshold),
+        iou=_number(params, "iou", REQUEST.iou),
         classes=_names(params.get("classes")),
         attributes=_names(params.get("attributes")),
-        schema_from=params.get("schema_from") or "dataset",
+        schema_from=params.get("schema_from") or REQUEST.schema_from,
         project_name=params.get("project_name") or None,
         task_size=params.get("task_size"),
         segment_size=params.get("segment_size"),
         task_assignee=params.get("task_assignee") or None,
         job_assignees=_names(params.get("job_assignees")),
-        image_quality=int(_number(params, "image_quality", 75)),
+        image_quality=int(_number(params, "image_quality", REQUEST.image_quality)),
     )
     return request, selection
 

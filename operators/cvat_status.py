@@ -21,7 +21,7 @@ PARAM_TYPES = {**cvat_form.CONNECTION_PARAMS, "review": common.STR}
 
 
 class CVATStatus(foo.Operator):
-    """Reads a review's progress from CVAT with cvat-sdk."""
+    """Reads a review's progress from CVAT (through the same connection as send and load)."""
 
     @property
     def config(self):

@@ -3,9 +3,9 @@
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
-from ..core.quality import embedding_map
-from ..core.quality.uniqueness import VECTOR_FIELDS
+from ..core.quality import embedding_map, embeddings
 from . import common
+from .embeddings import add_field_choice
 
 PARAM_TYPES = dict.fromkeys(("embeddings_field", "method", "brain_key"), common.STR)
 
@@ -23,11 +23,14 @@ class ComputeEmbeddingMap(foo.Operator):
         inputs = types.Object()
         view = ctx.target_view()
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        fields = vector_fields(view)
-        default = "embeddings" if "embeddings" in fields else None
-        common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
-        common.choice(inputs, "method", embedding_map.METHODS, "umap", "Method")
-        inputs.str("brain_key", default="labelloop_map", label="Brain key", description="Name of the map in the App")
+        add_field_choice(inputs, view, "Embeddings field", required=True)
+        common.choice(inputs, "method", embedding_map.METHODS, embedding_map.DEFAULT_METHOD, "Method")
+        inputs.str(
+            "brain_key",
+            default=embedding_map.DEFAULT_BRAIN_KEY,
+            label="Brain key",
+            description="Name of the map in the App",
+        )
         inputs.view("hint", types.Notice(label="Open the Embeddings panel and colour the points by any field."))
         if well_typed and ctx.params.get("embeddings_field"):
             common.block_all(inputs, embedding_map.check(view, *_arguments(ctx.params)))
@@ -41,17 +44,18 @@ class ComputeEmbeddingMap(foo.Operator):
         return result
 
     def __call__(
-        self, sample_collection, embeddings_field="embeddings", method="umap", brain_key="labelloop_map", delegate=False
+        self,
+        sample_collection,
+        embeddings_field=embeddings.DEFAULT_FIELD,
+        method=embedding_map.DEFAULT_METHOD,
+        brain_key=embedding_map.DEFAULT_BRAIN_KEY,
+        delegate=False,
     ):
         """Saves a 2-d map of ``embeddings_field`` as visualization run ``brain_key``; returns counts."""
         params = {"embeddings_field": embeddings_field, "method": method, "brain_key": brain_key}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 
 
-def vector_fields(samples):
-    """The fields of ``samples`` that hold vectors (embeddings)."""
-    return sorted(samples.get_field_schema(ftype=VECTOR_FIELDS))
-
-
 def _arguments(params):
-    return params.get("embeddings_field"), params.get("method") or "umap", params.get("brain_key") or "labelloop_map"
+    method = params.get("method") or embedding_map.DEFAULT_METHOD
+    return params.get("embeddings_field"), method, params.get("brain_key") or embedding_map.DEFAULT_BRAIN_KEY

@@ -4,7 +4,7 @@ import fiftyone.operators as foo
 from fiftyone.operators import types
 
 from ..core.models import tasks
-from ..core.prelabel import run as prelabel
+from ..core.quality import embeddings
 from . import common, model_form
 
 PARAM_TYPES = {
@@ -29,10 +29,11 @@ class ComputeEmbeddings(foo.Operator):
         view = ctx.target_view()
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         has_model = model_form.add_model_inputs(ctx, inputs, [tasks.EMBEDDING])
-        inputs.str("output_field", default="embeddings", label="Embeddings field")
-        inputs.int("batch_size", default=16, min=1, label="Batch size")
-        common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
-        inputs.bool("overwrite", default=False, label="Recompute samples that already have embeddings")
+        inputs.str("output_field", default=embeddings.DEFAULT_FIELD, label="Embeddings field")
+        model_form.add_batch_inputs(inputs)
+        inputs.bool(
+            "overwrite", default=model_form.REQUEST.overwrite, label="Recompute samples that already have embeddings"
+        )
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
         if well_typed and has_model:
             common.block_all(inputs, model_form.problems(view, ctx.params, _request))
@@ -41,7 +42,7 @@ class ComputeEmbeddings(foo.Operator):
     def execute(self, ctx):
         return model_form.execute(self, ctx, _request)
 
-    def __call__(self, sample_collection, model, output_field="embeddings", delegate=False, **options):
+    def __call__(self, sample_collection, model, output_field=embeddings.DEFAULT_FIELD, delegate=False, **options):
         """Writes embeddings of ``model`` (hub id, local directory, or zoo name with ``model_source="zoo"``) to
         ``output_field``. Options: batch_size, device, overwrite, num_shards, zoo_kwargs. Returns the counts."""
         params = model_form.sdk_params({"model": model, "output_field": output_field, **options})
@@ -50,5 +51,15 @@ class ComputeEmbeddings(foo.Operator):
 
 def _request(params):
     return model_form.request(
-        {**params, "output_field": params.get("output_field") or "embeddings"}, task=tasks.EMBEDDING
+        params, output_field=params.get("output_field") or embeddings.DEFAULT_FIELD, task=tasks.EMBEDDING
     )
+
+
+def add_field_choice(inputs, view, label, required=False, or_first=False) -> None:
+    """A dropdown ``embeddings_field`` of the vector fields of ``view``. Default: the default embeddings field
+    where ``view`` has it, else the first vector field with ``or_first``, else none."""
+    fields = embeddings.vector_fields(view)
+    default = common.if_offered(embeddings.DEFAULT_FIELD, fields)
+    if or_first:
+        default = default or next(iter(fields), None)
+    common.choice(inputs, "embeddings_field", fields, default, label, required=required)

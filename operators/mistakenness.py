@@ -7,6 +7,9 @@ from ..core.quality import mistakenness
 from . import common
 from .compare import label_fields
 
+REQUEST = mistakenness.MistakennessRequest
+THRESHOLDS = (("iou", "IoU threshold (detections)"), ("confidence_thresh", "Possible-missing confidence"))
+"""The [0, 1] thresholds of the form, as (param, label)."""
 PARAM_TYPES = {
     **dict.fromkeys(("pred_field", "gt_field", "prefix"), common.STR),
     **dict.fromkeys(("iou", "confidence_thresh"), common.NUMBER),
@@ -39,16 +42,18 @@ class ComputeMistakenness(foo.Operator):
         fields = label_fields(view)
         inputs.view("explanation", types.Notice(label=EXPLANATION))
         common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
-        common.choice(inputs, "gt_field", fields, "ground_truth" if "ground_truth" in fields else None, "Ground truth")
-        inputs.float("iou", default=0.5, min=0.0, max=1.0, label="IoU threshold (detections)")
-        inputs.float("confidence_thresh", default=0.5, min=0.0, max=1.0, label="Possible-missing confidence")
-        inputs.bool("classwise", default=True, label="Match only objects of the same class (detections)")
+        common.choice(inputs, "gt_field", fields, common.if_offered(REQUEST.gt_field, fields), "Ground truth")
+        for name, label in THRESHOLDS:
+            inputs.float(name, default=getattr(REQUEST, name), min=0.0, max=1.0, label=label)
+        inputs.bool("classwise", default=REQUEST.classwise, label="Match only objects of the same class (detections)")
         inputs.str(
             "classes",
             label="Classes of the logits",
             description="Comma-separated, in the model's output order; empty: the model's or the dataset's classes",
         )
-        inputs.str("prefix", default="", label="Field prefix", description="e.g. v2_ writes v2_mistakenness")
+        inputs.str(
+            "prefix", default=REQUEST.prefix, label="Field prefix", description="e.g. v2_ writes v2_mistakenness"
+        )
         if well_typed and ctx.params.get("pred_field"):
             req = request(ctx.params)
             if not common.block_all(inputs, mistakenness.check(view, req)):
@@ -71,7 +76,7 @@ class ComputeMistakenness(foo.Operator):
         ]
         return common.run_output("Mistakenness computed: sort by it in the grid", counts)
 
-    def __call__(self, sample_collection, pred_field, gt_field="ground_truth", delegate=False, **options):
+    def __call__(self, sample_collection, pred_field, gt_field=REQUEST.gt_field, delegate=False, **options):
         """Scores ``gt_field`` with ``pred_field``; returns the run key and counts. Options: prefix, iou,
         confidence_thresh, classwise, classes (a list or a comma-separated string)."""
         params = {"pred_field": pred_field, "gt_field": gt_field, **options}
@@ -84,10 +89,10 @@ def request(params):
     """A ``MistakennessRequest`` from operator params."""
     values = {name: params[name] for name in ("iou", "confidence_thresh", "classwise") if params.get(name) is not None}
     classes = [c.strip() for c in (params.get("classes") or "").split(",") if c.strip()]
-    return mistakenness.MistakennessRequest(
+    return REQUEST(
         params.get("pred_field"),
-        params.get("gt_field") or "ground_truth",
-        prefix=params.get("prefix") or "",
+        params.get("gt_field") or REQUEST.gt_field,
+        prefix=params.get("prefix") or REQUEST.prefix,
         classes=classes or None,
         **values,
     )

@@ -20,6 +20,16 @@ MODEL_PARAMS = {
     "device": common.STR,
 }
 """The types of the model params (see ``common.check_types``)."""
+REQUEST = prelabel.PrelabelRequest
+"""Where the defaults of the model forms come from."""
+_REQUEST_PARAMS = {
+    **dict.fromkeys(("output_field", "unknown_labels", "device"), str),
+    **dict.fromkeys(("store_logits", "overwrite", "allow_human_labels"), bool),
+    "threshold": float,
+    "top_k": int,
+    "batch_size": int,
+}
+"""The params that are ``PrelabelRequest`` values as they are, with their type."""
 
 
 def add_model_inputs(ctx, inputs, task_choices):
@@ -53,29 +63,28 @@ def zoo_model_names():
     return sorted(foz.list_zoo_models())
 
 
-def request(params, **overrides):
-    """A ``PrelabelRequest`` from operator params (App strings or SDK values alike)."""
+def add_batch_inputs(inputs) -> None:
+    """The batch size and device inputs, defaulting to the ``PrelabelRequest`` defaults."""
+    inputs.int("batch_size", default=REQUEST.batch_size, min=1, label="Batch size")
+    common.choice(inputs, "device", prelabel.available_devices(), REQUEST.device, "Device")
+
+
+def request(params, **overrides) -> prelabel.PrelabelRequest:
+    """A ``PrelabelRequest`` from operator params (App strings or SDK values alike); a param that is not given
+    (None, empty, zero or False) keeps the request's default."""
     zoo_kwargs = dict(params.get("zoo_kwargs") or {})
     if params.get("zoo_name_or_path"):
         zoo_kwargs["name_or_path"] = params["zoo_name_or_path"]
     task = params.get("task")
     values = dict(
         source=models.parse_source(params.get("model_source") or models.HF, params.get("model"), zoo_kwargs),
-        output_field=params.get("output_field") or "predictions",
         task=None if task in (None, "auto") else task,
         prompts=split_list(params.get("prompts")),
-        threshold=float(params.get("threshold") or 0.0),
-        top_k=int(params.get("top_k") or 1),
         class_map=parse_class_map(params.get("class_map")),
-        unknown_labels=params.get("unknown_labels") or "keep",
-        batch_size=int(params.get("batch_size") or 16),
-        device=params.get("device") or "cpu",
-        store_logits=bool(params.get("store_logits")),
-        overwrite=bool(params.get("overwrite")),
-        allow_human_labels=bool(params.get("allow_human_labels")),
+        **{name: kind(params[name]) for name, kind in _REQUEST_PARAMS.items() if params.get(name)},
     )
     values.update(overrides)
-    return prelabel.PrelabelRequest(**values)
+    return REQUEST(**values)
 
 
 def sdk_params(options):

@@ -8,6 +8,7 @@ from ..core.prelabel import run as prelabel
 from . import common, model_form
 
 PRELABEL_TASKS = [t for t in tasks.TASKS if t != tasks.EMBEDDING]
+REQUEST = prelabel.PrelabelRequest
 PARAM_TYPES = {
     **model_form.MODEL_PARAMS,
     "output_field": common.STR,
@@ -36,16 +37,23 @@ class Prelabel(foo.Operator):
         view = ctx.target_view()
         well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
         has_model = model_form.add_model_inputs(ctx, inputs, PRELABEL_TASKS)
-        inputs.str("output_field", default="predictions", label="Output field")
-        inputs.float("threshold", default=0.0, min=0.0, max=1.0, label="Confidence threshold")
-        inputs.int("top_k", default=1, min=1, label="Top-k (classification)")
+        inputs.str("output_field", default=REQUEST.output_field, label="Output field")
+        inputs.float("threshold", default=REQUEST.threshold, min=0.0, max=1.0, label="Confidence threshold")
+        inputs.int("top_k", default=REQUEST.top_k, min=1, label="Top-k (classification)")
         inputs.str("class_map", label="Class mapping", description="model_label:dataset_label, comma-separated")
-        common.choice(inputs, "unknown_labels", prelabel.UNKNOWN_POLICIES, "keep", "Unknown model labels")
-        inputs.int("batch_size", default=16, min=1, label="Batch size")
-        common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
-        inputs.bool("store_logits", default=False, label="Store logits (needed for mistakenness)")
-        inputs.bool("overwrite", default=False, label="Recompute samples that already have the output field")
-        inputs.bool("allow_human_labels", default=False, label="Allow writing into a field with human labels")
+        common.choice(
+            inputs, "unknown_labels", prelabel.UNKNOWN_POLICIES, REQUEST.unknown_labels, "Unknown model labels"
+        )
+        model_form.add_batch_inputs(inputs)
+        inputs.bool("store_logits", default=REQUEST.store_logits, label="Store logits (needed for mistakenness)")
+        inputs.bool(
+            "overwrite", default=REQUEST.overwrite, label="Recompute samples that already have the output field"
+        )
+        inputs.bool(
+            "allow_human_labels",
+            default=REQUEST.allow_human_labels,
+            label="Allow writing into a field with human labels",
+        )
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
         if well_typed and has_model:
             common.block_all(inputs, model_form.problems(view, ctx.params))
@@ -63,7 +71,7 @@ class Prelabel(foo.Operator):
         outputs.list("failures", types.String(), label="Unreadable images (first 20)")
         return types.Property(outputs, view=types.View(label="Pre-labelling finished"))
 
-    def __call__(self, sample_collection, model, output_field="predictions", delegate=False, **options):
+    def __call__(self, sample_collection, model, output_field=REQUEST.output_field, delegate=False, **options):
         """Pre-labels ``sample_collection`` with ``model`` (hub id, local directory, or zoo name with
         ``model_source="zoo"``). Options: task, prompts, threshold, top_k, class_map, unknown_labels, batch_size,
         device, store_logits, overwrite, allow_human_labels, num_shards, zoo_kwargs. Returns the counts."""

@@ -4,10 +4,10 @@ import fiftyone.operators as foo
 from fiftyone.operators import types
 
 from ..core.models import tasks
-from ..core.prelabel import run as prelabel
+from ..core.quality import embeddings
 from ..core.quality import uniqueness as U
 from . import common, model_form
-from .embedding_map import vector_fields
+from .embeddings import add_field_choice
 
 FIELD, MODEL = "field", "model"
 PARAM_TYPES = {
@@ -31,37 +31,23 @@ class ComputeUniqueness(foo.Operator):
         )
 
     def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        add_embeddings_inputs(ctx, inputs, view)
+        inputs, view, well_typed = _embeddings_form(ctx)
         inputs.int("k", default=U.DEFAULT_K, min=1, label="Neighbours (k)")
-        inputs.str("output_field", default="uniqueness", label="Uniqueness field")
+        inputs.str("output_field", default=U.DEFAULT_OUTPUT_FIELD, label="Uniqueness field")
         if well_typed:
             outputs = U.check_uniqueness_output(view, _output_field(ctx.params))
             common.block_all(inputs, problems(view, ctx.params, outputs, k=_k(ctx.params)))
         return types.Property(inputs, view=types.View(label="LabelLoop: compute uniqueness"))
 
     def execute(self, ctx):
-        view, params = ctx.target_view(), ctx.params
-        field = embed_first(ctx, view)
-        result = U.compute_uniqueness(
-            view,
-            field,
-            k=_k(params),
-            output_field=_output_field(params),
-            progress=common.progress_bar(ctx),
-            user=common.user(ctx),
-        )
-        ctx.ops.reload_dataset()
-        return result
+        return _score(ctx, U.compute_uniqueness, k=_k(ctx.params), output_field=_output_field(ctx.params))
 
     def resolve_output(self, ctx):
         return common.run_output(
             "Uniqueness written: sort by it in the App", [("samples", "Samples scored")], [("mean", "Mean uniqueness")]
         )
 
-    def __call__(self, sample_collection, embeddings_field="embeddings", delegate=False, **options):
+    def __call__(self, sample_collection, embeddings_field=embeddings.DEFAULT_FIELD, delegate=False, **options):
         """Writes uniqueness from ``embeddings_field``. Options: k, output_field; ``model`` (with model_source,
         zoo_kwargs, batch_size, device) computes missing embeddings into ``embeddings_field`` first."""
         return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
@@ -77,10 +63,7 @@ class FindNearDuplicates(foo.Operator):
         )
 
     def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        add_embeddings_inputs(ctx, inputs, view)
+        inputs, view, well_typed = _embeddings_form(ctx)
         inputs.float(
             "threshold",
             default=U.DEFAULT_THRESHOLD,
@@ -97,28 +80,27 @@ class FindNearDuplicates(foo.Operator):
         return types.Property(inputs, view=types.View(label="LabelLoop: find near duplicates"))
 
     def execute(self, ctx):
-        view, params = ctx.target_view(), ctx.params
-        field = embed_first(ctx, view)
-        result = U.find_near_duplicates(
-            view,
-            field,
-            threshold=_threshold(params),
-            duplicate_tag=params.get("duplicate_tag") or None,
-            member_tag=params.get("member_tag") or None,
-            progress=common.progress_bar(ctx),
-            user=common.user(ctx),
-        )
-        ctx.ops.reload_dataset()
-        return result
+        tags = {name: ctx.params.get(name) or None for name in ("duplicate_tag", "member_tag")}
+        return _score(ctx, U.find_near_duplicates, threshold=_threshold(ctx.params), **tags)
 
     def resolve_output(self, ctx):
         counts = [("groups", "Groups of near duplicates"), ("duplicates", "Samples beyond one per group")]
         return common.run_output(f"Groups written: filter by '{U.GROUP_FIELD}'", counts)
 
-    def __call__(self, sample_collection, embeddings_field="embeddings", delegate=False, **options):
+    def __call__(self, sample_collection, embeddings_field=embeddings.DEFAULT_FIELD, delegate=False, **options):
         """Groups near duplicates by ``embeddings_field``. Options: threshold, duplicate_tag, member_tag;
         ``model`` (with model_source, zoo_kwargs, batch_size, device) computes missing embeddings first."""
         return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
+
+
+def _embeddings_form(ctx):
+    """The start of both forms: ``(inputs, view, whether the params are well typed)``, with the embeddings source
+    inputs added."""
+    inputs = types.Object()
+    view = ctx.target_view()
+    well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
+    add_embeddings_inputs(ctx, inputs, view)
+    return inputs, view, well_typed
 
 
 def add_embeddings_inputs(ctx, inputs, view):
@@ -129,13 +111,10 @@ def add_embeddings_inputs(ctx, inputs, view):
     inputs.enum("embeddings_source", sources.values(), default=FIELD, label="Embeddings", view=sources)
     if ctx.params.get("embeddings_source") == MODEL:
         model_form.add_model_inputs(ctx, inputs, [tasks.EMBEDDING])
-        inputs.str("embeddings_field", default="embeddings", label="Write embeddings to")
-        inputs.int("batch_size", default=16, min=1, label="Batch size")
-        common.choice(inputs, "device", prelabel.available_devices(), "cpu", "Device")
+        inputs.str("embeddings_field", default=embeddings.DEFAULT_FIELD, label="Write embeddings to")
+        model_form.add_batch_inputs(inputs)
     else:
-        fields = vector_fields(view)
-        default = "embeddings" if "embeddings" in fields else next(iter(fields), None)
-        common.choice(inputs, "embeddings_field", fields, default, "Embeddings field", required=True)
+        add_field_choice(inputs, view, "Embeddings field", required=True, or_first=True)
 
 
 def problems(view, params, outputs, k=None, threshold=None):
@@ -149,12 +128,18 @@ def problems(view, params, outputs, k=None, threshold=None):
     return U.check(view, params["embeddings_field"]) if params.get("embeddings_field") else []
 
 
-def embed_first(ctx, view):
-    """Computes the missing embeddings when a model is given; returns the embeddings field."""
-    params = ctx.params
+def _score(ctx, score, **settings):
+    """Runs ``score`` (with ``settings``) on the embeddings field, computing the missing embeddings first when a
+    model is given; reloads the dataset and returns the result."""
+    view, params = ctx.target_view(), ctx.params
     if params.get("embeddings_source") == MODEL:
-        prelabel.prelabel(view, _embed_request(params), progress=common.progress_bar(ctx), user=common.user(ctx))
-    return params.get("embeddings_field") or "embeddings"
+        request = _embed_request(params)
+        field = embeddings.compute_missing(view, request, progress=common.progress_bar(ctx), user=common.user(ctx))
+    else:
+        field = _embeddings_field(params)
+    result = score(view, field, progress=common.progress_bar(ctx), user=common.user(ctx), **settings)
+    ctx.ops.reload_dataset()
+    return result
 
 
 def sdk_params(embeddings_field, options):
@@ -164,12 +149,16 @@ def sdk_params(embeddings_field, options):
 
 
 def _embed_request(params):
-    output = params.get("embeddings_field") or "embeddings"
-    return model_form.request({**params, "output_field": output, "threshold": None}, task=tasks.EMBEDDING)
+    unscored = {**params, "threshold": None}  # the near-duplicate threshold is no model threshold
+    return model_form.request(unscored, output_field=_embeddings_field(params), task=tasks.EMBEDDING)
+
+
+def _embeddings_field(params):
+    return params.get("embeddings_field") or embeddings.DEFAULT_FIELD
 
 
 def _output_field(params):
-    return params.get("output_field") or "uniqueness"
+    return params.get("output_field") or U.DEFAULT_OUTPUT_FIELD
 
 
 def _k(params):

@@ -2,17 +2,16 @@
 
 import os
 
-import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
 
 from ..core.regression import compare as regression
-from ..core.regression import report
-from ..operators.compare import default_models, label_fields, request
+from ..core.regression import defaults, report
+from ..operators.common import user
 
 REGRESSION_TAG = "regression"
+COMPARE_MODELS = "@labelloop/mlops/compare_models"
 
-F = fo.ViewField
 PAGE = 15
 TRACES = (
     ("fixed", "#2ca02c"),
@@ -21,8 +20,6 @@ TRACES = (
     ("new_fp", "#9467bd"),
     ("removed_fp", "#17becf"),
 )
-SETTINGS = ("gt_field", "baseline_field", "candidate_field", "iou", "iou_tolerance", "confidence_tolerance")
-REPORTS_DIR = os.environ.get("LABELLOOP_REPORTS_DIR", os.path.expanduser("~/.fiftyone/labelloop/reports"))
 
 
 class RegressionPanel(foo.Panel):
@@ -50,10 +47,7 @@ class RegressionPanel(foo.Panel):
         self._refresh(ctx)
 
     def on_select_comparison(self, ctx):
-        chosen = _event(ctx).get("value")
-        match = [c for c in report.comparisons(ctx.dataset) if c["run_key"] == chosen]
-        ctx.panel.set_state("comparison", match[0] if match else None)
-        self._refresh(ctx)
+        self._refresh(ctx, _event(ctx).get("value"))
 
     def on_page(self, ctx):
         page = max(0, (ctx.panel.state.page or 0) + int(_event(ctx).get("step", 1)))
@@ -66,7 +60,7 @@ class RegressionPanel(foo.Panel):
         label, category = event.get("x"), event.get("trace")
         if not comparison or label is None or category is None:
             return
-        ctx.ops.set_view(view=objects_view(ctx.view, comparison, label, category))
+        ctx.ops.set_view(view=report.objects_view(ctx.view, comparison, label, category))
 
     def on_open_row(self, ctx):
         """Opens the clicked sample with the ground truth and both prediction fields visible."""
@@ -78,14 +72,13 @@ class RegressionPanel(foo.Panel):
             ctx.ops.open_sample(id=rows[int(index)]["id"])
 
     def on_show_regressed(self, ctx):
-        key = ctx.panel.state.comparison["key"]
-        ctx.ops.set_view(view=ctx.view.match(F(f"{key}_score") > 0).sort_by(f"{key}_score", reverse=True))
+        ctx.ops.set_view(view=report.regressed(ctx.view, ctx.panel.state.comparison["key"]))
 
     def on_tag(self, ctx):
+        """Tags the regressed samples of the view (a run recorded with the App user)."""
         key = ctx.panel.state.comparison["key"]
-        regressed = ctx.view.match(F(f"{key}_score") > 0)
-        regressed.tag_samples(REGRESSION_TAG)
-        ctx.ops.notify(f"Tagged {len(regressed)} regressed samples '{REGRESSION_TAG}'", variant="success")
+        tagged = report.tag_regressed(ctx.view, key, REGRESSION_TAG, user=user(ctx))["tagged"]
+        ctx.ops.notify(f"Tagged {tagged} regressed samples '{REGRESSION_TAG}'", variant="success")
         ctx.ops.reload_samples()
 
     def on_send_to_cvat(self, ctx):
@@ -100,22 +93,24 @@ class RegressionPanel(foo.Panel):
         ctx.prompt("@labelloop/mlops/send_to_cvat", params=params)
 
     def on_compare(self, ctx):
-        """Runs a new comparison with the settings picked in the panel, on the current view."""
+        """Starts ``compare_models`` on the current view with the settings picked in the panel (refused here with a
+        notification when they are wrong); ``on_compared`` shows the new comparison when it succeeds."""
         state = ctx.panel.state
-        settings = {**default_settings(ctx.dataset, state.comparison), **(state.fields or {}), **(state.numbers or {})}
-        problems = regression.check(ctx.view, request(settings))
+        picked = {**(state.fields or {}), **(state.numbers or {})}
+        settings = {**defaults.default_settings(ctx.dataset, state.comparison), **picked}
+        params = {name: settings[name] for name in defaults.SETTINGS}
+        problems = regression.check(ctx.view, regression.CompareRequest.from_params(params))
         if problems:
             ctx.ops.notify(" ".join(problems), variant="error")
             return
-        result = regression.compare(ctx.view, request(settings))
-        ctx.panel.set_state(
-            "comparison", next(c for c in report.comparisons(ctx.dataset) if c["run_key"] == result["run_key"])
-        )
-        ctx.ops.reload_dataset()
-        self._refresh(ctx)
+        ctx.prompt(COMPARE_MODELS, params=params, on_success=self.on_compared, skip_prompt=True)
+
+    def on_compared(self, ctx):
+        """Shows the comparison ``compare_models`` just saved (its result's run key)."""
+        self._refresh(ctx, (_event(ctx).get("result") or {}).get("run_key"))
 
     def on_export(self, ctx):
-        path = export_report(ctx.view, ctx.panel.state.comparison)
+        path = report.export_report(ctx.view, ctx.panel.state.comparison)
         ctx.panel.set_state("exported", path)
         ctx.ops.notify(f"Report written to {path}", variant="success")
 
@@ -151,16 +146,17 @@ class RegressionPanel(foo.Panel):
         buttons.btn("export", label="Export report", on_click=self.on_export)
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, px=2, py=2))
 
-    def _refresh(self, ctx):
+    def _refresh(self, ctx, run_key=None):
+        """Shows comparison ``run_key`` when given, else the one to show (see ``_shown``), for the current view."""
         saved = report.comparisons(ctx.dataset)
-        current = ctx.panel.state.comparison
-        comparison = next((c for c in saved if current and c["run_key"] == current["run_key"]), None)
-        comparison = comparison or (saved[0] if saved else None)
+        chosen = [c for c in saved if c["run_key"] == run_key]
+        comparison = chosen[0] if chosen else _shown(saved, ctx.panel.state.comparison, ctx.panel.state.latest)
         ctx.panel.set_state(
             {
                 "comparison": comparison,
+                "latest": saved[0]["run_key"] if saved else None,
                 "choices": [{"value": c["run_key"], "label": _choice_label(c)} for c in saved],
-                "summary": summary_for(ctx.view, comparison) if comparison else None,
+                "summary": report.summary_for(ctx.view, comparison) if comparison else None,
                 "page": 0,
             }
         )
@@ -179,15 +175,6 @@ BAR_LAYOUT = {
     "margin": {"t": 40, "b": 40, "l": 40, "r": 10},
     "legend": {"orientation": "h"},
 }
-
-
-def summary_for(samples, comparison):
-    """The comparison's counts for ``samples``: saved with the run for the whole dataset, aggregated for a view."""
-    if isinstance(samples, fo.Dataset) or not samples._stages:
-        saved = samples._root_dataset.get_run_info(comparison["run_key"]).config.counts
-        if saved.get("samples") == len(samples._root_dataset):
-            return saved
-    return report.summarize(samples, comparison)
 
 
 def bar_traces(summary):
@@ -218,64 +205,21 @@ def headline(comparison, summary):
     )
 
 
-def objects_view(samples, comparison, label, category):
-    """The samples (and, for detections, only the objects) of class ``label`` in ``category``."""
-    key, gt = comparison["key"], comparison["gt_field"]
-    if samples._root_dataset.get_field(gt).document_type is fo.Classification:
-        return samples.match((F(f"{gt}.label") == label) & (F(key) == category))
-    field = {"new_fp": comparison["candidate_field"], "removed_fp": comparison["baseline_field"]}.get(category, gt)
-    return samples.filter_labels(field, (F("label") == label) & (F(key) == category))
-
-
-def export_report(samples, comparison, directory=None):
-    """Writes the Markdown and JSON reports of ``comparison`` for ``samples``; returns the Markdown path."""
-    import json
-
-    directory = directory or REPORTS_DIR
-    os.makedirs(directory, exist_ok=True)
-    summary = report.summarize(samples, comparison)
-    data = report.report(summary, comparison, [], report.top_regressions(samples, comparison["key"], limit=50))
-    stem = os.path.join(directory, f"{samples._root_dataset.name}-{comparison['key']}")
-    with open(stem + ".json", "w") as f:
-        json.dump(data, f, indent=2, default=str)
-    with open(stem + ".md", "w") as f:
-        f.write(report.markdown(data))
-    return stem + ".md"
-
-
 def _settings_form(panel, ctx, on_compare):
     """Fields, IoU and tolerances of a new comparison (defaults: the shown comparison, or the latest runs)."""
-    defaults = default_settings(ctx.dataset, ctx.panel.state.comparison)
+    start = defaults.default_settings(ctx.dataset, ctx.panel.state.comparison)
+    label_fields = defaults.label_fields(ctx.dataset)
     fields = panel.h_stack("fields", gap=1)
     for name, label in (("gt_field", "Ground truth"), ("baseline_field", "Baseline"), ("candidate_field", "Candidate")):
         choices = types.Dropdown(label=label)
-        for field in label_fields(ctx.dataset):
+        for field in label_fields:
             choices.add_choice(field, label=field)
-        fields.str(name, view=choices, default=defaults[name])
+        fields.str(name, view=choices, default=start[name])
     numbers = panel.h_stack("numbers", gap=1, align_y="bottom")
     for name, label in (("iou", "IoU"), ("iou_tolerance", "IoU tolerance"), ("confidence_tolerance", "Conf. tol.")):
-        numbers.float(name, default=defaults[name], label=label)
-    numbers.str("key", default=defaults["key"], label="Key")
+        numbers.float(name, default=start[name], label=label)
+    numbers.str("key", default=start["key"], label="Key")
     numbers.btn("compare", label="Compare", variant="contained", on_click=on_compare)
-
-
-def default_settings(dataset, comparison=None):
-    """The settings a new comparison starts from: those of ``comparison``, else the two latest pre-labelling runs'
-    fields with IoU 0.5."""
-    if comparison:
-        return {name: comparison[name] for name in (*SETTINGS, "key")}
-    fields = label_fields(dataset)
-    baseline, candidate = default_models(dataset)
-    gt = "ground_truth" if "ground_truth" in fields else None
-    return {
-        "gt_field": gt,
-        "baseline_field": baseline,
-        "candidate_field": candidate,
-        "iou": 0.5,
-        "iou_tolerance": 0.1,
-        "confidence_tolerance": 0.2,
-        "key": "compare",
-    }
 
 
 def _comparison_picker(panel, state, on_change):
@@ -284,6 +228,14 @@ def _comparison_picker(panel, state, on_change):
         for choice in state.choices:
             choices.add_choice(choice["value"], label=choice["label"])
         panel.str("picked", view=choices, default=state.comparison["run_key"], on_change=on_change)
+
+
+def _shown(saved, current, latest):
+    """The comparison of ``saved`` (newest first) to show: ``current`` while it is saved, unless it was the
+    ``latest`` one when last shown (then the newest, so that a comparison made meanwhile shows), else the newest."""
+    follows_newest = not current or current["run_key"] == latest
+    kept = None if follows_newest else next((c for c in saved if c["run_key"] == current["run_key"]), None)
+    return kept or (saved[0] if saved else None)
 
 
 def _choice_label(comparison):

@@ -8,6 +8,7 @@ import pytest
 
 from fiftyone.operators.executor import ExecutionError
 
+from core.exceptions import FieldBusy
 from core.store import admin as run_admin
 from core.store import lease, runs
 from harness import processes
@@ -53,7 +54,7 @@ def test_a_run_in_another_process_is_refused_and_named(digits, tiny_models, prel
             prelabel_op(digits, tiny_models["classification"])  # the same output field, 'predictions'
         message = str(refused.value)
         assert key in message and "alice" in message and socket.gethostname() in message and "since" in message
-        with pytest.raises(lease.FieldBusy, match=key):
+        with pytest.raises(FieldBusy, match=key):
             runs.start_run(digits, "accept_prelabels", fields=["predictions"])
     finally:
         open(release, "w").close()
@@ -67,13 +68,13 @@ def test_the_lease_of_a_killed_holder_expires_and_another_process_takes_it(digit
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     killed = time.monotonic()
-    with pytest.raises(lease.FieldBusy, match=key):  # not before its TTL has run out
+    with pytest.raises(FieldBusy, match=key):  # not before its TTL has run out
         runs.start_run(digits, "prelabel", fields=["predictions"])
 
     def take_over():
         try:
             return runs.start_run(digits, "prelabel", fields=["predictions"])
-        except lease.FieldBusy:
+        except FieldBusy:
             return None
 
     mine = processes.wait_for(take_over, "the dead holder's lease to expire", timeout=ttl + 30)

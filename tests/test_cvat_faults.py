@@ -23,6 +23,17 @@ def load(samples, **options):
     return foo.get_operator(f"{PLUGIN}/load_from_cvat")(samples, **options)
 
 
+def status(samples, **options):
+    return foo.get_operator(f"{PLUGIN}/cvat_status")(samples, **options)
+
+
+def configure(double, monkeypatch):
+    """``double`` as the CVAT server of the FIFTYONE_CVAT_* variables, logged in as its owner."""
+    owner = double.owner
+    for key, value in {"URL": double.url, "USERNAME": owner.username, "PASSWORD": owner.password}.items():
+        monkeypatch.setenv(f"FIFTYONE_CVAT_{key}", value)
+
+
 def snapshot(dataset):
     """Everything a failed call must leave as it was: ground truth, fields, annotation runs."""
     dataset.reload()
@@ -114,15 +125,52 @@ def test_another_users_task_is_forbidden(shapes, cvat_env, monkeypatch):
 
 def test_tls_is_verified_unless_turned_off(shapes, monkeypatch):
     with CVATDouble(tls=True) as double:
-        owner = double.owner
-        for key, value in {"URL": double.url, "USERNAME": owner.username, "PASSWORD": owner.password}.items():
-            monkeypatch.setenv(f"FIFTYONE_CVAT_{key}", value)
+        configure(double, monkeypatch)
         with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
             send(shapes.limit(1))
         assert double.tasks == {}
         sent = send(shapes.limit(1), verify_tls=False)
-        status = foo.get_operator(f"{PLUGIN}/cvat_status")(shapes, review=sent["run_key"], verify_tls=False)
-        assert status["jobs_total"] == 1
+        assert status(shapes, review=sent["run_key"], verify_tls=False)["jobs_total"] == 1
+        with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
+            status(shapes, review=sent["run_key"])
+
+
+def test_tls_is_verified_against_requests_ca_bundle(shapes, monkeypatch):
+    with CVATDouble(tls=True) as double:
+        configure(double, monkeypatch)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", double.ca_file)
+        sent = send(shapes.limit(1))
+        assert status(shapes, review=sent["run_key"])["jobs_total"] == 1
+
+
+def test_status_with_a_wrong_password_names_the_refused_login(shapes, cvat_env, monkeypatch):
+    sent = send(shapes.limit(1))
+    monkeypatch.setenv("FIFTYONE_CVAT_PASSWORD", "not-the-password")
+    with pytest.raises(ExecutionError, match="refused the login of 'admin'") as refused:
+        status(shapes, review=sent["run_key"])
+    assert "Bad Request" not in str(refused.value) and "not-the-password" not in str(refused.value)
+
+
+def test_status_lists_deleted_tasks_and_counts_accepted_jobs(shapes, cvat_env):
+    sent = send(shapes.limit(13), task_size=12, segment_size=1)  # 12 jobs (two pages of CVAT's job list) + 1
+    kept, deleted = sent["task_ids"]
+    cvat_env.delete_task(deleted)
+    first_job = min(cvat_env.jobs)
+    Annotator(cvat_env.url, "admin", cvat_env.owner.password).set_job(first_job, state="completed", stage="acceptance")
+    result = status(shapes, review=sent["run_key"])
+    assert (result["jobs_total"], result["jobs_done"], result["missing_task_ids"]) == (12, 1, [deleted])
+    assert result["tasks"][1] == {"id": deleted, "missing": True, "name": None, "status": "deleted in CVAT", "jobs": []}
+    assert (result["tasks"][0]["size"], result["tasks"][0]["status"]) == (12, "annotation")
+    done = next(job for job in result["jobs"] if job["id"] == first_job)
+    assert done == {
+        "task_id": kept,
+        "id": first_job,
+        "state": "completed",
+        "stage": "acceptance",
+        "assignee": None,
+        "frames": 1,
+        "done": True,
+    }
 
 
 def test_double_load_is_refused_until_accepted_or_reverted(shapes, cvat_env):

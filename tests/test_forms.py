@@ -1,8 +1,22 @@
 """What the App forms offer: resolve_input with a real ExecutionContext, as the App calls it."""
 
+import importlib
+from types import ModuleType
+
+import pytest
+
+import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionContext
 
+from core.annotation.connection import CVATSettings
+from core.annotation.send import SendRequest
+from core.prelabel import accept
+from core.prelabel.run import PrelabelRequest
+from core.quality import active_learning, embedding_map, embeddings
+from core.quality import uniqueness as U
+from core.quality.mistakenness import MistakennessRequest
+from core.store import fields
 from harness import operators as ops
 
 
@@ -41,3 +55,99 @@ def test_accept_form_lists_label_fields(digits, tiny_models, prelabel_op):
     prelabel_op(digits, tiny_models["classification"])
     properties = form("accept_prelabels", digits, {})
     assert [c.value for c in properties["pred_field"].view.choices] == ["ground_truth", "predictions"]
+
+
+def _homes(owner, *names):
+    return {name: (owner, name) for name in names}
+
+
+BATCH = _homes(PrelabelRequest, "batch_size", "device")
+PRELABEL_INPUTS = "output_field threshold top_k unknown_labels store_logits overwrite allow_human_labels".split()
+FORM_DEFAULTS = [  # (operator, params, {form input: (the core object that holds its default, attribute)})
+    ("prelabel", {}, _homes(PrelabelRequest, *PRELABEL_INPUTS) | BATCH),
+    (
+        "compute_embeddings",
+        {},
+        {"output_field": (embeddings, "DEFAULT_FIELD"), "overwrite": (PrelabelRequest, "overwrite")} | BATCH,
+    ),
+    ("accept_prelabels", {}, {"gt_field": (fields, "GROUND_TRUTH"), "threshold": (accept, "DEFAULT_THRESHOLD")}),
+    (
+        "select_for_annotation",
+        {},
+        {
+            "count": (active_learning, "DEFAULT_COUNT"),
+            "strategy": (active_learning, "DEFAULT_STRATEGY"),
+            "diversity": (active_learning, "DEFAULT_DIVERSITY"),
+            "tag": (active_learning, "DEFAULT_TAG"),
+            "embeddings_field": (embeddings, "DEFAULT_FIELD"),
+        },
+    ),
+    (
+        "compute_embedding_map",
+        {},
+        {
+            "embeddings_field": (embeddings, "DEFAULT_FIELD"),
+            "method": (embedding_map, "DEFAULT_METHOD"),
+            "brain_key": (embedding_map, "DEFAULT_BRAIN_KEY"),
+        },
+    ),
+    (
+        "compute_mistakenness",
+        {},
+        _homes(MistakennessRequest, "gt_field", "iou", "confidence_thresh", "classwise", "prefix"),
+    ),
+    (
+        "compute_uniqueness",
+        {},
+        {
+            "embeddings_field": (embeddings, "DEFAULT_FIELD"),
+            "k": (U, "DEFAULT_K"),
+            "output_field": (U, "DEFAULT_OUTPUT_FIELD"),
+        },
+    ),
+    ("compute_uniqueness", {"embeddings_source": "model"}, {"embeddings_field": (embeddings, "DEFAULT_FIELD")} | BATCH),
+    (
+        "find_near_duplicates",
+        {},
+        {"embeddings_field": (embeddings, "DEFAULT_FIELD"), "threshold": (U, "DEFAULT_THRESHOLD")},
+    ),
+    (
+        "send_to_cvat",
+        {},
+        {"gt_field": (fields, "GROUND_TRUTH"), "verify_tls": (CVATSettings, "verify_tls")}
+        | _homes(SendRequest, "threshold", "iou", "schema_from", "image_quality"),
+    ),
+    ("load_from_cvat", {}, {"verify_tls": (CVATSettings, "verify_tls")}),
+]
+
+
+def _in_plugin(owner):
+    """The plugin's copy of the core module or class ``owner``: FiftyOne imports the plugin as a package of its own."""
+    root = type(foo.get_operator(ops.uri("prelabel"))).__module__.rsplit(".operators.", 1)[0]
+    if isinstance(owner, ModuleType):
+        return importlib.import_module(f"{root}.{owner.__name__}")
+    return getattr(importlib.import_module(f"{root}.{owner.__module__}"), owner.__qualname__)
+
+
+def _changed(value):
+    if isinstance(value, bool):
+        return not value
+    return value + 1 if isinstance(value, int) else value + 0.125 if isinstance(value, float) else f"{value}_2"
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "homes"),
+    FORM_DEFAULTS,
+    ids=[name + "-model" * bool(params) for name, params, _ in FORM_DEFAULTS],
+)
+def test_forms_show_the_core_defaults(dataset, monkeypatch, name, params, homes):
+    """Each default a form shows is read from its one home in core: changed there, it changes in the form."""
+    homes = {key: (_in_plugin(owner), attribute) for key, (owner, attribute) in homes.items()}
+    for owner, attribute in set(homes.values()):
+        monkeypatch.setattr(owner, attribute, _changed(getattr(owner, attribute)))
+    for label_field in {_in_plugin(fields).GROUND_TRUTH, _in_plugin(MistakennessRequest).gt_field}:
+        dataset.add_sample_field(label_field, fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification)
+    for vector_field in ("another", _in_plugin(embeddings).DEFAULT_FIELD):  # "another" first: not to be picked
+        dataset.add_sample_field(vector_field, fo.VectorField)
+    properties = form(name, dataset, params)
+    assert {key: properties[key].default for key in homes} == {key: getattr(*home) for key, home in homes.items()}

@@ -4,6 +4,7 @@ import socket
 
 import pytest
 
+from core.exceptions import FieldBusy
 from core.store import lease, runs
 from harness.processes import wait_for
 
@@ -14,7 +15,7 @@ def holders(dataset, field):
 
 def test_a_second_writer_is_refused_with_the_holder_and_what_to_do(dataset):
     with lease.acquire(dataset, ["predictions"], "prelabel_a", "alice"):
-        with pytest.raises(lease.FieldBusy) as refused:
+        with pytest.raises(FieldBusy) as refused:
             lease.acquire(dataset, ["predictions"], "prelabel_b", "bob")
     message = str(refused.value)
     assert isinstance(refused.value, RuntimeError)
@@ -26,7 +27,7 @@ def test_a_second_writer_is_refused_with_the_holder_and_what_to_do(dataset):
 
 def test_a_refused_run_takes_none_of_its_fields(dataset):
     with lease.acquire(dataset, ["b"], "other", "bob"):
-        with pytest.raises(lease.FieldBusy):
+        with pytest.raises(FieldBusy):
             lease.acquire(dataset, ["a", "b"], "mine", "alice")
         assert holders(dataset, "a") == []
         lease.acquire(dataset, ["a"], "third", "carol").release()
@@ -38,7 +39,7 @@ def test_runs_of_one_job_share_the_lease_until_the_last_releases(dataset):
     assert holders(dataset, "predictions") == ["shard_1", "shard_2"]
     assert lease.problems(dataset, ["predictions"], job="job-1") == []
     first.release()
-    with pytest.raises(lease.FieldBusy, match="shard_2"):
+    with pytest.raises(FieldBusy, match="shard_2"):
         lease.acquire(dataset, ["predictions"], "intruder", "bob")
     second.release()
     assert lease.live_leases(dataset) == []
@@ -58,7 +59,7 @@ def test_the_heartbeat_renews_the_lease(dataset):
 def test_a_run_holds_the_lease_on_its_fields_until_it_finishes(digits):
     key = runs.start_run(digits, "prelabel", fields=["predictions", "ground_truth"], user="alice")
     assert holders(digits, "predictions") == holders(digits, "ground_truth") == [key]
-    with pytest.raises(lease.FieldBusy, match=key):
+    with pytest.raises(FieldBusy, match=key):
         runs.start_run(digits, "accept_prelabels", fields=["ground_truth"])
     assert [r["key"] for r in runs.list_suite_runs(digits)] == [key]  # the refused run was not registered
     runs.finish_run(digits, key, error=ValueError("stopped"))

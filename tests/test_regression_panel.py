@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+import fiftyone as fo
 import fiftyone.operators as foo
 
 from harness import operators as ops
@@ -103,9 +104,15 @@ def test_a_comparison_started_from_the_panel(shapes):
 
     data.add_simulated_predictions(shapes, seed=5)
     fields = {"baseline_field": "baseline", "candidate_field": "candidate"}
-    requests = ops.run_panel(
-        PANEL, shapes, "on_compare", state={"fields": fields, "numbers": {"key": "from_panel", "iou": 0.6}}
-    )
+    picked = {"fields": fields, "numbers": {"key": "from_panel", "iou": 0.6}}
+    [prompt] = ops.run_panel(PANEL, shapes, "on_compare", state=picked)["prompt_user_for_operation"]
+    # the panel only starts compare_models (delegable, with progress and the user); the App runs it, then on_success
+    assert prompt["operator_uri"] == ops.uri("compare_models") and prompt["skip_prompt"]
+    assert prompt["params"]["key"] == "from_panel" and prompt["params"]["iou"] == 0.6
+    assert not shapes.has_field("from_panel_score")
+    result = ops.run("compare_models", shapes, prompt["params"]).result
+    on_success = prompt["on_success"].rsplit("#", 1)[-1]
+    requests = ops.run_panel(PANEL, shapes, on_success, state=picked, event_args={"result": result})
     state = state_of(requests)
     assert state["comparison"]["key"] == "from_panel" and state["comparison"]["iou"] == 0.6
     assert state["summary"]["samples"] == len(shapes) and shapes.has_field("from_panel_score")
@@ -114,6 +121,35 @@ def test_a_comparison_started_from_the_panel(shapes):
     form = {**properties["fields"]["type"]["properties"], **properties["numbers"]["type"]["properties"]}
     assert {"gt_field", "baseline_field", "candidate_field", "iou", "iou_tolerance", "compare"} <= set(form)
     assert properties["fields"]["type"]["properties"]["baseline_field"]["default"] == "baseline"
+
+
+def test_a_newer_comparison_shows_when_the_latest_was_shown(compared):
+    latest = state_of(ops.run_panel(PANEL, compared, "on_load"))
+    compare = foo.get_operator(ops.uri("compare_models"))
+    compare(compared, "baseline", "candidate", key="newer")
+    assert state_of(ops.run_panel(PANEL, compared, "on_change_view", state=latest))["comparison"]["key"] == "newer"
+    first = {"value": latest["comparison"]["run_key"]}
+    older = state_of(ops.run_panel(PANEL, compared, "on_select_comparison", state=latest, event_args=first))
+    compare(compared, "baseline", "candidate", key="newest")
+    assert state_of(ops.run_panel(PANEL, compared, "on_change_view", state=older))["comparison"]["key"] == "compare"
+
+
+def test_tagging_is_recorded_as_a_run_with_its_user(compared):
+    from core.regression import report
+    from core.store import lease, runs
+
+    result = report.tag_regressed(compared, "compare", "worse", user="alice")
+    [record] = [r for r in runs.list_suite_runs(compared) if r["kind"] == "tag_regressed"]
+    assert record["key"] == result["run_key"] and record["status"] == "completed" and record["user"] == "alice"
+    assert record["fields"] == ["tags"] and record["params"] == {"comparison_key": "compare", "tag": "worse"}
+    assert record["counts"] == {"tagged": len(compared.match_tags("worse"))} == {"tagged": result["tagged"]}
+    assert result["tagged"] == len(compared.match(fo.ViewField("compare_score") > 0)) > 0
+    assert not lease.live_leases(compared, ["tags"])
+    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
+    notified = ops.run_panel(PANEL, compared, "on_tag", state=state)["notify"]
+    from_panel = runs.list_suite_runs(compared)[0]
+    assert from_panel["kind"] == "tag_regressed" and from_panel["params"]["tag"] == "regression"
+    assert f"Tagged {from_panel['counts']['tagged']} " in notified[0]["message"]
 
 
 def test_a_bad_comparison_from_the_panel_is_reported(shapes):

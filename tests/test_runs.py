@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.store import runs
+from core.store import lease, runs
 
 
 def test_a_run_records_who_what_when_and_how_it_ended(shapes):
@@ -43,3 +43,35 @@ def test_run_on_a_view_is_visible_from_the_dataset(shapes):
 def test_run_keys_are_valid_identifiers(kind):
     key = runs.new_run_key(kind)
     assert key.startswith(kind + "_") and key.isidentifier()
+
+
+def test_recorded_completes_with_the_counts_or_fails_with_the_error_and_releases_the_lease(shapes):
+    key = runs.start_run(shapes, "quality", fields=["predictions"])
+    with runs.recorded(shapes, key) as run:
+        run.counts["labels"] = 3
+    [done] = runs.list_suite_runs(shapes)
+    assert done["status"] == runs.COMPLETED and done["counts"] == {"labels": 3} and done["error"] is None
+
+    key = runs.start_run(shapes, "quality", fields=["predictions"])
+    with pytest.raises(KeyError, match="no logits"), runs.recorded(shapes, key, {"samples": 5}) as run:
+        run.counts["scored"] = 2
+        raise KeyError("no logits")
+    failed = next(r for r in runs.list_suite_runs(shapes) if r["key"] == key)
+    assert failed["status"] == runs.FAILED and failed["counts"] == {"samples": 5, "scored": 2}
+    assert "no logits" in failed["error"] and lease.live_leases(shapes, ["predictions"]) == []
+
+
+def test_recorded_cleans_up_before_recording_and_may_raise_another_error_from_the_original(shapes):
+    key = runs.start_run(shapes, "quality", fields=["predictions"])
+    seen = []
+
+    def taken_back(error: BaseException) -> RuntimeError:
+        seen.append((error, lease.live_leases(shapes, ["predictions"]) != []))
+        return RuntimeError("taken back")
+
+    with pytest.raises(RuntimeError, match="taken back") as raised, runs.recorded(shapes, key, on_failure=taken_back):
+        raise ValueError("bad batch")
+    [(error, leased)] = seen
+    assert raised.value.__cause__ is error and leased
+    [failed] = runs.list_suite_runs(shapes)
+    assert failed["status"] == runs.FAILED and failed["error"] == "bad batch"

@@ -15,6 +15,8 @@ import requests
 
 import fiftyone.utils.cvat as fouc
 
+from ..exceptions import CVATError, CVATResponseError
+
 logger = logging.getLogger(__name__)
 
 SECRET_KEYS = {
@@ -23,14 +25,6 @@ SECRET_KEYS = {
     "password": "FIFTYONE_CVAT_PASSWORD",
     "email": "FIFTYONE_CVAT_EMAIL",
 }
-
-
-class CVATError(Exception):
-    """A CVAT problem, with a message that says what to do (never a credential)."""
-
-
-class CVATResponseError(CVATError, requests.exceptions.HTTPError):
-    """An error answer of the server (``response`` holds it); an ``HTTPError`` for FiftyOne's own checks."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +109,25 @@ class CVATConnection(fouc.CVATAnnotationAPI):
     def unknown_users(self, usernames):
         """The names among ``usernames`` that CVAT does not know (FiftyOne would send them and get a 500)."""
         return [name for name in dict.fromkeys(usernames) if name and self.get_user_id(name) is None]
+
+    def task_or_none(self, task_id: int) -> dict | None:
+        """The task as ``GET /api/tasks/{id}`` returns it; None when CVAT has no such task (404)."""
+        try:
+            return self.get(self.task_url(task_id)).json()
+        except CVATResponseError as error:
+            if error.response.status_code == 404:
+                return None
+            raise
+
+    def task_jobs(self, task_id: int) -> list[dict]:
+        """The task's jobs as ``GET /api/jobs?task_id=`` lists them, every page, in CVAT's order."""
+        jobs, page = [], 1
+        while True:
+            body = self.get(self.jobs_url(task_id), params={"page": page}).json()
+            jobs += body["results"]
+            if not body["next"]:
+                return jobs
+            page += 1
 
     def remove_created(self):
         """Deletes every task and project this connection created; returns their ids (best effort, logged)."""

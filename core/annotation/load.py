@@ -9,10 +9,11 @@ or reverts the corrections).
 
 import logging
 
+from ..exceptions import CVATError
 from ..store import runs
 from ..store.fields import label_path, label_type
 from . import merge
-from .connection import CVATConnection, CVATError
+from .connection import CVATConnection
 from .records import LOAD_KIND, backup_field_name, review
 
 logger = logging.getLogger(__name__)
@@ -64,16 +65,13 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     sent_ids = dict(results.id_map.get(review_field, {}))
     load_params = {"review": key, "gt_field": gt_field, "backup_field": backup_field, "sample_ids": sample_ids}
     load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=[gt_field, backup_field], user=user)
-    try:
+    with runs.recorded(dataset, load_key) as run:
         unexpected = _download(dataset, key, review_field)
         attributes = params.get("attributes") or ()
         counts = merge.merge(dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids, attributes)
         counts.update(samples=len(sample_ids), missing_tasks=len(missing))
         removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
-    except BaseException as error:
-        runs.finish_run(dataset, load_key, error=error)
-        raise
-    runs.finish_run(dataset, load_key, counts={**counts, "unexpected_labels": sum(unexpected.values())})
+        run.counts = {**counts, "unexpected_labels": sum(unexpected.values())}
     return {"run_key": load_key, **counts, "missing_task_ids": missing, "unexpected": unexpected, **removed}
 
 

@@ -13,11 +13,12 @@ import math
 
 import fiftyone as fo
 
+from ..exceptions import CVATError
 from ..store import runs
 from ..store.fields import ACCEPTED_RUN, label_path, label_type
 from . import review_field as cvat_review
 from .backend import ConnectedCVATBackendConfig
-from .connection import CVATConnection, CVATError
+from .connection import CVATConnection
 
 logger = logging.getLogger(__name__)
 
@@ -119,19 +120,18 @@ def _send(samples, request, connection, settings, user):
     review_field = cvat_review.review_field_name(request.gt_field, key)
     params = {**request.params(), "review_field": review_field, "server": settings.public_url}
     key = runs.start_run(samples, "send_to_cvat", params=params, fields=[review_field], user=user, key=key)
-    try:
+
+    def taken_back(error: BaseException) -> CVATError | None:
+        removed = _undo(dataset, key, review_field, connection)
+        return CVATError(f"{error} Nothing was kept: {removed}.") if isinstance(error, CVATError) else None
+
+    with runs.recorded(samples, key, on_failure=taken_back) as run:
         counts = cvat_review.build(
             samples, request.gt_field, review_field, request.pred_field, request.threshold, request.iou
         )
         results, task_size = _upload(samples, key, request, review_field, connection, settings)
-    except BaseException as error:
-        removed = _undo(dataset, key, review_field, connection)
-        runs.finish_run(samples, key, error=error)
-        if isinstance(error, CVATError):
-            raise CVATError(f"{error} Nothing was kept: {removed}.") from error
-        raise
-    counts.update(samples=len(samples), tasks=len(results.task_ids), jobs=_count_jobs(results))
-    runs.finish_run(samples, key, counts=counts)
+        counts.update(samples=len(samples), tasks=len(results.task_ids), jobs=_count_jobs(results))
+        run.counts = counts
     return {"run_key": key, "task_ids": list(results.task_ids), "task_size": task_size, **counts}
 
 

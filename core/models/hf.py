@@ -5,7 +5,7 @@ import torch
 
 import fiftyone as fo
 
-from . import source as M
+from ..exceptions import ModelError
 from . import tasks
 from .torch_compat import ensure_torchvision
 
@@ -25,7 +25,7 @@ class HFPredictor:
         self.threshold, self.top_k, self.store_logits = threshold, top_k, store_logits
         self.prompts = list(prompts or [])
         if task in tasks.ZERO_SHOT_TASKS and not self.prompts:
-            raise M.ModelError(f"Task '{task}' needs class prompts: give the names of the classes to look for.")
+            raise ModelError(f"Task '{task}' needs class prompts: give the names of the classes to look for.")
         loader = {
             tasks.CLASSIFICATION: tr.AutoModelForImageClassification,
             tasks.DETECTION: tr.AutoModelForObjectDetection,

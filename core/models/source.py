@@ -5,14 +5,11 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from ..exceptions import ModelError
 from . import tasks
 from .torch_compat import ensure_torchvision
 
 ZOO, HF = "zoo", "hf"
-
-
-class ModelError(ValueError):
-    """A model that cannot be used as asked; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +51,9 @@ def hf_config(name):
             f"Could not load '{name}' from the Hugging Face hub: it is not in the local cache and the hub cannot be "
             "reached (offline?). Save the model with `save_pretrained` where the hub is reachable and give its "
             f"local directory instead. ({type(error).__name__})"
-        ) from None
+        ) from error
     except ValueError as error:
-        raise ModelError(f"'{name}' is not a model transformers can load: {error}") from None
+        raise ModelError(f"'{name}' is not a model transformers can load: {error}") from error
 
 
 def check_task(name, config, task):
@@ -81,11 +78,11 @@ def zoo_entry(name):
 
     try:
         return foz.get_zoo_model(name)
-    except ValueError:
+    except ValueError as error:
         close = [n for n in foz.list_zoo_models() if _similar(name, n)][:8]
         hint = f" Similar names: {', '.join(close)}." if close else ""
         message = f"No FiftyOne zoo model named '{name}'.{hint} `fiftyone zoo models list` lists them."
-        raise ModelError(message) from None
+        raise ModelError(message) from error
 
 
 def identity(source):

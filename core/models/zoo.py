@@ -4,6 +4,7 @@ import numpy as np
 
 import fiftyone as fo
 
+from ..exceptions import ModelError
 from . import source as M
 from . import tasks
 from .torch_compat import ensure_torchvision
@@ -23,7 +24,7 @@ def zoo_task(entry):
     for tag, task in _TAG_TASKS:
         if tag in tags:
             return task
-    raise M.ModelError(f"Zoo model '{entry.name}' has no task LabelLoop can run (tags: {', '.join(sorted(tags))}).")
+    raise ModelError(f"Zoo model '{entry.name}' has no task LabelLoop can run (tags: {', '.join(sorted(tags))}).")
 
 
 class ZooPredictor:
@@ -42,10 +43,10 @@ class ZooPredictor:
         try:
             self.model = foz.load_zoo_model(source.name, **kwargs)
         except Exception as error:
-            raise M.ModelError(
+            raise ModelError(
                 f"Could not load zoo model '{source.name}': {error}. Zoo weights download on first use; offline, "
                 "download them where the network is reachable, or give a local transformers directory instead."
-            ) from None
+            ) from error
         if store_logits and getattr(self.model, "has_logits", False):
             self.model.store_logits = True
         self.labels = list(getattr(self.model, "classes", None) or prompts or [])

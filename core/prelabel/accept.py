@@ -12,10 +12,11 @@ from pymongo import UpdateOne
 import fiftyone as fo
 
 from ..store import runs, schema
-from ..store.fields import ACCEPTED_RUN, label_type, remove_run_labels
+from ..store.fields import ACCEPTED_RUN, GROUND_TRUTH, label_type, remove_run_labels
 
 SUPPORTED = (fo.Classification, fo.Detections)
 CHUNK = 1000
+DEFAULT_THRESHOLD = 0.5
 
 
 def check(samples, pred_field, gt_field, threshold, tag=None):
@@ -44,7 +45,7 @@ def check(samples, pred_field, gt_field, threshold, tag=None):
     return problems
 
 
-def accept(samples, pred_field, gt_field, threshold, tag=None, user=None):
+def accept(samples, pred_field, gt_field=GROUND_TRUTH, threshold=DEFAULT_THRESHOLD, tag=None, user=None):
     """Promotes predictions with confidence >= ``threshold``; returns the run key and counts."""
     problems = check(samples, pred_field, gt_field, threshold, tag)
     if problems:
@@ -60,17 +61,13 @@ def accept(samples, pred_field, gt_field, threshold, tag=None, user=None):
         "accepted_at": runs.now_iso(),
     }
     counts = {"samples": len(view), "promoted": 0, "kept_human": 0}
-    try:
+    with runs.recorded(view, key, counts):
         _declare(view._root_dataset, pred_field, gt_field)
         ids = view.values("id")
         for start in range(0, len(ids), CHUNK):
             _accept_chunk(view.select(ids[start : start + CHUNK]), pred_field, gt_field, threshold, stamp, counts)
         with schema.changing(view) as dataset:
             dataset.add_dynamic_sample_fields(fields=[gt_field])
-    except BaseException as error:
-        runs.finish_run(view, key, counts=counts, error=error)
-        raise
-    runs.finish_run(view, key, counts=counts)
     return {"run_key": key, **counts}
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
+from ..exceptions import ModelError
 from ..models import source as M
 from ..models import tasks
 from ..store import fields as L
@@ -31,7 +32,7 @@ class PrelabelRequest:
     """What to run and where to write it; see ``check`` for the rules each value must meet."""
 
     source: M.ModelSource
-    output_field: str
+    output_field: str = "predictions"
     task: str | None = None
     prompts: list = field(default_factory=list)
     threshold: float = 0.0
@@ -61,7 +62,7 @@ def check(samples, request):
         return problems
     try:
         task, model_labels = plan(request)
-    except M.ModelError as error:
+    except ModelError as error:
         return [str(error)]
     return (
         _check_field_type(samples, request, task)
@@ -113,7 +114,7 @@ def load_predictor(request):
 
 def prelabel(samples, request, progress=None, user=None, run_params=None, job=None):
     """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input, and
-    ``lease.FieldBusy`` when another run is writing the output field.
+    ``exceptions.FieldBusy`` when another run is writing the output field.
 
     ``progress`` is FiftyOne's: True/False for a terminal bar, or a callable taking the ProgressBar.
     ``run_params`` are recorded with the request's parameters (e.g. the shard this run covers); the runs of one
@@ -134,16 +135,12 @@ def prelabel(samples, request, progress=None, user=None, run_params=None, job=No
         job=job,
     )
     counts = {"samples": len(samples)}
-    try:
+    with runs.recorded(samples, key, counts):
         todo = samples if request.overwrite else samples.exists(request.output_field, False)
         counts["skipped_existing"] = len(samples) - len(todo)
         _declare_field(samples._root_dataset, request.output_field, predictor.label_type)
         counts.update(_run(todo, request, predictor, key, progress))
         _finish_schema(samples._root_dataset, request, predictor)
-    except BaseException as error:
-        runs.finish_run(samples, key, counts=counts, error=error)
-        raise
-    runs.finish_run(samples, key, counts=counts)
     return {"run_key": key, "task": predictor.task, **counts}
 
 

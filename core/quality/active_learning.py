@@ -14,13 +14,17 @@ import fiftyone as fo
 
 from ..store import runs
 from ..store.fields import label_type
-from .embedding_map import embedding_problems
+from . import embeddings
 
 STRATEGIES = ("entropy", "margin", "least_confidence")
+DEFAULT_COUNT = 50  # the batch size the forms offer
+DEFAULT_STRATEGY = "entropy"
+DEFAULT_DIVERSITY = 0.5
+DEFAULT_TAG = "to_annotate"
 SUPPORTED = (fo.Classification, fo.Detections)
 
 
-def check(samples, pred_field, count, strategy, embeddings_field=None, diversity=0.5, tag="to_annotate"):
+def check(samples, pred_field, count, strategy, embeddings_field=None, diversity=DEFAULT_DIVERSITY, tag=DEFAULT_TAG):
     """Every problem with the request, as messages."""
     problems = []
     if len(samples) == 0:
@@ -38,12 +42,19 @@ def check(samples, pred_field, count, strategy, embeddings_field=None, diversity
     if not tag:
         problems.append("Give the tag that marks the chosen samples, e.g. to_annotate.")
     if embeddings_field and not problems:
-        problems += embedding_problems(samples, embeddings_field, 1)
+        problems += embeddings.check(samples, embeddings_field, 1)
     return problems
 
 
 def select(
-    samples, pred_field, count, strategy="entropy", embeddings_field=None, diversity=0.5, tag="to_annotate", user=None
+    samples,
+    pred_field,
+    count,
+    strategy=DEFAULT_STRATEGY,
+    embeddings_field=None,
+    diversity=DEFAULT_DIVERSITY,
+    tag=DEFAULT_TAG,
+    user=None,
 ):
     """Tags the ``count`` most informative samples with ``tag``; returns their ids and scores."""
     problems = check(samples, pred_field, count, strategy, embeddings_field, diversity, tag)
@@ -59,18 +70,14 @@ def select(
     }
     model = runs.writer_model(samples, pred_field)
     key = runs.start_run(samples, "select_for_annotation", params=params, model=model, fields=["tags"], user=user)
-    try:
+    with runs.recorded(samples, key) as run:
         candidates = samples.match_tags(tag, bool=False)  # never pick what is already chosen
         ids, scores = uncertainties(candidates, pred_field, strategy)
         vectors = _vectors(candidates, embeddings_field, ids) if embeddings_field else None
         chosen = pick(scores, count, vectors, diversity)
         samples.select([ids[i] for i in chosen]).tag_samples(tag)
-    except BaseException as error:
-        runs.finish_run(samples, key, error=error)
-        raise
-    result = {"tagged": len(chosen), "mean_uncertainty": float(np.mean(scores[chosen])) if chosen else 0.0}
-    runs.finish_run(samples, key, counts=result)
-    return {"run_key": key, "ids": [ids[i] for i in chosen], **result}
+        run.counts = {"tagged": len(chosen), "mean_uncertainty": float(np.mean(scores[chosen])) if chosen else 0.0}
+    return {"run_key": key, "ids": [ids[i] for i in chosen], **run.counts}
 
 
 def uncertainties(samples, pred_field, strategy):
@@ -84,7 +91,7 @@ def uncertainties(samples, pred_field, strategy):
     return ids, np.array([_score(p, strategy) if p is not None else 0.0 for p in distributions])
 
 
-def pick(scores, count, vectors=None, diversity=0.5):
+def pick(scores, count, vectors=None, diversity=DEFAULT_DIVERSITY):
     """Indices of the batch: the most uncertain, or greedily uncertain-and-far-apart with ``vectors``."""
     count = min(count, len(scores))
     if vectors is None or diversity == 0:

@@ -32,10 +32,11 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
+from ..exceptions import ModelError
 from ..matching import Objects, ious, match
 from ..models import source as models
 from ..store import runs, schema
-from ..store.fields import PROVENANCE_ATTRIBUTE, label_path, label_type
+from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, label_path, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
 KIND = "mistakenness"
@@ -49,7 +50,7 @@ class MistakennessRequest:
     """Score ``gt_field`` with ``pred_field``; result fields are ``<prefix>mistakenness`` etc."""
 
     pred_field: str
-    gt_field: str = "ground_truth"
+    gt_field: str = GROUND_TRUTH
     prefix: str = ""
     iou: float = 0.5
     confidence_thresh: float = 0.5
@@ -122,7 +123,7 @@ def compute(samples, request, progress=None, user=None):
     params = {**asdict(request), "classes": classes}
     key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     counts = Counter(samples=len(samples))
-    with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as rollback:
+    with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as (rollback, _):
         ids = samples.values("id")
         chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
         if detections:
@@ -135,7 +136,6 @@ def compute(samples, request, progress=None, user=None):
                 rollback.save(chunk_ids)
                 bulk_set(dataset, chunk_ids, updates)
                 bar.set_iteration(min(done * CHUNK, len(ids)))
-    runs.finish_run(samples, key, counts=counts)
     return {"run_key": key, "classes": classes, **counts}
 
 
@@ -307,7 +307,7 @@ def _run_classes(samples, pred_field):
                 return None
             try:
                 id2label = getattr(models.hf_config(source["name"]), "id2label", None) or {}
-            except models.ModelError:
+            except ModelError:
                 return None
             return [class_map.get(id2label[i], id2label[i]) for i in sorted(id2label)]
     return None

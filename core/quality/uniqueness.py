@@ -16,6 +16,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..store import runs, schema
+from . import embeddings as E
 from . import neighbors
 
 DEFAULT_K = 3
@@ -23,7 +24,7 @@ DEFAULT_THRESHOLD = 0.05
 GROUP_FIELD, COUNT_FIELD = "near_dup_group", "near_dup_count"
 DUPLICATE_FIELDS = {GROUP_FIELD: fo.IntField, COUNT_FIELD: fo.IntField}
 MAX_REPORTED = 100  # groups listed in a result (all are written)
-VECTOR_FIELDS = (fo.VectorField, fo.ArrayField)
+DEFAULT_OUTPUT_FIELD = "uniqueness"
 
 
 def check(samples, embeddings_field, k=None, threshold=None, read_vectors=True):
@@ -31,9 +32,7 @@ def check(samples, embeddings_field, k=None, threshold=None, read_vectors=True):
     that they have one length (else only what the schema and counts show)."""
     problems = check_settings(samples, k, threshold)
     if not problems and embeddings_field is not None:
-        problems = check_field(samples, embeddings_field)
-    if not problems and read_vectors:
-        problems = read(samples, embeddings_field)[2]
+        problems = E.check(samples, embeddings_field, read_vectors=read_vectors)
     return problems
 
 
@@ -78,42 +77,15 @@ def _check_types(samples, fields, remedy):
     return problems
 
 
-def check_field(samples, embeddings_field):
-    """Problems with ``embeddings_field`` that the schema and counts show."""
-    field = samples.get_field(embeddings_field) if embeddings_field else None
-    if field is None:
-        return [
-            f"No embeddings field '{embeddings_field}' on the dataset: choose a vector field (e.g. written by "
-            "compute_embeddings) or compute embeddings with a model."
-        ]
-    if not isinstance(field, VECTOR_FIELDS):
-        found = type(field).__name__
-        return [f"Field '{embeddings_field}' holds {found}, not embedding vectors: choose a vector field."]
-    missing = len(samples) - samples.count(embeddings_field)
-    if missing:
-        return [
-            f"{missing} of {len(samples)} samples have no '{embeddings_field}' embeddings: compute them (compute_"
-            "embeddings skips the samples that have them) or target a view without them."
-        ]
-    return []
-
-
 def read(samples, embeddings_field):
     """``(sample ids, normalised float32 matrix or None, problems)`` of the vectors of ``samples``."""
     ids, vectors = samples.values(["id", embeddings_field])
-    shapes = {np.shape(v) for v in vectors}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 1:  # (missing vectors: see check_field)
-        found = ", ".join(sorted(str(s[0]) if len(s) == 1 else str(s) for s in shapes))
-        problem = (
-            f"The '{embeddings_field}' embeddings have different lengths ({found}): recompute them all with one "
-            "model (compute_embeddings with overwrite)."
-        )
-        return ids, None, [problem]
-    return ids, neighbors.normalise(np.stack(vectors)), []
+    problems = E.length_problems(embeddings_field, vectors)
+    return ids, None if problems else neighbors.normalise(np.stack(vectors)), problems
 
 
 def compute_uniqueness(
-    samples, embeddings_field="embeddings", k=DEFAULT_K, output_field="uniqueness", progress=None, user=None
+    samples, embeddings_field=E.DEFAULT_FIELD, k=DEFAULT_K, output_field=DEFAULT_OUTPUT_FIELD, progress=None, user=None
 ):
     """Writes each sample's uniqueness to ``output_field`` and records a ``uniqueness`` run; returns the summary
     (run key, counts and the most unique sample ids). Raises ValueError on bad input, writing nothing."""
@@ -122,17 +94,13 @@ def compute_uniqueness(
     key = runs.start_run(
         samples, "uniqueness", params=params, model=_model(samples, embeddings_field), fields=[output_field], user=user
     )
-    try:
+    with runs.recorded(samples, key) as run:
         scores = scores_from(neighbors.knn(unit, k, progress=progress).distances)
         _declare(samples, {output_field: fo.FloatField})
         samples.set_values(output_field, scores.tolist())
-    except BaseException as error:
-        runs.finish_run(samples, key, error=error)
-        raise
-    counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
-    runs.finish_run(samples, key, counts=counts)
+        run.counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
     most = np.argsort(-scores, kind="stable")[:10]
-    return {"run_key": key, "field": output_field, **counts, "most_unique": [ids[i] for i in most]}
+    return {"run_key": key, "field": output_field, **run.counts, "most_unique": [ids[i] for i in most]}
 
 
 def scores_from(distances):
@@ -146,7 +114,7 @@ def scores_from(distances):
 
 def find_near_duplicates(
     samples,
-    embeddings_field="embeddings",
+    embeddings_field=E.DEFAULT_FIELD,
     threshold=DEFAULT_THRESHOLD,
     duplicate_tag=None,
     member_tag=None,
@@ -170,16 +138,12 @@ def find_near_duplicates(
         user=user,
     )
     counts = {"samples": len(ids)}
-    try:
+    with runs.recorded(samples, key, counts):
         groups = _groups(neighbors.groups_within(unit, threshold, progress=progress))
         _write_groups(samples, len(ids), groups)
         counts.update(_tag(samples, ids, groups, duplicate_tag, member_tag, tags))
-    except BaseException as error:
-        runs.finish_run(samples, key, counts=counts, error=error)
-        raise
-    counts.update(groups=len(groups), duplicates=sum(len(g) - 1 for g in groups))
-    counts["samples_in_groups"] = counts["groups"] + counts["duplicates"]
-    runs.finish_run(samples, key, counts=counts)
+        counts.update(groups=len(groups), duplicates=sum(len(g) - 1 for g in groups))
+        counts["samples_in_groups"] = counts["groups"] + counts["duplicates"]
     listed = [[ids[i] for i in group] for group in groups[:MAX_REPORTED]]
     return {"run_key": key, **counts, "group_ids": listed, "truncated": len(groups) > MAX_REPORTED}
 

@@ -21,7 +21,9 @@ Score: ``broken + class_flip + new_fp - fixed - removed_fp`` (higher is worse).
 """
 
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
@@ -30,7 +32,7 @@ import fiftyone.core.utils as fou
 
 from ..matching import Objects, ious, match
 from ..store import runs, schema
-from ..store.fields import PROVENANCE_ATTRIBUTE, label_type
+from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
 GT_CATEGORIES = (
@@ -62,6 +64,16 @@ class CompareRequest:
     iou_tolerance: float = 0.1
     confidence_tolerance: float = 0.2
     classwise: bool = True
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> "CompareRequest":
+        """A request from operator or panel params: the options they leave out (or None) take their defaults."""
+        given = {name: params[name] for name in OPTIONS if params.get(name) is not None}
+        gt = params.get("gt_field") or GROUND_TRUTH
+        return cls(gt, params.get("baseline_field"), params.get("candidate_field"), **given)
+
+
+OPTIONS = tuple(f.name for f in dataclass_fields(CompareRequest) if f.default is not MISSING)
 
 
 def check(samples, request):
@@ -122,7 +134,7 @@ def compare(samples, request, progress=None, user=None):
         samples, KIND, params=asdict(request), model=_models(samples, request), fields=fields, user=user
     )
     totals = Totals()
-    with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as rollback:
+    with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as (rollback, run):
         _declare_fields(samples._root_dataset, request, detections)
         ids = samples.values("id")
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
@@ -132,9 +144,8 @@ def compare(samples, request, progress=None, user=None):
                 rollback.save(chunk_ids)
                 bulk_set(samples._root_dataset, chunk_ids, updates)
                 bar.set_iteration(min(start + CHUNK, len(ids)))
-    summary = totals.summary(kind="detections" if detections else "classification")
-    runs.finish_run(samples, key, counts=summary)
-    return {"run_key": key, "key": request.key, **summary}
+        run.counts = totals.summary(kind="detections" if detections else "classification")
+    return {"run_key": key, "key": request.key, **run.counts}
 
 
 def _chunk_results(chunk, request, totals, detections):

@@ -65,7 +65,7 @@ def _parser():
     parser.add_argument("--candidate", required=True, help="candidate predictions field")
     parser.add_argument("--key", default="gate", help="comparison key: field prefix of the results (default: gate)")
     parser.add_argument("--tag", help="compare only samples with this tag")
-    parser.add_argument("--iou", type=float, default=0.5)
+    parser.add_argument("--iou", type=float, default=regression.CompareRequest.iou)
     parser.add_argument("--classless", action="store_true", help="match objects across classes")
     parser.add_argument("--max-broken", type=int, help="fail when more objects/samples broke than this")
     parser.add_argument("--max-ratio", type=float, help="fail when broken / fixed exceeds this")

@@ -1,21 +1,26 @@
-"""Reading a saved comparison back: counts for any view (one MongoDB aggregation), the worst-regressed samples,
-the CI gate's verdict, and JSON / Markdown reports."""
+"""Reading a saved comparison back: counts for any view (one MongoDB aggregation), the worst-regressed samples
+and the objects of a class and category, the CI gate's verdict, JSON / Markdown reports; tagging the regressed
+samples (a run)."""
+
+import json
+import os
 
 import fiftyone as fo
 
-from .compare import CLS_CATEGORIES, GT_CATEGORIES
+from ..store import runs
+from .compare import CLS_CATEGORIES, GT_CATEGORIES, KIND
 
+F = fo.ViewField
 BROKEN, FIXED = ("broken", "class_flip"), ("fixed",)
+REPORTS_DIR = os.environ.get("LABELLOOP_REPORTS_DIR", os.path.expanduser("~/.fiftyone/labelloop/reports"))
 
 
 def comparisons(samples):
     """The comparisons saved on the dataset, newest first: dicts of run key, comparison key and fields."""
-    from ..store.runs import list_suite_runs
-
     return [
         {"run_key": r["key"], "started_at": r["started_at"], **r["params"]}
-        for r in list_suite_runs(samples)
-        if r["kind"] == "compare_models" and r["status"] == "completed"
+        for r in runs.list_suite_runs(samples)
+        if r["kind"] == KIND and r["status"] == runs.COMPLETED
     ]
 
 
@@ -45,8 +50,17 @@ def summarize(samples, params):
                 overall[category] = overall.get(category, 0) + row["n"]
                 counts = per_class.setdefault(label if label is not None else "(no label)", {})
                 counts[category] = counts.get(category, 0) + row["n"]
-    regressed = samples.count_values(fo.ViewField(f"{key}_score") > 0).get(True, 0)
+    regressed = samples.count_values(F(f"{key}_score") > 0).get(True, 0)
     return {"samples": len(samples), "regressed_samples": regressed, "overall": overall, "per_class": per_class}
+
+
+def summary_for(samples: fo.core.collections.SampleCollection, comparison: dict) -> dict:
+    """The comparison's counts for ``samples``: saved with the run for the whole dataset, aggregated for a view."""
+    if isinstance(samples, fo.Dataset) or not samples._stages:
+        saved = samples._root_dataset.get_run_info(comparison["run_key"]).config.counts
+        if saved.get("samples") == len(samples._root_dataset):
+            return saved
+    return summarize(samples, comparison)
 
 
 def broken_fixed(counts):
@@ -72,13 +86,43 @@ def gate_failures(summary, max_broken=None, max_ratio=None, per_class=True):
 
 def top_regressions(samples, key, limit=20, skip=0):
     """The worst-regressed samples (highest score first) as dicts, via the score index."""
-    view = samples.match(fo.ViewField(f"{key}_score") > 0).sort_by([(f"{key}_score", -1), ("id", 1)])
     fields = ["id", "filepath", f"{key}_score", f"{key}_fixed", f"{key}_broken", f"{key}_class_flip"]
-    page = view.skip(skip).limit(limit)
+    page = regressed(samples, key).skip(skip).limit(limit)
     rows = zip(*page.values(fields, _allow_missing=True), strict=True)
     return [
         {"id": r[0], "filepath": r[1], "score": r[2], "fixed": r[3], "broken": (r[4] or 0) + (r[5] or 0)} for r in rows
     ]
+
+
+def regressed(samples: fo.core.collections.SampleCollection, key: str) -> fo.DatasetView:
+    """The samples that regressed in comparison ``key``, worst first (via the score index)."""
+    return samples.match(F(f"{key}_score") > 0).sort_by([(f"{key}_score", -1), ("id", 1)])
+
+
+def objects_view(
+    samples: fo.core.collections.SampleCollection, comparison: dict, label: str, category: str
+) -> fo.DatasetView:
+    """The samples (and, for detections, only the objects) of class ``label`` in ``category``."""
+    key, gt = comparison["key"], comparison["gt_field"]
+    if samples._root_dataset.get_field(gt).document_type is fo.Classification:
+        return samples.match((F(f"{gt}.label") == label) & (F(key) == category))
+    field = {"new_fp": comparison["candidate_field"], "removed_fp": comparison["baseline_field"]}.get(category, gt)
+    return samples.filter_labels(field, (F("label") == label) & (F(key) == category))
+
+
+def tag_regressed(
+    samples: fo.core.collections.SampleCollection, comparison_key: str, tag: str, user: str | None = None
+) -> dict:
+    """Tags the samples that regressed in comparison ``comparison_key`` with ``tag``, as a run that holds the lease
+    on the tags; returns its key and how many samples it tagged."""
+    params = {"comparison_key": comparison_key, "tag": tag}
+    key = runs.start_run(samples, "tag_regressed", params=params, fields=["tags"], user=user)
+    with runs.recorded(samples, key) as run:
+        view = regressed(samples, comparison_key)
+        count = len(view)  # before tagging: the view may exclude the tag
+        view.tag_samples(tag)
+        run.counts = {"tagged": count}
+    return {"run_key": key, **run.counts}
 
 
 def report(summary, params, failures, top):
@@ -113,6 +157,20 @@ def markdown(report_data):
         f"| {t['id']} | {t['score']} | {t['broken']} | {t['fixed']} | {t['filepath']} |" for t in report_data["top"]
     ]
     return "\n".join(lines) + "\n"
+
+
+def export_report(samples: fo.core.collections.SampleCollection, comparison: dict, directory: str | None = None) -> str:
+    """Writes the Markdown and JSON reports of ``comparison`` for ``samples``; returns the Markdown path."""
+    directory = directory or REPORTS_DIR
+    os.makedirs(directory, exist_ok=True)
+    summary = summarize(samples, comparison)
+    data = report(summary, comparison, [], top_regressions(samples, comparison["key"], limit=50))
+    stem = os.path.join(directory, f"{samples._root_dataset.name}-{comparison['key']}")
+    with open(stem + ".json", "w") as f:
+        json.dump(data, f, indent=2, default=str)
+    with open(stem + ".md", "w") as f:
+        f.write(markdown(data))
+    return stem + ".md"
 
 
 def _group(samples, unwind, group_id):

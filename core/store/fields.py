@@ -2,6 +2,7 @@
 
 import fiftyone as fo
 
+GROUND_TRUTH = "ground_truth"  # the ground-truth field the operators default to
 PROVENANCE_ATTRIBUTE = "model_version"
 PRELABEL_RUN, ACCEPTED_RUN = "prelabel_run", "accepted_run"  # the attributes that carry the run key of a label
 _NAMED_TYPES = (fo.Classification, fo.Classifications, fo.Detection, fo.Detections, fo.Polyline, fo.Polylines)

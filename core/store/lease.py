@@ -17,6 +17,8 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 import fiftyone.core.odm as fodb
 
+from ..exceptions import FieldBusy
+
 COLLECTION = "labelloop_leases"
 TTL_ENV = "LABELLOOP_LEASE_TTL_SECONDS"
 DEFAULT_TTL = 60.0
@@ -25,14 +27,6 @@ ATTEMPTS = 3  # a refused upsert is retried when the holder released or expired 
 
 logger = logging.getLogger(__name__)
 _indexed = threading.Event()
-
-
-class FieldBusy(RuntimeError):
-    """A field is being written by another run; ``holder`` is that lease's document."""
-
-    def __init__(self, message, holder):
-        super().__init__(message)
-        self.holder = holder
 
 
 class Lease:
@@ -143,10 +137,10 @@ def _take(dataset, field, job, holder, ttl):
         try:
             _collection().update_one(query, [{"$set": update}], upsert=True)
             return
-        except DuplicateKeyError:
+        except DuplicateKeyError as error:
             doc = _collection().find_one({"dataset_id": dataset._doc.id, "field": field})
             if doc is not None and doc["expires_at"] >= _server_now():
-                raise FieldBusy(busy_message(doc), doc) from None
+                raise FieldBusy(busy_message(doc), doc) from error
     raise RuntimeError(f"Could not take the lease on field '{field}' after {ATTEMPTS} attempts: try again.")
 
 

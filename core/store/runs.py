@@ -2,13 +2,16 @@
 
 Every piece of long work (pre-labelling, quality scores, CVAT round trips, comparisons) is one run: who ran
 what, when, on which host, with which model and parameters, which fields it wrote (and which of them it created)
-and how it ended. A run holds the lease on the fields it writes from ``start_run`` to ``finish_run``, so two runs
-never write one field at once (see ``lease``).
+and how it ended. A run holds the lease on the fields it writes from ``start_run`` to ``finish_run`` (which
+``recorded`` calls when the run's body ends), so two runs never write one field at once (see ``lease``).
 """
 
 import getpass
 import secrets
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import lease
@@ -25,7 +28,7 @@ def start_run(samples, kind, params=None, model=None, fields=(), user=None, job=
     """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key (``key`` when given,
     e.g. made with ``new_run_key`` to name what the run creates).
 
-    The run takes the lease on the ``fields`` it will write until ``finish_run``: ``lease.FieldBusy`` (nothing
+    The run takes the lease on the ``fields`` it will write until ``finish_run``: ``exceptions.FieldBusy`` (nothing
     registered) when another run is writing one of them. Runs of one ``job`` (the shards of a scaled-out request)
     share the lease. The fields that do not exist yet are recorded as ``created_fields``.
     """
@@ -74,6 +77,38 @@ def finish_run(samples, key, counts=None, error=None):
         held = _leases.pop(key, None)
         if held:
             held.release()
+
+
+@dataclass
+class Recording:
+    """The counts of a run in progress, recorded as they stand when its body ends (see ``recorded``)."""
+
+    counts: dict = field(default_factory=dict)
+
+
+@contextmanager
+def recorded(
+    samples,
+    key: str,
+    counts: dict | None = None,
+    on_failure: Callable[[BaseException], BaseException | None] | None = None,
+) -> Iterator[Recording]:
+    """The body of run ``key``; yields the ``Recording`` whose counts (``counts`` when given) the body fills in or
+    replaces. A successful run is recorded completed with its counts; a failed one failed with the counts as they
+    stand and the error, which is raised again. ``on_failure(error)``, when given, first takes back what the body
+    left (the run still holds its lease) and may return an exception to raise instead, from the error."""
+    run = Recording({} if counts is None else counts)
+    try:
+        yield run
+    except BaseException as error:
+        try:
+            replacement = on_failure(error) if on_failure else None
+        finally:
+            finish_run(samples, key, counts=run.counts, error=error)
+        if replacement is None:
+            raise
+        raise replacement from error
+    finish_run(samples, key, counts=run.counts)
 
 
 def list_suite_runs(samples):

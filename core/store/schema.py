@@ -10,6 +10,7 @@ import contextlib
 import secrets
 import time
 
+from ..exceptions import FieldBusy
 from . import lease, runs
 
 SCHEMA = "__schema__"
@@ -34,7 +35,7 @@ def _acquire(dataset):
     while True:
         try:
             return lease.acquire(dataset, [SCHEMA], key, runs.current_user(), ttl=TTL)
-        except lease.FieldBusy:
+        except FieldBusy:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)  # a brief poll: the holder releases within milliseconds

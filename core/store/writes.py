@@ -6,6 +6,7 @@ attributes are written to the label with that id wherever it now sits in its lis
 people add, move or delete meanwhile keep their values and deleted ones are not recreated.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import reduce
@@ -81,18 +82,20 @@ class Rollback:
 
 
 @contextmanager
-def rolled_back_on_failure(samples, key, fields, counts, what):
-    """The body of run ``key``, which writes ``fields``: when it fails, its writes are taken back (see
-    ``Rollback``), the run is recorded as failed with ``counts`` and the error is raised again (a ``ValueError``,
-    which explains a problem of the request, as it is; others saying that ``what`` failed and was taken back)."""
+def rolled_back_on_failure(
+    samples, key: str, fields: list[str], counts: dict, what: str
+) -> Iterator[tuple[Rollback, runs.Recording]]:
+    """The body of run ``key``, which writes ``fields``, recorded with ``counts`` unless it replaces them (see
+    ``runs.recorded``); yields its ``Rollback`` and ``Recording``. When it fails, its writes are taken back, the run
+    is recorded as failed and the error is raised again (a ``ValueError``, which explains a problem of the request,
+    as it is; others saying that ``what`` failed and was taken back)."""
     rollback = Rollback(samples._root_dataset, fields)
-    try:
-        yield rollback
-    except BaseException as error:
-        try:
-            rollback.undo()
-        finally:
-            runs.finish_run(samples, key, counts=counts, error=error)
+
+    def taken_back(error: BaseException) -> RuntimeError | None:
+        rollback.undo()
         if isinstance(error, ValueError) or not isinstance(error, Exception):
-            raise
-        raise RuntimeError(f"The {what} failed and what it had written was taken back: {error}") from error
+            return None
+        return RuntimeError(f"The {what} failed and what it had written was taken back: {error}")
+
+    with runs.recorded(samples, key, counts, on_failure=taken_back) as run:
+        yield rollback, run

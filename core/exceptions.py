@@ -1,0 +1,23 @@
+"""The suite's errors, each with a message that says what to do."""
+
+import requests
+
+
+class ModelError(ValueError):
+    """A model that cannot be used as asked; the message says what to do instead."""
+
+
+class CVATError(Exception):
+    """A CVAT problem, with a message that says what to do (never a credential)."""
+
+
+class CVATResponseError(CVATError, requests.exceptions.HTTPError):
+    """An error answer of the server (``response`` holds it); an ``HTTPError`` for FiftyOne's own checks."""
+
+
+class FieldBusy(RuntimeError):
+    """A field is being written by another run; ``holder`` is that lease's document."""
+
+    def __init__(self, message: str, holder: dict) -> None:
+        super().__init__(message)
+        self.holder = holder
