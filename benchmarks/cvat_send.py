@@ -7,12 +7,10 @@ median of --repeat alternating runs; ours also once pre-populated from a predict
 ``RESULT cvat_send ratio=<ours/annotate> ours_s=.. annotate_s=.. prefilled_s=.. images=..``.
 """
 
-import argparse
 import statistics
 import tempfile
-import time
 
-import _setup  # noqa: F401  (a private mongod, before fiftyone is imported)
+import _setup  # a private mongod, before fiftyone is imported
 
 import fiftyone as fo
 
@@ -23,8 +21,7 @@ from testing.cvat_double import CVATDouble
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="200 images instead of 500")
+    parser = _setup.parser(__doc__, "200 images instead of 500")
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the median counts")
     args = parser.parse_args()
     images = 200 if args.quick else 500
@@ -34,12 +31,14 @@ def main():
         settings = CVATSettings(double.url, double.owner.username, double.owner.password)
         ours, theirs = [], []
         for i in range(args.repeat):
-            ours.append(_timed(lambda: cvat_send.send(dataset, cvat_send.SendRequest("ground_truth"), settings)))
-            theirs.append(_timed(lambda i=i: _annotate(dataset, f"anchor_{i}", settings)))
+            ours.append(
+                _setup.timed(lambda: cvat_send.send(dataset, cvat_send.SendRequest("ground_truth"), settings))[0]
+            )
+            theirs.append(_setup.timed(lambda i=i: _annotate(dataset, f"anchor_{i}", settings))[0])
         dataset.set_values("predictions", [fo.Classification(label="1", confidence=0.9)] * len(dataset))
         dataset.limit(len(dataset) // 2).set_values("ground_truth", [None] * (len(dataset) // 2))
         request = cvat_send.SendRequest("ground_truth", pred_field="predictions")
-        prefilled = _timed(lambda: cvat_send.send(dataset, request, settings))
+        prefilled, _ = _setup.timed(lambda: cvat_send.send(dataset, request, settings))
         uploaded = len(double.tasks)
     ours_s, anchor_s = statistics.median(ours), statistics.median(theirs)
     print(f"{images} digit PNGs, {uploaded} tasks uploaded to the CVAT double")
@@ -64,12 +63,6 @@ def _annotate(dataset, key, settings):
         username=settings.username,
         password=settings.password,
     )
-
-
-def _timed(run):
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -8,9 +8,6 @@ give every sample the same baseline tp/fp/fn, and ends with
 so ``peak_mb`` (read right after our run) is the peak of the process during our run, not the build's.
 """
 
-import argparse
-import time
-
 import _setup
 
 from core.regression.compare import CompareRequest, compare
@@ -22,23 +19,22 @@ COUNTS = ("tp", "fp", "fn")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="10,000 samples instead of 50,000")
+    parser = _setup.parser(__doc__, "10,000 samples instead of 50,000")
     parser.add_argument("--samples", type=int, help="number of samples (overrides --quick)")
     args = parser.parse_args()
     count = args.samples or (10_000 if args.quick else 50_000)
 
-    build_s, dataset = _timed(lambda: synthetic.build_bulk("bench-diff", count))
+    build_s, dataset = _setup.timed(lambda: synthetic.build_bulk("bench-diff", count))
     per_field = {f: dataset.count(f"{f}.detections") / count for f in FIELDS}
     build_peak, rss_before = _setup.peak_rss_mb(), _status_mb("VmRSS")
     print(f"built {count} samples in {build_s:.1f} s, peak RSS {build_peak:.0f} MiB")
 
     _reset_peak()
     request = CompareRequest(*FIELDS, key="compare")
-    ours_s, _ = _timed(lambda: compare(dataset, request, progress=False))
+    ours_s, _ = _setup.timed(lambda: compare(dataset, request, progress=False))
     peak_mb = _setup.peak_rss_mb()
-    paint_s, _ = _timed(lambda: run_panel("labelloop_regression", dataset, "on_load"))
-    eval_s, _ = _timed(
+    paint_s, _ = _setup.timed(lambda: run_panel("labelloop_regression", dataset, "on_load"))
+    eval_s, _ = _setup.timed(
         lambda: dataset.evaluate_detections("baseline", gt_field="ground_truth", eval_key="eval_b", progress=False)
     )
     same = _same_counts(dataset, "compare_baseline", "eval_b")
@@ -76,12 +72,6 @@ def _reset_peak():
     """Resets the peak RSS (``VmHWM``, which ``peak_rss_mb`` reads) to the current RSS (Linux)."""
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
-
-
-def _timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
 
 
 if __name__ == "__main__":

@@ -4,10 +4,8 @@ Prints images/s of both on the digits PNGs (1,797; --quick: 1,000), the median o
 ends with ``RESULT prelabel ratio=<ours/anchor> ours_ips=.. anchor_ips=.. peak_mb=..`` (peak RSS after our runs).
 """
 
-import argparse
 import statistics
 import tempfile
-import time
 
 import _setup
 
@@ -19,8 +17,7 @@ from testing import data, tiny_models
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1,000 images instead of 1,797")
+    parser = _setup.parser(__doc__, "1,000 images instead of 1,797")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the median counts")
     args = parser.parse_args()
@@ -34,9 +31,11 @@ def main():
     anchor = foz.load_zoo_model("classification-transformer-torch", name_or_path=model_dir)
     ours, theirs = [], []
     for _ in range(args.repeat):
-        ours.append(_timed(lambda: prelabel.prelabel(dataset, request, progress=False)))
+        ours.append(_setup.timed(lambda: prelabel.prelabel(dataset, request, progress=False))[0])
         peak_mb = _setup.peak_rss_mb()
-        theirs.append(_timed(lambda: dataset.apply_model(anchor, "anchor", batch_size=args.batch_size, progress=False)))
+        theirs.append(
+            _setup.timed(lambda: dataset.apply_model(anchor, "anchor", batch_size=args.batch_size, progress=False))[0]
+        )
     ours_s, anchor_s = statistics.median(ours), statistics.median(theirs)
 
     agree = sum(a == b for a, b in zip(dataset.values("ours.label"), dataset.values("anchor.label"), strict=True))
@@ -48,12 +47,6 @@ def main():
         f"RESULT prelabel ratio={ours_ips / anchor_ips:.2f} ours_ips={ours_ips:.1f} "
         f"anchor_ips={anchor_ips:.1f} peak_mb={peak_mb:.0f}"
     )
-
-
-def _timed(fn):
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

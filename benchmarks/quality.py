@@ -15,11 +15,10 @@ Last line: ``RESULT quality p_at_k=.. brain_p_at_k=.. auroc=.. brain_auroc=.. mi
 brain_missing_recall=..``.
 """
 
-import argparse
 import statistics
 import time
 
-import _setup  # noqa: F401  (starts the private mongod before fiftyone is imported)
+import _setup  # starts the private mongod before fiftyone is imported
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
@@ -38,8 +37,7 @@ OURS = "ours_"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="300 detection images instead of 600, one timing run")
+    parser = _setup.parser(__doc__, "300 detection images instead of 600, one timing run")
     parser.add_argument("--repeat", type=int, help="timing runs of each (default: 1 with --quick, else 3)")
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 3)

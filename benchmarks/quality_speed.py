@@ -12,7 +12,6 @@ weigh the 1st-3rd with the same 0.6/0.3/0.1. Ends with
 ``RESULT quality_speed uniqueness_ratio=<ours/brain at 10k> uniqueness_peak_mb=<ours at 10k> ...``.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -25,7 +24,7 @@ if CHILD:  # the parent's private mongod is inherited through FIFTYONE_DATABASE_
     REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
 else:
-    import _setup  # noqa: F401  (starts the private mongod before fiftyone is imported)
+    import _setup  # starts the private mongod before fiftyone is imported
 
 import numpy as np
 
@@ -36,8 +35,7 @@ METHODS = ("pca", "umap", "tsne")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="skip t-SNE at 50k")
+    parser = _setup.parser(__doc__, "skip t-SNE at 50k")
     parser.add_argument("--large", type=int, default=200_000, help="samples of ours-only uniqueness run")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="numba-"))

@@ -21,3 +21,10 @@ class FieldBusy(RuntimeError):
     def __init__(self, message: str, holder: dict) -> None:
         super().__init__(message)
         self.holder = holder
+
+
+def refuse(problems: list[str]) -> None:
+    """Raises the ``ValueError`` that states every problem of a request, when there is any (the suite's way of
+    refusing bad input before anything is written; operators show the same messages as form warnings)."""
+    if problems:
+        raise ValueError(" ".join(problems))

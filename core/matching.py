@@ -6,9 +6,12 @@ above the threshold (a later one wins a tie); non-crowd objects match once, crow
 area) match many and come last. Unmatched predictions are false positives, unmatched ground truth false negatives.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass
@@ -21,7 +24,14 @@ class Objects:
     crowd: list
 
     @classmethod
-    def of(cls, labels, boxes, confidences=None, crowd=None):
+    def of(
+        cls,
+        labels: Sequence[str] | None,
+        boxes: ArrayLike,
+        confidences: Sequence[float | None] | None = None,
+        crowd: Sequence[bool] | None = None,
+    ) -> Self:
+        """The objects from plain lists (missing confidences None, crowd flags False)."""
         labels = list(labels or [])
         box_array = np.asarray(boxes, dtype=float).reshape(-1, 4) if labels else np.zeros((0, 4))
         return cls(labels, box_array, list(confidences or [None] * len(labels)), list(crowd or [False] * len(labels)))
@@ -38,13 +48,13 @@ class Matches:
     gt_match: np.ndarray
     gt_iou: np.ndarray
 
-    def counts(self):
+    def counts(self) -> tuple[int, int, int]:
         """Per-sample (tp, fp, fn) as ``evaluate_detections`` writes them."""
         tp = sum(1 for s in self.pred_status if s == "tp")
         return tp, len(self.pred_status) - tp, sum(1 for s in self.gt_status if s == "fn")
 
 
-def ious(preds, gts):
+def ious(preds: Objects, gts: Objects) -> np.ndarray:
     """The ``len(preds) x len(gts)`` IoU matrix (crowd columns divide by the prediction's area)."""
     if not len(preds.labels) or not len(gts.labels):
         return np.zeros((len(preds.labels), len(gts.labels)))
@@ -59,7 +69,7 @@ def ious(preds, gts):
         return np.minimum(np.where(union > 0, inter / union, 0.0), 1.0)
 
 
-def match(preds, gts, iou_thresh=0.5, classwise=True):
+def match(preds: Objects, gts: Objects, iou_thresh: float = 0.5, classwise: bool = True) -> Matches:
     """Matches ``preds`` to ``gts`` (both ``Objects``) as ``evaluate_detections`` does."""
     iou_thresh = min(iou_thresh, 1 - 1e-10)
     table = ious(preds, gts)

@@ -1,8 +1,6 @@
 """``accept_prelabels``: promote confident predictions into ground truth, keeping every human label."""
 
 import fiftyone as fo
-import fiftyone.operators as foo
-from fiftyone.operators import types
 
 from ..core.prelabel import accept
 from ..core.store import fields as store_fields
@@ -11,20 +9,20 @@ from . import common
 PARAM_TYPES = {"pred_field": common.STR, "gt_field": common.STR, "threshold": common.NUMBER, "tag": common.STR}
 
 
-class AcceptPrelabels(foo.Operator):
-    """Commits the suggestions at or above a confidence threshold into a ground-truth field."""
+class AcceptPrelabels(common.LabelLoopOperator):
+    """Commits the suggestions at or above a confidence threshold into a ground-truth field.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "accept_prelabels", "Accept pre-labels", "Promote confident predictions into a ground-truth field"
-        )
+    Human labels are never replaced; each promoted label carries the key of the accept run, so deleting that run
+    removes exactly the promoted labels.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        fields = sorted(view.get_field_schema(embedded_doc_type=(fo.Classification, fo.Detections)))
+    name = "accept_prelabels"
+    label = "Accept pre-labels"
+    description = "Promote confident predictions into a ground-truth field"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
+        fields = store_fields.field_names(view, (fo.Classification, fo.Detections))
         common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
         inputs.str("gt_field", default=store_fields.GROUND_TRUTH, label="Ground-truth field")
         inputs.float(
@@ -33,13 +31,10 @@ class AcceptPrelabels(foo.Operator):
         inputs.str("tag", label="Only samples with this tag", description="e.g. reviewed; empty: all samples")
         if well_typed and ctx.params.get("pred_field"):
             common.block_all(inputs, accept.check(view, *_arguments(ctx.params)))
-        return types.Property(inputs, view=types.View(label="LabelLoop: accept pre-labels"))
 
     def execute(self, ctx):
         result = accept.accept(ctx.target_view(), *_arguments(ctx.params), user=common.user(ctx))
-        ctx.set_progress(progress=1.0, label="Done")
-        ctx.ops.reload_dataset()
-        return result
+        return common.finished(ctx, result, "Done")
 
     def resolve_output(self, ctx):
         return common.run_output(
@@ -48,14 +43,29 @@ class AcceptPrelabels(foo.Operator):
 
     def __call__(
         self,
-        sample_collection,
-        pred_field,
-        gt_field=store_fields.GROUND_TRUTH,
-        threshold=accept.DEFAULT_THRESHOLD,
-        tag=None,
-        delegate=False,
-    ):
-        """Promotes predictions of ``pred_field`` into ``gt_field``; returns the run key and counts."""
+        sample_collection: fo.core.collections.SampleCollection,
+        pred_field: str,
+        gt_field: str = store_fields.GROUND_TRUTH,
+        threshold: float = accept.DEFAULT_THRESHOLD,
+        tag: str | None = None,
+        delegate: bool = False,
+    ) -> dict | None:
+        """Promotes the predictions of ``pred_field`` at or above ``threshold`` into ``gt_field``, keeping every
+        human label.
+
+        Args:
+            sample_collection: the samples whose predictions to accept (a dataset or a view)
+            pred_field: the Classification or Detections field of the predictions
+            gt_field: the ground-truth field to write (default: ``store.fields.GROUND_TRUTH``)
+            threshold: accept predictions with at least this confidence, in [0, 1] (default:
+                ``prelabel.accept.DEFAULT_THRESHOLD``)
+            tag: only samples with this tag (default: None, all samples)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+
+        Returns:
+            a dict with the run key ``run_key`` and the counts ``samples``, ``promoted`` (labels written) and
+            ``kept_human`` (human labels left as they were); None when delegated
+        """
         params = {"pred_field": pred_field, "gt_field": gt_field, "threshold": threshold, "tag": tag}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 

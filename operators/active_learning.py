@@ -1,9 +1,9 @@
 """``select_for_annotation``: an active-learning batch — uncertain for the model and diverse — tagged for CVAT."""
 
-import fiftyone.operators as foo
-from fiftyone.operators import types
+import fiftyone as fo
 
 from ..core.quality import active_learning
+from ..core.store import fields as store_fields
 from . import common
 from .embeddings import add_field_choice
 
@@ -14,20 +14,19 @@ PARAM_TYPES = {
 }
 
 
-class SelectForAnnotation(foo.Operator):
-    """Tags the samples the model is least sure about, spread out in embedding space."""
+class SelectForAnnotation(common.LabelLoopOperator):
+    """Tags the samples the model is least sure about, spread out in embedding space.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "select_for_annotation", "Select for annotation", "Tag an uncertain, diverse batch to annotate next"
-        )
+    Samples that already carry the tag are never chosen again, so each run adds a new batch.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        labels = sorted(view.get_field_schema(embedded_doc_type=active_learning.SUPPORTED))
+    name = "select_for_annotation"
+    label = "Select for annotation"
+    description = "Tag an uncertain, diverse batch to annotate next"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
+        labels = store_fields.field_names(view, active_learning.SUPPORTED)
         common.choice(inputs, "pred_field", labels, None, "Predictions (with logits or confidences)", required=True)
         inputs.int("count", default=active_learning.DEFAULT_COUNT, min=1, label="Batch size")
         common.choice(inputs, "strategy", active_learning.STRATEGIES, active_learning.DEFAULT_STRATEGY, "Uncertainty")
@@ -36,16 +35,38 @@ class SelectForAnnotation(foo.Operator):
         inputs.str("tag", default=active_learning.DEFAULT_TAG, label="Tag for the chosen samples")
         if well_typed and ctx.params.get("pred_field"):
             common.block_all(inputs, active_learning.check(view, **_arguments(ctx.params)))
-        return types.Property(inputs, view=types.View(label="LabelLoop: select for annotation"))
 
     def execute(self, ctx):
         result = active_learning.select(ctx.target_view(), **_arguments(ctx.params), user=common.user(ctx))
-        ctx.set_progress(progress=1.0, label="Done")
-        ctx.ops.reload_samples()
-        return result
+        return common.finished(ctx, result, "Done", samples_only=True)
 
-    def __call__(self, sample_collection, pred_field, count=active_learning.DEFAULT_COUNT, delegate=False, **options):
-        """Tags an active-learning batch of ``count`` samples; options: strategy, embeddings_field, diversity, tag."""
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        pred_field: str,
+        count: int = active_learning.DEFAULT_COUNT,
+        delegate: bool = False,
+        **options,
+    ) -> dict | None:
+        """Tags an active-learning batch: the ``count`` samples the model is least sure about, spread out in
+        embedding space.
+
+        Args:
+            sample_collection: the samples to choose from (a dataset or a view); samples that already have the tag
+                are never chosen again
+            pred_field: the Classification or Detections field of the predictions (with logits or confidences)
+            count: how many samples to tag (default: ``quality.active_learning.DEFAULT_COUNT``)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **options: ``strategy``, the uncertainty measure, one of ``quality.active_learning.STRATEGIES``
+                (default: ``quality.active_learning.DEFAULT_STRATEGY``); ``embeddings_field``, a vector field
+                that spreads the batch out (default: None, uncertainty alone); ``diversity``, the weight of that
+                spread in [0, 1] (default: ``quality.active_learning.DEFAULT_DIVERSITY``); ``tag``, the tag of the
+                chosen samples (default: ``quality.active_learning.DEFAULT_TAG``)
+
+        Returns:
+            a dict with the run key ``run_key``, the chosen sample ``ids``, ``tagged`` (how many) and
+            ``mean_uncertainty``; None when delegated
+        """
         params = {"pred_field": pred_field, "count": count, **options}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 

@@ -1,4 +1,5 @@
-"""What every LabelLoop operator shares: config, param type checks, form warnings, progress, the SDK entry point."""
+"""What every LabelLoop operator shares: its base class (config, form), param type checks, form warnings, progress,
+the SDK entry point."""
 
 import reprlib
 from collections.abc import Callable, Mapping
@@ -20,6 +21,57 @@ def operator_config(name, label, description, icon="/assets/icon.svg"):
         allow_delegated_execution=True,
         default_choice_to_delegated=False,
     )
+
+
+class LabelLoopOperator(foo.Operator):
+    """What every LabelLoop operator is: its ``config`` from class attributes, and a ``resolve_input`` that checks
+    the param types first (so their warnings lead the form), then lets ``form`` add the operator's own inputs.
+
+    A subclass sets ``name``, ``label`` (the App shows "LabelLoop: <label>"), ``description`` and ``param_types``
+    ({param: ParamType}, see ``check_types``; none by default), and implements ``form``, ``execute`` and the SDK
+    entry point ``__call__`` (through ``execute_from_sdk``). An operator on the whole dataset rather than the
+    target view subclasses ``DatasetOperator``.
+    """
+
+    name: str
+    label: str
+    description: str
+    param_types: Mapping[str, "ParamType"] = {}
+    targets_view = True
+    """Whether the form reads ``ctx.target_view()``: FiftyOne then offers the App's target choice (whole dataset,
+    current view, selected samples) at the top of the form."""
+
+    @property
+    def config(self):
+        return operator_config(self.name, self.label, self.description)
+
+    @property
+    def title(self):
+        """The form's title: the label in running text ("LabelLoop: compute uniqueness"); a label that starts with
+        an acronym ("CVAT review status") keeps its capitals."""
+        acronym = self.label.split()[0].isupper()
+        return f"LabelLoop: {self.label if acronym else self.label[:1].lower() + self.label[1:]}"
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view() if self.targets_view else None
+        well_typed = check_types(inputs, ctx.params, self.param_types)
+        self.form(ctx, inputs, view, well_typed)
+        return types.Property(inputs, view=types.View(label=self.title))
+
+    def form(self, ctx, inputs, view, well_typed) -> None:
+        """Adds the operator's inputs, and what blocks a run as warnings (``block``), to ``inputs``.
+
+        ``view`` is ``ctx.target_view()`` (None for a ``DatasetOperator``); ``well_typed`` is whether every given
+        param has its declared type: parse the params only when it is True.
+        """
+
+
+class DatasetOperator(LabelLoopOperator):
+    """An operator on the whole dataset (its runs, its CVAT reviews) rather than on the target view: its form reads
+    ``ctx.dataset`` (``view`` is None), and the App offers no target choice."""
+
+    targets_view = False
 
 
 def choice(inputs, name, values, default, label, description=None, required=False):
@@ -105,6 +157,15 @@ def run_output(title, numbers, floats=()):
     for name, label in floats:
         outputs.float(name, label=label)
     return types.Property(outputs, view=types.View(label=title))
+
+
+def finished(ctx, result, label=None, samples_only=False):
+    """The end of an execution: reports the progress complete with ``label`` (when given), reloads the App's dataset
+    (only its samples with ``samples_only``) so that it shows what was written, and returns ``result``."""
+    if label:
+        ctx.set_progress(progress=1.0, label=label)
+    (ctx.ops.reload_samples if samples_only else ctx.ops.reload_dataset)()
+    return result
 
 
 def progress_bar(ctx, what="samples"):

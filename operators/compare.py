@@ -1,7 +1,6 @@
 """``compare_models``: per-sample diff of a candidate against a baseline, saved for the regression panel."""
 
-import fiftyone.operators as foo
-from fiftyone.operators import types
+import fiftyone as fo
 
 from ..core.regression import compare as regression
 from ..core.regression.defaults import default_settings, label_fields
@@ -15,19 +14,19 @@ PARAM_TYPES = {
 }
 
 
-class CompareModels(foo.Operator):
-    """Finds, sample by sample, what a candidate model fixed and what it broke relative to the baseline."""
+class CompareModels(common.LabelLoopOperator):
+    """Finds, sample by sample, what a candidate model fixed and what it broke relative to the baseline.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "compare_models", "Compare models", "What a candidate fixed and broke relative to a baseline"
-        )
+    Writes the categories to fields prefixed with the comparison key and saves the counts with the run, for the
+    Model regression panel.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
+    name = "compare_models"
+    label = "Compare models"
+    description = "What a candidate fixed and broke relative to a baseline"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         fields, defaults = label_fields(view), default_settings(view)
         common.choice(inputs, "gt_field", fields, defaults["gt_field"], "Ground truth")
         common.choice(
@@ -48,24 +47,46 @@ class CompareModels(foo.Operator):
         )
         if well_typed and ctx.params.get("baseline_field") and ctx.params.get("candidate_field"):
             common.block_all(inputs, regression.check(view, regression.CompareRequest.from_params(ctx.params)))
-        return types.Property(inputs, view=types.View(label="LabelLoop: compare models"))
 
     def execute(self, ctx):
         request = regression.CompareRequest.from_params(ctx.params)
         result = regression.compare(
             ctx.target_view(), request, progress=common.progress_bar(ctx), user=common.user(ctx)
         )
-        ctx.ops.reload_dataset()
-        return result
+        return common.finished(ctx, result)
 
     def resolve_output(self, ctx):
         counts = [("samples", "Samples compared"), ("regressed_samples", "Samples that regressed")]
         return common.run_output("Comparison saved: open the Model regression panel", counts)
 
     def __call__(
-        self, sample_collection, baseline_field, candidate_field, gt_field=GROUND_TRUTH, delegate=False, **options
-    ):
-        """Compares ``candidate_field`` with ``baseline_field`` on ``gt_field``; returns the summary. Options: key,
-        iou, iou_tolerance, confidence_tolerance, classwise."""
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        baseline_field: str,
+        candidate_field: str,
+        gt_field: str = GROUND_TRUTH,
+        delegate: bool = False,
+        **options,
+    ) -> dict | None:
+        """Compares, sample by sample, ``candidate_field`` with ``baseline_field`` against ``gt_field`` and saves
+        the comparison for the Model regression panel.
+
+        Args:
+            sample_collection: the samples to compare on (a dataset or a view)
+            baseline_field: the Classification or Detections field of the baseline model's predictions
+            candidate_field: the field of the candidate model's predictions, of the same type
+            gt_field: the ground-truth field (default: ``store.fields.GROUND_TRUTH``)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **options: ``key``, the comparison's name and the prefix of its result fields (default:
+                ``CompareRequest.key``); ``iou``, the IoU at which a detection matches (default:
+                ``CompareRequest.iou``); ``iou_tolerance``, the IoU change that counts as a localisation change
+                (default: ``CompareRequest.iou_tolerance``); ``confidence_tolerance``, the confidence change that
+                counts (default: ``CompareRequest.confidence_tolerance``); ``classwise``, whether only objects of
+                the same class match (default: ``CompareRequest.classwise``)
+
+        Returns:
+            a dict with the run key ``run_key``, the comparison ``key`` and its counts (``samples``,
+            ``regressed_samples``, ``overall`` and ``per_class`` by category); None when delegated
+        """
         params = {"gt_field": gt_field, "baseline_field": baseline_field, "candidate_field": candidate_field, **options}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)

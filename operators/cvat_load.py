@@ -1,7 +1,8 @@
 """``load_from_cvat`` and ``finish_cvat_review``: merge the corrections back, then accept or revert them."""
 
-import fiftyone.operators as foo
-from fiftyone.operators import types
+from typing import Literal
+
+import fiftyone as fo
 
 from ..core.annotation import finish, load, merge, records
 from . import common, cvat_form
@@ -11,18 +12,18 @@ LOAD_PARAM_TYPES = {**cvat_form.CONNECTION_PARAMS, "review": common.STR, "cleanu
 FINISH_PARAM_TYPES = {"review": common.STR, "action": common.STR}
 
 
-class LoadFromCVAT(foo.Operator):
-    """Merges a review's corrections into the ground truth, keeping the previous ground truth in a backup field."""
+class LoadFromCVAT(common.DatasetOperator):
+    """Merges a review's corrections into the ground truth, keeping the previous ground truth in a backup field.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "load_from_cvat", "Load from CVAT", "Merge the corrections of a CVAT review into the ground truth"
-        )
+    ``finish_cvat_review`` then accepts the corrections or reverts them.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        well_typed = common.check_types(inputs, ctx.params, LOAD_PARAM_TYPES)
+    name = "load_from_cvat"
+    label = "Load from CVAT"
+    description = "Merge the corrections of a CVAT review into the ground truth"
+    param_types = LOAD_PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         key = cvat_form.add_review_input(ctx, inputs)
         inputs.bool(
             "cleanup",
@@ -32,7 +33,6 @@ class LoadFromCVAT(foo.Operator):
         cvat_form.add_connection_inputs(inputs)
         if well_typed and key:
             common.block_all(inputs, load.check_loadable(ctx.dataset, key))
-        return types.Property(inputs, view=types.View(label="LabelLoop: load from CVAT"))
 
     def execute(self, ctx):
         key = ctx.params.get("review") or records.review_keys(ctx.dataset)[0]
@@ -40,46 +40,80 @@ class LoadFromCVAT(foo.Operator):
         result = load.load(
             ctx.dataset, key, cvat_form.settings(ctx), cleanup=bool(ctx.params.get("cleanup")), user=common.user(ctx)
         )
-        ctx.set_progress(progress=1.0, label="Loaded")
-        ctx.ops.reload_dataset()
-        return result
+        return common.finished(ctx, result, "Loaded")
 
     def resolve_output(self, ctx):
         numbers = [(name, name.replace("_", " ").capitalize()) for name in ("samples", *merge.COUNTS)]
         return common.run_output("Corrections loaded (previous ground truth kept until accepted)", numbers)
 
-    def __call__(self, sample_collection, review=None, cleanup=False, delegate=False, **connection):
-        """Merges review ``review`` (default: the newest); returns the load's run key and counts. ``connection``:
-        ``organization``, ``verify_tls``."""
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        review: str | None = None,
+        cleanup: bool = False,
+        delegate: bool = False,
+        **connection,
+    ) -> dict | None:
+        """Merges the corrections of a CVAT review into its ground-truth field; the previous ground truth stays in
+        a backup field until ``finish_cvat_review`` accepts or reverts them.
+
+        Args:
+            sample_collection: a dataset, or a view of it: the review's dataset is loaded into, whatever the view
+            review: the review's key (default: None, the newest review)
+            cleanup: whether to delete the review's CVAT tasks, and the project it created, once loaded (default:
+                False)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **connection: ``organization``, the CVAT organization (default: None, your personal workspace);
+                ``verify_tls``, whether to verify the server's TLS certificate (default:
+                ``CVATSettings.verify_tls``). The server and login come from the ``FIFTYONE_CVAT_*`` secrets
+
+        Returns:
+            a dict with the load's run key ``run_key``, its counts (``samples`` and those named in
+            ``annotation.merge.COUNTS``), ``missing_task_ids``, ``unexpected`` ({field: count} of the labels of
+            unexpected types kept) and, with ``cleanup``, ``deleted_task_ids`` and ``deleted_project_ids``; None
+            when delegated
+        """
         params = {"review": review, "cleanup": cleanup, **connection}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 
 
-class FinishCVATReview(foo.Operator):
-    """Accepts loaded corrections (drops the backup) or reverts them (restores the previous ground truth)."""
+class FinishCVATReview(common.DatasetOperator):
+    """Accepts loaded corrections (drops the backup) or reverts them (restores the previous ground truth).
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "finish_cvat_review", "Accept or revert CVAT corrections", "Keep or undo loaded CVAT corrections"
-        )
+    After a revert, the review can be loaded again.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        common.check_types(inputs, ctx.params, FINISH_PARAM_TYPES)
+    name = "finish_cvat_review"
+    label = "Accept or revert CVAT corrections"
+    description = "Keep or undo loaded CVAT corrections"
+    param_types = FINISH_PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         cvat_form.add_review_input(ctx, inputs, pending_only=True)
         common.choice(inputs, "action", ACTIONS, "accept", "Action", required=True)
         if ctx.params.get("action") not in (None, *ACTIONS):
             common.block(inputs, f"Action must be one of {', '.join(ACTIONS)}.")
-        return types.Property(inputs, view=types.View(label="LabelLoop: accept or revert CVAT corrections"))
 
     def execute(self, ctx):
         key = ctx.params.get("review") or records.review_keys(ctx.dataset, pending_only=True)[0]
         action = finish.accept if ctx.params.get("action", "accept") == "accept" else finish.revert
-        result = action(ctx.dataset, key)
-        ctx.ops.reload_dataset()
-        return result
+        return common.finished(ctx, action(ctx.dataset, key))
 
-    def __call__(self, sample_collection, review=None, action="accept"):
-        """Accepts or reverts the loaded corrections of review ``review``."""
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        review: str | None = None,
+        action: Literal["accept", "revert"] = "accept",
+    ) -> dict:
+        """Accepts the loaded corrections of a CVAT review (drops the backup of the previous ground truth) or
+        reverts them (restores it; the review can then be loaded again).
+
+        Args:
+            sample_collection: a dataset, or a view of it: the review's dataset is changed, whatever the view
+            review: the review's key (default: None, the newest review with loaded corrections)
+            action: ``"accept"`` or ``"revert"`` (default: ``"accept"``)
+
+        Returns:
+            a dict: ``accepted`` (the review's key) after accept, ``restored_samples`` (how many) after revert
+        """
         return common.execute_from_sdk(self, sample_collection, {"review": review, "action": action})

@@ -1,8 +1,6 @@
 """``send_to_cvat``: send the flagged samples to CVAT, pre-populated with the model's labels."""
 
 import fiftyone as fo
-import fiftyone.operators as foo
-from fiftyone.operators import types
 
 from ..core.annotation import selection as cvat_selection
 from ..core.annotation import send as cvat_send
@@ -25,21 +23,20 @@ PARAM_TYPES = {
 }
 
 
-class SendToCVAT(foo.Operator):
-    """Creates CVAT tasks for the selected samples so people correct the model's labels instead of drawing."""
+class SendToCVAT(common.LabelLoopOperator):
+    """Creates CVAT tasks for the selected samples so people correct the model's labels instead of drawing.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "send_to_cvat", "Send to CVAT", "Send flagged samples to CVAT, pre-populated with predictions"
-        )
+    The review is recorded as a run and as an annotation run of the same key, which ``load_from_cvat`` reads back.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
+    name = "send_to_cvat"
+    label = "Send to CVAT"
+    description = "Send flagged samples to CVAT, pre-populated with predictions"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         dataset = ctx.dataset
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-        label_fields = sorted(dataset.get_field_schema(embedded_doc_type=_LABEL_TYPES))
+        label_fields = store_fields.field_names(dataset, _LABEL_TYPES)
         default_gt = common.if_offered(store_fields.GROUND_TRUTH, label_fields)
         common.choice(inputs, "gt_field", label_fields, default_gt, "Field to correct (ground truth)", required=True)
         common.choice(inputs, "pred_field", label_fields, None, "Pre-populate from predictions", "empty: none")
@@ -56,16 +53,13 @@ class SendToCVAT(foo.Operator):
             if not problems:
                 problems = cvat_send.check(cvat_selection.apply(view, selection), request)
             common.block_all(inputs, problems)
-        return types.Property(inputs, view=types.View(label="LabelLoop: send to CVAT"))
 
     def execute(self, ctx):
         request, selection = _arguments(ctx.params)
         samples = cvat_selection.apply(ctx.target_view(), selection)
         ctx.set_progress(progress=0.0, label=f"Sending {len(samples)} samples to CVAT")
         result = cvat_send.send(samples, request, cvat_form.settings(ctx), user=common.user(ctx))
-        ctx.set_progress(progress=1.0, label="Sent")
-        ctx.ops.reload_dataset()
-        return result
+        return common.finished(ctx, result, "Sent")
 
     def resolve_output(self, ctx):
         numbers = [
@@ -78,13 +72,42 @@ class SendToCVAT(foo.Operator):
         return common.run_output("Sent to CVAT", numbers)
 
     def __call__(
-        self, sample_collection, gt_field=store_fields.GROUND_TRUTH, pred_field=None, delegate=False, **options
-    ):
-        """Sends ``sample_collection`` to CVAT; ``options`` are the form's fields (``threshold``, ``tag``,
-        ``saved_view``, ``score_field``, ``min_score``, ``top_k``, ``project_name``, ``schema_from``, ``classes``,
-        ``attributes``,
-        ``task_size``, ``segment_size``, ``task_assignee``, ``job_assignees``, ``image_quality``,
-        ``organization``, ``verify_tls``). Returns the review's run key and counts."""
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        gt_field: str = store_fields.GROUND_TRUTH,
+        pred_field: str | None = None,
+        delegate: bool = False,
+        **options,
+    ) -> dict | None:
+        """Sends samples to CVAT for review: people correct ``gt_field``, pre-populated with the confident
+        predictions of ``pred_field``. The server and login come from the ``FIFTYONE_CVAT_*`` secrets.
+
+        Args:
+            sample_collection: the samples to send (a dataset or a view), narrowed by the selection options below
+            gt_field: the Classification or Detections field to correct (default: ``store.fields.GROUND_TRUTH``)
+            pred_field: the field of predictions to pre-populate from (default: None, no pre-population)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **options: the form's fields, each optional. Pre-population: ``threshold``, the minimum confidence
+                (default: ``SendRequest.threshold``); ``iou``, skip predicted boxes overlapping the ground truth at
+                this IoU (default: ``SendRequest.iou``). Selection (default: all of ``sample_collection``):
+                ``tag``, only samples with this tag; ``saved_view``, only samples of this saved view;
+                ``score_field``, a numeric field that ranks the samples, with ``min_score``, its lowest value,
+                and ``top_k``, how many of the highest to send. Tasks: ``schema_from``, the label schema from
+                ``"dataset"`` or ``"project"`` (default: ``SendRequest.schema_from``); ``project_name``, the CVAT
+                project (created if it does not exist; default: None); ``classes``, extra classes, and
+                ``attributes``, label attributes to edit (each a list or a comma-separated string; default:
+                none); ``task_size``, samples per task (default: None, one task); ``segment_size``, samples per
+                job (default: CVAT's); ``task_assignee``, a CVAT username; ``job_assignees``, CVAT usernames, a
+                list or a comma-separated string, assigned round robin; ``image_quality``, 1-100 (default:
+                ``SendRequest.image_quality``). Connection: ``organization``, the CVAT organization (default:
+                None, your personal workspace); ``verify_tls``, whether to verify the server's TLS certificate
+                (default: ``CVATSettings.verify_tls``)
+
+        Returns:
+            a dict with the review's run key ``run_key`` (also its annotation key), the CVAT ``task_ids``, the
+            ``task_size`` used and the counts (``samples``, ``tasks``, ``jobs``, ``gt_labels``, ``prefilled``);
+            None when delegated
+        """
         params = {"gt_field": gt_field, "pred_field": pred_field, **options}
         for name in ("classes", "attributes", "job_assignees"):
             if isinstance(params.get(name), (list, tuple)):
@@ -95,7 +118,7 @@ class SendToCVAT(foo.Operator):
 def _selection_inputs(inputs, dataset):
     inputs.str("tag", label="Only samples with this tag", description="e.g. to_annotate; empty: all")
     common.choice(inputs, "saved_view", dataset.list_saved_views(), None, "Only samples of this saved view")
-    scores = sorted(dataset.get_field_schema(ftype=_SCORE_TYPES))
+    scores = store_fields.field_names(dataset, ftype=_SCORE_TYPES)
     common.choice(inputs, "score_field", scores, None, "Score rule: field", "e.g. mistakenness, uniqueness")
     inputs.float("min_score", label="Score rule: at least")
     inputs.int("top_k", label="Score rule: only the top k")

@@ -1,6 +1,6 @@
 """``cvat_status``: the tasks and jobs of a review as CVAT reports them (state, stage, assignee, progress)."""
 
-import fiftyone.operators as foo
+import fiftyone as fo
 from fiftyone.operators import types
 
 from ..core.annotation import records
@@ -20,19 +20,20 @@ JOB_COLUMNS = (
 PARAM_TYPES = {**cvat_form.CONNECTION_PARAMS, "review": common.STR}
 
 
-class CVATStatus(foo.Operator):
-    """Reads a review's progress from CVAT (through the same connection as send and load)."""
+class CVATStatus(common.DatasetOperator):
+    """Reads a review's progress from CVAT (through the same connection as send and load).
 
-    @property
-    def config(self):
-        return common.operator_config("cvat_status", "CVAT review status", "Tasks, jobs, assignees and progress")
+    It only reads: nothing is written to the dataset.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        common.check_types(inputs, ctx.params, PARAM_TYPES)
+    name = "cvat_status"
+    label = "CVAT review status"
+    description = "Tasks, jobs, assignees and progress"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         cvat_form.add_review_input(ctx, inputs)
         cvat_form.add_connection_inputs(inputs)
-        return types.Property(inputs, view=types.View(label="LabelLoop: CVAT review status"))
 
     def execute(self, ctx):
         key = ctx.params.get("review") or next(iter(records.review_keys(ctx.dataset)), None)
@@ -49,7 +50,25 @@ class CVATStatus(foo.Operator):
         outputs.list("jobs", types.Object(), label="Jobs", view=tables.table(JOB_COLUMNS))
         return types.Property(outputs, view=types.View(label="CVAT review status"))
 
-    def __call__(self, sample_collection, review=None, organization=None, verify_tls=True):
-        """The status of review ``review`` (default: the newest): tasks, jobs, totals."""
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        review: str | None = None,
+        organization: str | None = None,
+        verify_tls: bool = True,
+    ) -> dict:
+        """The progress of a CVAT review as CVAT reports it: its tasks and jobs (state, stage, assignee), and
+        totals. The server and login come from the ``FIFTYONE_CVAT_*`` secrets.
+
+        Args:
+            sample_collection: a dataset, or a view of it: the review is looked up on its dataset
+            review: the review's key (default: None, the newest review)
+            organization: the CVAT organization (default: None, your personal workspace)
+            verify_tls: whether to verify the server's TLS certificate (default: True)
+
+        Returns:
+            a dict with the review's key ``run_key``, its ``tasks`` and ``jobs`` (plain dicts), ``jobs_done``,
+            ``jobs_total``, ``progress`` (the fraction done) and ``missing_task_ids`` (tasks deleted in CVAT)
+        """
         params = {"review": review, "organization": organization, "verify_tls": verify_tls}
         return common.execute_from_sdk(self, sample_collection, params)

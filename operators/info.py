@@ -1,28 +1,25 @@
 """``get_labelloop_info``: the label fields of the target view and the suite's runs on its dataset."""
 
-import fiftyone.operators as foo
+import fiftyone as fo
 from fiftyone.operators import types
 
 from ..core.store import info
 from . import common, tables
 
 
-class GetLabelLoopInfo(foo.Operator):
-    """Summarises the target view for LabelLoop: label fields, label counts, and who ran what."""
+class GetLabelLoopInfo(common.LabelLoopOperator):
+    """Summarises the target view for LabelLoop: label fields, label counts, and who ran what.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "get_labelloop_info",
-            "Dataset info",
-            "Label fields of the target view and the LabelLoop runs on this dataset",
-        )
+    It only reads: nothing is written and no run is recorded.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        if len(ctx.target_view()) == 0:
+    name = "get_labelloop_info"
+    label = "Dataset info"
+    description = "Label fields of the target view and the LabelLoop runs on this dataset"
+
+    def form(self, ctx, inputs, view, well_typed):
+        if len(view) == 0:
             common.block(inputs, "The target view has no samples: choose the whole dataset or a non-empty view.")
-        return types.Property(inputs, view=types.View(label="LabelLoop: dataset info"))
 
     def execute(self, ctx):
         summary = info.summarize(ctx.target_view(), progress=common.progress_reporter(ctx))
@@ -36,6 +33,17 @@ class GetLabelLoopInfo(foo.Operator):
         tables.add_summary_tables(outputs)
         return types.Property(outputs, view=types.View(label="LabelLoop: dataset info"))
 
-    def __call__(self, sample_collection, delegate=False):
-        """The summary of ``sample_collection`` (None when ``delegate`` queues the work instead)."""
+    def __call__(self, sample_collection: fo.core.collections.SampleCollection, delegate: bool = False) -> dict | None:
+        """Summarises samples for LabelLoop: their label fields with label counts and writers, and the suite's runs
+        on their dataset.
+
+        Args:
+            sample_collection: the samples to summarise (a dataset or a non-empty view)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+
+        Returns:
+            a dict with the ``dataset`` name, ``num_samples``, ``media_type``, the ``label_fields`` and the
+            ``runs`` (records), and the same tables as display rows (``label_field_rows``, ``run_rows``); None when
+            delegated
+        """
         return common.execute_from_sdk(self, sample_collection, {}, delegate=delegate)

@@ -1,11 +1,11 @@
 """``compute_mistakenness``: rank likely annotation mistakes, and flag possibly missing and spurious objects."""
 
-import fiftyone.operators as foo
+import fiftyone as fo
 from fiftyone.operators import types
 
 from ..core.quality import mistakenness
+from ..core.regression.defaults import label_fields
 from . import common
-from .compare import label_fields
 
 REQUEST = mistakenness.MistakennessRequest
 THRESHOLDS = (("iou", "IoU threshold (detections)"), ("confidence_thresh", "Possible-missing confidence"))
@@ -26,19 +26,19 @@ EXPLANATION = (
 )
 
 
-class ComputeMistakenness(foo.Operator):
-    """Scores how likely each ground-truth label is wrong, judged by a model's predictions."""
+class ComputeMistakenness(common.LabelLoopOperator):
+    """Scores how likely each ground-truth label is wrong, judged by a model's predictions.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "compute_mistakenness", "Compute mistakenness", "Find likely label mistakes, missing and spurious objects"
-        )
+    ``EXPLANATION`` says how the scores are computed; for detections it also flags possibly missing and possibly
+    spurious objects.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
+    name = "compute_mistakenness"
+    label = "Compute mistakenness"
+    description = "Find likely label mistakes, missing and spurious objects"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         fields = label_fields(view)
         inputs.view("explanation", types.Notice(label=EXPLANATION))
         common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
@@ -59,14 +59,12 @@ class ComputeMistakenness(foo.Operator):
             if not common.block_all(inputs, mistakenness.check(view, req)):
                 for i, note in enumerate(mistakenness.notes(view, req)):
                     inputs.view(f"note_{i}", types.Notice(label=note))
-        return types.Property(inputs, view=types.View(label="LabelLoop: compute mistakenness"))
 
     def execute(self, ctx):
         result = mistakenness.compute(
             ctx.target_view(), request(ctx.params), progress=common.progress_bar(ctx), user=common.user(ctx)
         )
-        ctx.ops.reload_dataset()
-        return result
+        return common.finished(ctx, result)
 
     def resolve_output(self, ctx):
         counts = [
@@ -76,9 +74,35 @@ class ComputeMistakenness(foo.Operator):
         ]
         return common.run_output("Mistakenness computed: sort by it in the grid", counts)
 
-    def __call__(self, sample_collection, pred_field, gt_field=REQUEST.gt_field, delegate=False, **options):
-        """Scores ``gt_field`` with ``pred_field``; returns the run key and counts. Options: prefix, iou,
-        confidence_thresh, classwise, classes (a list or a comma-separated string)."""
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        pred_field: str,
+        gt_field: str = REQUEST.gt_field,
+        delegate: bool = False,
+        **options,
+    ) -> dict | None:
+        """Scores how likely each ground-truth label is wrong, judged by a model's predictions, and for detections
+        flags possibly missing and possibly spurious objects.
+
+        Args:
+            sample_collection: the samples to score (a dataset or a view)
+            pred_field: the Classification or Detections field of the predictions (logits, where stored, are used)
+            gt_field: the ground-truth field to score, of the same type (default: ``MistakennessRequest.gt_field``)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **options: ``prefix``, prepended to the result fields' names (default:
+                ``MistakennessRequest.prefix``); ``iou``, the IoU at which detections match (default:
+                ``MistakennessRequest.iou``); ``confidence_thresh``, the confidence from which an unmatched
+                prediction flags a possibly missing object (default: ``MistakennessRequest.confidence_thresh``);
+                ``classwise``, whether only objects of the same class match (default:
+                ``MistakennessRequest.classwise``); ``classes``, the classes of the logits in the model's output
+                order, a list or a comma-separated string (default: the model's or the dataset's classes)
+
+        Returns:
+            a dict with the run key ``run_key``, the ``classes`` of the logits (classifications) and the counts:
+            ``samples``, and for detections ``possible_missing``, ``possible_spurious`` and ``scored_objects``;
+            None when delegated
+        """
         params = {"pred_field": pred_field, "gt_field": gt_field, **options}
         if isinstance(params.get("classes"), (list, tuple)):
             params["classes"] = ",".join(params["classes"])

@@ -141,5 +141,4 @@ def execute(operator, ctx, make_request=request):
         run_params={"shard": ctx.params["shard"]} if ctx.params.get("shard") else None,
         job=ctx.params.get("job"),
     )
-    ctx.ops.reload_dataset()
-    return result
+    return common.finished(ctx, result)

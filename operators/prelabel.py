@@ -1,6 +1,6 @@
 """``prelabel``: apply a zoo or transformers model to the target view, with provenance, resume and scale-out."""
 
-import fiftyone.operators as foo
+import fiftyone as fo
 from fiftyone.operators import types
 
 from ..core.models import tasks
@@ -23,19 +23,20 @@ PARAM_TYPES = {
 }
 
 
-class Prelabel(foo.Operator):
-    """Pre-labels samples so people correct instead of draw."""
+class Prelabel(common.LabelLoopOperator):
+    """Pre-labels samples so people correct instead of draw.
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "prelabel", "Pre-label with a model", "Apply a zoo or Hugging Face model and write its labels"
-        )
+    Writes the output field, each label stamped with the model and the run, and records the run; samples that
+    already have the field are skipped, so a rerun resumes. With ``num_shards`` above 1 it queues one delegated
+    operation per shard instead.
+    """
 
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        view = ctx.target_view()
-        well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
+    name = "prelabel"
+    label = "Pre-label with a model"
+    description = "Apply a zoo or Hugging Face model and write its labels"
+    param_types = PARAM_TYPES
+
+    def form(self, ctx, inputs, view, well_typed):
         has_model = model_form.add_model_inputs(ctx, inputs, PRELABEL_TASKS)
         inputs.str("output_field", default=REQUEST.output_field, label="Output field")
         inputs.float("threshold", default=REQUEST.threshold, min=0.0, max=1.0, label="Confidence threshold")
@@ -57,7 +58,6 @@ class Prelabel(foo.Operator):
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
         if well_typed and has_model:
             common.block_all(inputs, model_form.problems(view, ctx.params))
-        return types.Property(inputs, view=types.View(label="LabelLoop: pre-label with a model"))
 
     def execute(self, ctx):
         return model_form.execute(self, ctx)
@@ -71,10 +71,46 @@ class Prelabel(foo.Operator):
         outputs.list("failures", types.String(), label="Unreadable images (first 20)")
         return types.Property(outputs, view=types.View(label="Pre-labelling finished"))
 
-    def __call__(self, sample_collection, model, output_field=REQUEST.output_field, delegate=False, **options):
-        """Pre-labels ``sample_collection`` with ``model`` (hub id, local directory, or zoo name with
-        ``model_source="zoo"``). Options: task, prompts, threshold, top_k, class_map, unknown_labels, batch_size,
-        device, store_logits, overwrite, allow_human_labels, num_shards, zoo_kwargs. Returns the counts."""
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        model: str,
+        output_field: str = REQUEST.output_field,
+        delegate: bool = False,
+        **options,
+    ) -> dict | None:
+        """Pre-labels samples with a Hugging Face transformers or FiftyOne zoo model, stamping each label with the
+        model's identity and the run (resumable: samples that already have the output field are skipped).
+
+        Args:
+            sample_collection: the samples to pre-label (a dataset or a view)
+            model: a Hugging Face hub id or a local model directory, or a zoo model name with
+                ``model_source="zoo"``
+            output_field: the label field to write (default: ``PrelabelRequest.output_field``)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **options: ``model_source``, ``"hf"`` or ``"zoo"`` (default: ``"hf"``); ``zoo_kwargs``, a dict of zoo
+                model arguments, e.g. ``{"name_or_path": hub_id}`` for the *-transformer-torch entries, or that
+                name alone as ``zoo_name_or_path`` (default: none); ``task``, one of ``models.tasks.TASKS`` but
+                the embedding task, or ``"auto"`` (default: ``PrelabelRequest.task``, from the model config);
+                ``prompts``, the class prompts of a zero-shot task, a list or a comma-separated string;
+                ``threshold``, the minimum confidence (default: ``PrelabelRequest.threshold``); ``top_k``,
+                classes per classification (default: ``PrelabelRequest.top_k``); ``class_map``, model label to
+                dataset label, a dict or a string of comma-separated ``model_label:dataset_label`` pairs (default:
+                none); ``unknown_labels``, what to do with labels the dataset does not know, one of
+                ``prelabel.run.UNKNOWN_POLICIES`` (default: ``PrelabelRequest.unknown_labels``); ``batch_size``
+                (default: ``PrelabelRequest.batch_size``); ``device`` (default: ``PrelabelRequest.device``);
+                ``store_logits`` (default: ``PrelabelRequest.store_logits``); ``overwrite``, whether to recompute
+                samples that already have the output field (default: ``PrelabelRequest.overwrite``);
+                ``allow_human_labels``, whether to write into a field with human labels (default:
+                ``PrelabelRequest.allow_human_labels``); ``num_shards``, split the work into this many delegated
+                operations (default: 1, run it here)
+
+        Returns:
+            a dict with the run key ``run_key``, the ``task`` run and the counts (``samples``, ``written``,
+            ``labels``, ``skipped_existing``, ``failed_images``, ``dropped_unknown``, and the first ``failures``);
+            with ``num_shards`` above 1, the ``queued_shards``, their ``operation_ids``, ``id_ranges`` and ``job``
+            instead; None when delegated
+        """
         params = model_form.sdk_params({"model": model, "output_field": output_field, **options})
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 

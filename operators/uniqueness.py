@@ -1,6 +1,6 @@
 """``compute_uniqueness`` and ``find_near_duplicates``: from an embeddings field, or a model that writes it first."""
 
-import fiftyone.operators as foo
+import fiftyone as fo
 from fiftyone.operators import types
 
 from ..core.models import tasks
@@ -21,23 +21,68 @@ PARAM_TYPES = {
 """The params of both operators (each ignores the other's)."""
 
 
-class ComputeUniqueness(foo.Operator):
-    """Scores how unique each sample is among its nearest neighbours in embedding space."""
+class _FromEmbeddings(common.LabelLoopOperator):
+    """What both operators share: their params, the embeddings source at the top of the form (an embeddings field,
+    or a model that writes it first) and the SDK entry point."""
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "compute_uniqueness", "Compute uniqueness", "Score each sample by its distance to its nearest neighbours"
-        )
+    param_types = PARAM_TYPES
 
-    def resolve_input(self, ctx):
-        inputs, view, well_typed = _embeddings_form(ctx)
+    def form(self, ctx, inputs, view, well_typed):
+        add_embeddings_inputs(ctx, inputs, view)
+        self.settings_form(ctx, inputs, view, well_typed)
+
+    def settings_form(self, ctx, inputs, view, well_typed) -> None:
+        """Adds the operator's own settings, and what blocks a run, below the embeddings source (see ``form``)."""
+
+    def __call__(
+        self,
+        sample_collection: fo.core.collections.SampleCollection,
+        embeddings_field: str = embeddings.DEFAULT_FIELD,
+        delegate: bool = False,
+        **options,
+    ) -> dict | None:
+        """Runs the operator on the embeddings of ``embeddings_field``, computing the missing ones first when a
+        ``model`` is given.
+
+        Args:
+            sample_collection: the samples to compare with each other (a dataset or a view)
+            embeddings_field: the vector field of the embeddings (default: ``quality.embeddings.DEFAULT_FIELD``)
+            delegate: whether to queue a delegated operation instead of running now (default: False)
+            **options: for ``compute_uniqueness``: ``k``, the number of neighbours (default:
+                ``quality.uniqueness.DEFAULT_K``), and ``output_field``, the float field to write (default:
+                ``quality.uniqueness.DEFAULT_OUTPUT_FIELD``). For ``find_near_duplicates``: ``threshold``, the
+                cosine distance at or below which samples are near duplicates, in [0, 2] (default:
+                ``quality.uniqueness.DEFAULT_THRESHOLD``); ``duplicate_tag``, a tag for all but the first sample
+                of each group, and ``member_tag``, a tag for every member (default: None, no tag). For both:
+                ``model``, a model that first computes the missing embeddings into ``embeddings_field`` (default:
+                None, the field must exist), with ``model_source``, ``zoo_kwargs`` (or ``zoo_name_or_path``),
+                ``batch_size`` and ``device`` as for ``compute_embeddings``
+
+        Returns:
+            a dict with the run key ``run_key`` and the counts; for ``compute_uniqueness`` also the ``field``
+            written (counts ``samples``, ``mean``, ``median``) and the ids of the ``most_unique`` samples, for
+            ``find_near_duplicates`` the groups' sample ids ``group_ids`` (the largest groups; counts ``groups``,
+            ``duplicates``, ...) and whether that list is ``truncated``; None when delegated
+        """
+        return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
+
+
+class ComputeUniqueness(_FromEmbeddings):
+    """Scores how unique each sample is among its nearest neighbours in embedding space.
+
+    Writes a float field in [0, 1]: sort by it to see the rarest samples first.
+    """
+
+    name = "compute_uniqueness"
+    label = "Compute uniqueness"
+    description = "Score each sample by its distance to its nearest neighbours"
+
+    def settings_form(self, ctx, inputs, view, well_typed):
         inputs.int("k", default=U.DEFAULT_K, min=1, label="Neighbours (k)")
         inputs.str("output_field", default=U.DEFAULT_OUTPUT_FIELD, label="Uniqueness field")
         if well_typed:
             outputs = U.check_uniqueness_output(view, _output_field(ctx.params))
             common.block_all(inputs, problems(view, ctx.params, outputs, k=_k(ctx.params)))
-        return types.Property(inputs, view=types.View(label="LabelLoop: compute uniqueness"))
 
     def execute(self, ctx):
         return _score(ctx, U.compute_uniqueness, k=_k(ctx.params), output_field=_output_field(ctx.params))
@@ -47,23 +92,18 @@ class ComputeUniqueness(foo.Operator):
             "Uniqueness written: sort by it in the App", [("samples", "Samples scored")], [("mean", "Mean uniqueness")]
         )
 
-    def __call__(self, sample_collection, embeddings_field=embeddings.DEFAULT_FIELD, delegate=False, **options):
-        """Writes uniqueness from ``embeddings_field``. Options: k, output_field; ``model`` (with model_source,
-        zoo_kwargs, batch_size, device) computes missing embeddings into ``embeddings_field`` first."""
-        return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
 
+class FindNearDuplicates(_FromEmbeddings):
+    """Groups samples whose embeddings are within a cosine distance of each other, and tags them.
 
-class FindNearDuplicates(foo.Operator):
-    """Groups samples whose embeddings are within a cosine distance of each other, and tags them."""
+    Writes each sample's group and how many others share it, so the App can filter by group.
+    """
 
-    @property
-    def config(self):
-        return common.operator_config(
-            "find_near_duplicates", "Find near duplicates", "Group samples with (nearly) the same embeddings"
-        )
+    name = "find_near_duplicates"
+    label = "Find near duplicates"
+    description = "Group samples with (nearly) the same embeddings"
 
-    def resolve_input(self, ctx):
-        inputs, view, well_typed = _embeddings_form(ctx)
+    def settings_form(self, ctx, inputs, view, well_typed):
         inputs.float(
             "threshold",
             default=U.DEFAULT_THRESHOLD,
@@ -77,7 +117,6 @@ class FindNearDuplicates(foo.Operator):
         if well_typed:
             outputs = U.check_duplicate_outputs(view)
             common.block_all(inputs, problems(view, ctx.params, outputs, threshold=_threshold(ctx.params)))
-        return types.Property(inputs, view=types.View(label="LabelLoop: find near duplicates"))
 
     def execute(self, ctx):
         tags = {name: ctx.params.get(name) or None for name in ("duplicate_tag", "member_tag")}
@@ -86,21 +125,6 @@ class FindNearDuplicates(foo.Operator):
     def resolve_output(self, ctx):
         counts = [("groups", "Groups of near duplicates"), ("duplicates", "Samples beyond one per group")]
         return common.run_output(f"Groups written: filter by '{U.GROUP_FIELD}'", counts)
-
-    def __call__(self, sample_collection, embeddings_field=embeddings.DEFAULT_FIELD, delegate=False, **options):
-        """Groups near duplicates by ``embeddings_field``. Options: threshold, duplicate_tag, member_tag;
-        ``model`` (with model_source, zoo_kwargs, batch_size, device) computes missing embeddings first."""
-        return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
-
-
-def _embeddings_form(ctx):
-    """The start of both forms: ``(inputs, view, whether the params are well typed)``, with the embeddings source
-    inputs added."""
-    inputs = types.Object()
-    view = ctx.target_view()
-    well_typed = common.check_types(inputs, ctx.params, PARAM_TYPES)
-    add_embeddings_inputs(ctx, inputs, view)
-    return inputs, view, well_typed
 
 
 def add_embeddings_inputs(ctx, inputs, view):
@@ -138,8 +162,7 @@ def _score(ctx, score, **settings):
     else:
         field = _embeddings_field(params)
     result = score(view, field, progress=common.progress_bar(ctx), user=common.user(ctx), **settings)
-    ctx.ops.reload_dataset()
-    return result
+    return common.finished(ctx, result)
 
 
 def sdk_params(embeddings_field, options):

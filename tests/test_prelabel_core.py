@@ -1,11 +1,15 @@
 """core.prelabel.run on its own: an interrupted run keeps finished batches and the rerun resumes; label rules."""
 
+from types import SimpleNamespace
+
 import pytest
 
 import fiftyone as fo
 
 from core.models import source as models
 from core.models.hf import HFPredictor
+from core.models.predictor import Predictor
+from core.models.zoo import ZooPredictor
 from core.prelabel import mapping
 from core.prelabel import run as prelabel
 from core.store import fields, runs
@@ -80,3 +84,17 @@ def test_check_reports_every_problem_at_once(digits, tiny_models):
     bad = request(tiny_models["classification"], threshold=2.0, top_k=0, batch_size=0, unknown_labels="maybe")
     problems = prelabel.check(digits, bad)
     assert len(problems) == 4 and any("maybe" in p for p in problems)
+
+
+def test_both_predictors_satisfy_the_predictor_protocol(tiny_models, monkeypatch):
+    predictor = prelabel.load_predictor(request(tiny_models["classification"]))
+    assert isinstance(predictor, HFPredictor) and isinstance(predictor, Predictor)
+    assert predictor.label_type is fo.Classification
+
+    assert isinstance(ZooPredictor.label_type, property)
+    assert callable(ZooPredictor.prepare) and callable(ZooPredictor.predict)
+    # and an instance, with the zoo (weights, downloads) stood in for
+    monkeypatch.setattr(models, "zoo_entry", lambda name: SimpleNamespace(name=name, tags=["classification"]))
+    monkeypatch.setattr("fiftyone.zoo.load_zoo_model", lambda name, **kwargs: SimpleNamespace(classes=["a", "b"]))
+    zoo = ZooPredictor(models.parse_source("zoo", "some-classifier"))
+    assert isinstance(zoo, Predictor) and zoo.label_type is fo.Classification and zoo.labels == ["a", "b"]

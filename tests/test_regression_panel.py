@@ -81,6 +81,7 @@ def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
     monkeypatch.setenv("LABELLOOP_REPORTS_DIR", str(tmp_path))
     exported = state_of(ops.run_panel(PANEL, compared, "on_export", state=state))["exported"]
     assert os.path.isfile(exported) and os.path.isfile(exported.replace(".md", ".json"))
+    assert exported.startswith(str(tmp_path))  # read when exporting, not when the module was imported
 
 
 def test_compare_models_operator_defaults_and_bad_input(digits, tiny_models, prelabel_op, tmp_path):

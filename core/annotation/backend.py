@@ -18,11 +18,13 @@ class ConnectedCVATBackendConfig(fouc.CVATBackendConfig):
         self._connection = connection
 
     @property
-    def cls(self):
+    def cls(self) -> str:
+        """The class name stored with the run: FiftyOne's own, so plain FiftyOne can read the run."""
         return FIFTYONE_CONFIG_CLASS
 
     @property
-    def run_cls(self):
+    def run_cls(self) -> type[fouc.CVATBackend]:
+        """The backend that uses the config's connection."""
         return ConnectedCVATBackend
 
 

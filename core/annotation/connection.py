@@ -9,6 +9,8 @@ remembers the tasks and projects it created so a failed upload can be cleaned up
 import dataclasses
 import logging
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -39,7 +41,9 @@ class CVATSettings:
     verify_tls: bool = True
 
     @classmethod
-    def from_secrets(cls, secrets, organization=None, verify_tls=True):
+    def from_secrets(
+        cls, secrets: Mapping[str, str | None], organization: str | None = None, verify_tls: bool = True
+    ) -> "CVATSettings":
         """Settings from a mapping of plugin secrets / environment variables (``FIFTYONE_CVAT_*``)."""
         values = {name: (secrets.get(key) or None) for name, key in SECRET_KEYS.items()}
         missing = [SECRET_KEYS[name] for name in ("url", "username", "password") if not values[name]]
@@ -50,7 +54,7 @@ class CVATSettings:
         return cls(**values, organization=organization or None, verify_tls=verify_tls)
 
     @property
-    def public_url(self):
+    def public_url(self) -> str:
         """The server URL without any user:password part, safe to record and show."""
         parts = urlsplit(self.url.rstrip("/"))
         return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
@@ -96,17 +100,19 @@ class CVATConnection(fouc.CVATAnnotationAPI):
         hint = _HINTS.get(response.status_code, "")
         return f"CVAT answered {response.status_code} to {method} {path}: {detail}{hint}"
 
-    def create_task(self, *args, **kwargs):
+    def create_task(self, *args: Any, **kwargs: Any) -> tuple[int, dict, dict]:
+        """FiftyOne's ``create_task``, remembering the task for ``remove_created``."""
         task_id, class_id_map, attr_id_map = super().create_task(*args, **kwargs)
         self.created_task_ids.append(task_id)
         return task_id, class_id_map, attr_id_map
 
-    def create_project(self, name, schema=None):
+    def create_project(self, name: str, schema: dict | None = None) -> int:
+        """FiftyOne's ``create_project``, remembering the project for ``remove_created``."""
         project_id = super().create_project(name, schema=schema)
         self.created_project_ids.append(project_id)
         return project_id
 
-    def unknown_users(self, usernames):
+    def unknown_users(self, usernames: Iterable[str | None]) -> list[str]:
         """The names among ``usernames`` that CVAT does not know (FiftyOne would send them and get a 500)."""
         return [name for name in dict.fromkeys(usernames) if name and self.get_user_id(name) is None]
 
@@ -129,7 +135,7 @@ class CVATConnection(fouc.CVATAnnotationAPI):
                 return jobs
             page += 1
 
-    def remove_created(self):
+    def remove_created(self) -> dict[str, list[int]]:
         """Deletes every task and project this connection created; returns their ids (best effort, logged)."""
         removed = {"tasks": [], "projects": []}
         for task_id in self.created_task_ids:
@@ -150,7 +156,7 @@ class CVATConnection(fouc.CVATAnnotationAPI):
             return False
 
 
-def error_detail(response):
+def error_detail(response: requests.Response) -> str:
     """CVAT's error text, whatever its shape (``{"detail"}``, ``{"field": [...]}``, a list or a string)."""
     if "html" in response.headers.get("Content-Type", ""):
         title = re.search(r"<title>(.*?)</title>", response.text or "", re.S)
@@ -170,7 +176,8 @@ def _flat(value):
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def tls_message(url):
+def tls_message(url: str) -> str:
+    """What to do when the TLS certificate of ``url`` cannot be verified."""
     return (
         f"The TLS certificate of {url} could not be verified. Point REQUESTS_CA_BUNDLE at your CA bundle, or, for a "
         "test server with a self-signed certificate only, turn verification off explicitly (verify_tls=False)."

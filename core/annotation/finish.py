@@ -1,10 +1,12 @@
 """Finishing a loaded CVAT review: keep the merged corrections, or put back the ground truth they replaced."""
 
+import fiftyone as fo
+
 from . import merge
 from .records import backup_field_name, latest_load, review
 
 
-def accept(dataset, key):
+def accept(dataset: fo.Dataset, key: str) -> dict:
     """Keeps the merged corrections of review ``key``: drops its backup and review fields."""
     params = review(dataset, key)
     backup_field = backup_field_name(params["gt_field"], key)
@@ -14,7 +16,7 @@ def accept(dataset, key):
     return {"accepted": key}
 
 
-def revert(dataset, key):
+def revert(dataset: fo.Dataset, key: str) -> dict:
     """Puts back the ground truth that loading review ``key`` replaced; the review can then be loaded again."""
     params = review(dataset, key)
     backup_field = backup_field_name(params["gt_field"], key)

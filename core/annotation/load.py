@@ -9,11 +9,13 @@ or reverts the corrections).
 
 import logging
 
-from ..exceptions import CVATError
+import fiftyone as fo
+
+from ..exceptions import CVATError, refuse
 from ..store import runs
 from ..store.fields import label_path, label_type
 from . import merge
-from .connection import CVATConnection
+from .connection import CVATConnection, CVATSettings
 from .records import LOAD_KIND, backup_field_name, review
 
 logger = logging.getLogger(__name__)
@@ -21,7 +23,7 @@ logger = logging.getLogger(__name__)
 UNEXPECTED_TYPES = ("classification", "classifications", "detections", "polylines", "keypoints", "segmentation")
 
 
-def check_loadable(dataset, key):
+def check_loadable(dataset: fo.Dataset, key: str) -> list[str]:
     """Why review ``key`` cannot be loaded now (empty when it can)."""
     params = review(dataset, key)
     if not dataset.has_annotation_run(key):
@@ -33,11 +35,10 @@ def check_loadable(dataset, key):
     return []
 
 
-def load(dataset, key, settings, cleanup=False, user=None):
+def load(dataset: fo.Dataset, key: str, settings: CVATSettings, cleanup: bool = False, user: str | None = None) -> dict:
     """Merges the corrections of review ``key``; returns the load's run key and counts."""
     problems = check_loadable(dataset, key)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     params = review(dataset, key)
     connection = CVATConnection(settings)
     try:
@@ -68,7 +69,14 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     with runs.recorded(dataset, load_key) as run:
         unexpected = _download(dataset, key, review_field)
         attributes = params.get("attributes") or ()
-        counts = merge.merge(dataset.select(sample_ids), gt_field, review_field, backup_field, sent_ids, attributes)
+        counts = merge.merge(
+            dataset.select(sample_ids),
+            gt_field,
+            review_field,
+            backup_field=backup_field,
+            sent_ids=sent_ids,
+            attributes=attributes,
+        )
         counts.update(samples=len(sample_ids), missing_tasks=len(missing))
         removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
         run.counts = {**counts, "unexpected_labels": sum(unexpected.values())}

@@ -6,6 +6,8 @@ removed: a person has checked them); labels added to the ground truth in FiftyOn
 previous ground truth is written to the backup field first, so ``restore`` can put it back.
 """
 
+from collections.abc import Mapping, Sequence
+
 import fiftyone as fo
 
 from ..store import schema
@@ -15,7 +17,15 @@ CHUNK = 1000
 COUNTS = ("edited", "deleted", "unchanged", "drawn", "accepted_predictions", "rejected_predictions", "kept_local")
 
 
-def merge(samples, gt_field, review_field, backup_field, sent_ids, attributes=()):
+def merge(
+    samples: fo.core.collections.SampleCollection,
+    gt_field: str,
+    review_field: str,
+    *,
+    backup_field: str,
+    sent_ids: Mapping[str, str | list[str]],
+    attributes: Sequence[str] = (),
+) -> dict[str, int]:
     """Merges ``review_field`` into ``gt_field`` on ``samples`` (``sent_ids``: sample id -> label ids sent;
     ``attributes``: the label attributes people could edit in CVAT)."""
     editable = ("label", "bounding_box", *attributes)
@@ -37,7 +47,7 @@ def merge(samples, gt_field, review_field, backup_field, sent_ids, attributes=()
     return counts
 
 
-def restore(samples, gt_field, backup_field):
+def restore(samples: fo.core.collections.SampleCollection, gt_field: str, backup_field: str) -> int:
     """Puts the backed-up ground truth back on ``samples``; returns how many samples were restored."""
     ids = samples.values("id")
     for start in range(0, len(ids), CHUNK):

@@ -1,16 +1,18 @@
 """The records of a CVAT review on the dataset: the send run (its params), its loads, and the fields it uses."""
 
+import fiftyone as fo
+
 from ..store import runs
 
 SEND_KIND, LOAD_KIND = "send_to_cvat", "load_from_cvat"
 
 
-def backup_field_name(gt_field, key):
+def backup_field_name(gt_field: str, key: str) -> str:
     """The field that keeps the ground truth a load of review ``key`` replaced."""
     return f"{gt_field}_before_{key}"
 
 
-def review(dataset, key):
+def review(dataset: fo.Dataset, key: str) -> dict:
     """The send record of review ``key`` (its params), or a clear error."""
     if key not in dataset.list_runs() or dataset.get_run_info(key).config.method != SEND_KIND:
         sent = ", ".join(review_keys(dataset)) or "none"
@@ -18,7 +20,7 @@ def review(dataset, key):
     return dataset.get_run_info(key).config.params
 
 
-def review_keys(dataset, pending_only=False):
+def review_keys(dataset: fo.Dataset, pending_only: bool = False) -> list[str]:
     """The dataset's CVAT reviews, newest first (only those with loaded corrections when ``pending_only``)."""
     keys = [r["key"] for r in runs.list_suite_runs(dataset) if r["kind"] == SEND_KIND]
     if pending_only:
@@ -26,7 +28,7 @@ def review_keys(dataset, pending_only=False):
     return keys
 
 
-def latest_load(dataset, key):
+def latest_load(dataset: fo.Dataset, key: str) -> dict:
     """The newest load of review ``key`` (its run record)."""
     loads = [r for r in runs.list_suite_runs(dataset) if r["kind"] == LOAD_KIND and r["params"].get("review") == key]
     return loads[0]

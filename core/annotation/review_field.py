@@ -21,12 +21,20 @@ MODEL_MARKS = (FROM_MODEL, MODEL_LABEL_ID, PROVENANCE_ATTRIBUTE, PRELABEL_RUN)  
 CHUNK = 1000
 
 
-def review_field_name(gt_field, key):
+def review_field_name(gt_field: str, key: str) -> str:
     """The working field of review ``key`` on ``gt_field``."""
     return f"{gt_field}_{key}"
 
 
-def build(samples, gt_field, review_field, pred_field=None, threshold=0.5, iou=0.5):
+def build(
+    samples: fo.core.collections.SampleCollection,
+    gt_field: str,
+    review_field: str,
+    *,
+    pred_field: str | None = None,
+    threshold: float = 0.5,
+    iou: float = 0.5,
+) -> dict[str, int]:
     """Writes the review field on ``samples``; returns counts of ground-truth and pre-filled labels."""
     dataset = samples._root_dataset
     label_cls = label_type(dataset, gt_field)
@@ -79,12 +87,12 @@ def _objects(detections):
     return matching.Objects.of([d.get("label") for d in detections], [d["bounding_box"] for d in detections])
 
 
-def is_from_model(label):
+def is_from_model(label: fo.Label) -> bool:
     """True for a label that entered the review as a model prediction."""
     return bool(label.get_field(FROM_MODEL)) if label.has_field(FROM_MODEL) else False
 
 
-def reviewed_copy(label):
+def reviewed_copy(label: fo.Label) -> fo.Label:
     """``label`` as ground truth after human review: the model markers and provenance removed."""
     for name in MODEL_MARKS:
         if label.has_field(name):

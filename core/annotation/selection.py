@@ -17,7 +17,7 @@ class Selection:
     top_k: int | None = None
 
 
-def problems(samples, selection):
+def problems(samples: fo.core.collections.SampleCollection, selection: Selection) -> list[str]:
     """Every reason the selection cannot be applied, as messages."""
     dataset = samples._root_dataset
     found = []
@@ -33,7 +33,7 @@ def problems(samples, selection):
     return found
 
 
-def apply(samples, selection):
+def apply(samples: fo.core.collections.SampleCollection, selection: Selection) -> fo.core.collections.SampleCollection:
     """The samples of ``samples`` that the selection keeps."""
     view = samples
     if selection.tag:

@@ -13,12 +13,12 @@ import math
 
 import fiftyone as fo
 
-from ..exceptions import CVATError
+from ..exceptions import CVATError, refuse
 from ..store import runs
 from ..store.fields import ACCEPTED_RUN, label_path, label_type
 from . import review_field as cvat_review
 from .backend import ConnectedCVATBackendConfig
-from .connection import CVATConnection
+from .connection import CVATConnection, CVATSettings
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,12 @@ class SendRequest:
     job_assignees: list = dataclasses.field(default_factory=list)
     image_quality: int = 75
 
-    def params(self):
+    def params(self) -> dict:
+        """The request as a plain dict, as recorded with the run."""
         return dataclasses.asdict(self)
 
 
-def check(samples, request):
+def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -> list[str]:
     """Every problem with the request that can be seen without the server, as messages."""
     dataset = samples._root_dataset
     problems = []
@@ -93,11 +94,12 @@ def _check_numbers(request):
     return problems
 
 
-def send(samples, request, settings, user=None):
+def send(
+    samples: fo.core.collections.SampleCollection, request: SendRequest, settings: CVATSettings, user: str | None = None
+) -> dict:
     """Sends ``samples`` for review; returns the run key (also the annotation key) and counts."""
     problems = check(samples, request)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     connection = CVATConnection(settings)
     try:
         _check_server(connection, request)
@@ -127,7 +129,12 @@ def _send(samples, request, connection, settings, user):
 
     with runs.recorded(samples, key, on_failure=taken_back) as run:
         counts = cvat_review.build(
-            samples, request.gt_field, review_field, request.pred_field, request.threshold, request.iou
+            samples,
+            request.gt_field,
+            review_field,
+            pred_field=request.pred_field,
+            threshold=request.threshold,
+            iou=request.iou,
         )
         results, task_size = _upload(samples, key, request, review_field, connection, settings)
         counts.update(samples=len(samples), tasks=len(results.task_ids), jobs=_count_jobs(results))
@@ -180,7 +187,7 @@ def _classes(samples, request):
     return sorted(name for name in names if name)
 
 
-def label_attributes(dataset, field):
+def label_attributes(dataset: fo.Dataset, field: str) -> list[str]:
     """The custom attributes declared on the labels of ``field`` (what people may edit in CVAT besides the class
     and the box), without the suite's markers and provenance."""
     label_cls = label_type(dataset, field)

@@ -8,11 +8,13 @@ A job is done when it is in stage ``acceptance`` and state ``completed`` (as CVA
 
 import datetime
 
+import fiftyone as fo
+
 from .connection import CVATConnection, CVATSettings
 from .records import review
 
 
-def status(dataset, key: str, settings: CVATSettings) -> dict:
+def status(dataset: fo.Dataset, key: str, settings: CVATSettings) -> dict:
     """Tasks and jobs of review ``key`` as plain dicts, plus totals; missing tasks are listed, not fatal."""
     review(dataset, key)
     if not dataset.has_annotation_run(key):

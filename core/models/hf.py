@@ -1,12 +1,17 @@
 """Batched inference with a transformers model (hub id or local directory), straight to FiftyOne labels."""
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 import torch
+from PIL import Image
 
 import fiftyone as fo
 
 from ..exceptions import ModelError
 from . import tasks
+from .predictor import Prediction
 from .torch_compat import ensure_torchvision
 
 
@@ -17,7 +22,16 @@ class HFPredictor:
     passes ``threshold``. ``labels`` are the names the model can output (its ``id2label``, or the prompts).
     """
 
-    def __init__(self, name, task, device="cpu", prompts=None, threshold=0.0, top_k=1, store_logits=False):
+    def __init__(
+        self,
+        name: str,
+        task: str,
+        device: str = "cpu",
+        prompts: Iterable[str] | None = None,
+        threshold: float = 0.0,
+        top_k: int = 1,
+        store_logits: bool = False,
+    ) -> None:
         ensure_torchvision()
         import transformers as tr
 
@@ -40,11 +54,11 @@ class HFPredictor:
         self.labels = self.prompts or [id2label[i] for i in sorted(id2label)]
 
     @property
-    def label_type(self):
+    def label_type(self) -> type[fo.Label] | None:
         """The FiftyOne label class this predictor writes (None for embeddings)."""
         return tasks.label_class(self.task, self.top_k)
 
-    def prepare(self, images):
+    def prepare(self, images: list[Image.Image]) -> tuple[Any, list[tuple[int, int]]]:
         """Model inputs for a batch of images (thread-safe: runs on the decoding threads)."""
         if self.task in tasks.ZERO_SHOT_TASKS:
             text = [self.prompts] * len(images) if self.task == tasks.ZERO_SHOT_DETECTION else self.prompts
@@ -54,7 +68,7 @@ class HFPredictor:
         return inputs, [(image.height, image.width) for image in images]
 
     @torch.inference_mode()
-    def predict(self, prepared):
+    def predict(self, prepared: tuple[Any, list[tuple[int, int]]]) -> list[Prediction]:
         """One label (or embedding) per image of a batch made by ``prepare``."""
         inputs, sizes = prepared
         inputs = inputs.to(self.device)
@@ -73,7 +87,9 @@ class HFPredictor:
         logits = logits.float().cpu().numpy()
         probs = softmax(logits)
         return [
-            classification_label(row, p, self.labels, self.top_k, self.threshold, self.store_logits)
+            classification_label(
+                row, p, self.labels, top_k=self.top_k, threshold=self.threshold, store_logits=self.store_logits
+            )
             for row, p in zip(logits, probs, strict=True)
         ]
 
@@ -105,13 +121,21 @@ class HFPredictor:
         return list(features.flatten(1).float().cpu().numpy())
 
 
-def softmax(logits):
+def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of a 2-d array."""
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def classification_label(logits, probs, labels, top_k, threshold, store_logits):
+def classification_label(
+    logits: np.ndarray,
+    probs: np.ndarray,
+    labels: Sequence[str],
+    *,
+    top_k: int,
+    threshold: float,
+    store_logits: bool,
+) -> fo.Classification | fo.Classifications | None:
     """A Classification (top_k == 1) or Classifications from one row of logits; None when below threshold."""
     order = [int(probs.argmax())] if top_k == 1 else np.argsort(-probs)[:top_k]
     top = [i for i in order if probs[i] >= threshold]

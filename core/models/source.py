@@ -4,10 +4,16 @@ local transformers directory, each checked up front with an error that says what
 import hashlib
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..exceptions import ModelError
 from . import tasks
 from .torch_compat import ensure_torchvision
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
+
+    from fiftyone.zoo.models import ZooModel
 
 ZOO, HF = "zoo", "hf"
 
@@ -21,7 +27,7 @@ class ModelSource:
     zoo_kwargs: dict = field(default_factory=dict, hash=False)
 
 
-def parse_source(kind, name, zoo_kwargs=None):
+def parse_source(kind: str, name: str | None, zoo_kwargs: dict | None = None) -> ModelSource:
     """Validates the form of a model source (not the model itself)."""
     name = (name or "").strip()
     if kind not in (ZOO, HF):
@@ -31,7 +37,7 @@ def parse_source(kind, name, zoo_kwargs=None):
     return ModelSource(kind, name, dict(zoo_kwargs or {}))
 
 
-def hf_config(name):
+def hf_config(name: str) -> "PretrainedConfig":
     """The transformers config of a hub id or local directory, or a ModelError saying why it cannot be loaded."""
     ensure_torchvision()
     import transformers
@@ -56,7 +62,7 @@ def hf_config(name):
         raise ModelError(f"'{name}' is not a model transformers can load: {error}") from error
 
 
-def check_task(name, config, task):
+def check_task(name: str, config: "PretrainedConfig", task: str | None) -> str:
     """The task to run: ``task`` when the model supports it, the inferred one when ``task`` is None."""
     inferred = tasks.infer_task(config)
     if task is None:
@@ -72,7 +78,7 @@ def check_task(name, config, task):
     return task
 
 
-def zoo_entry(name):
+def zoo_entry(name: str) -> "ZooModel":
     """The zoo model entry called ``name``, or a ModelError listing similar names."""
     import fiftyone.zoo as foz
 
@@ -85,7 +91,7 @@ def zoo_entry(name):
         raise ModelError(message) from error
 
 
-def identity(source):
+def identity(source: ModelSource) -> str:
     """A stable identity string of a model: zoo name (+ kwargs) or hub id / directory with a content hash."""
     if source.kind == ZOO:
         extra = ",".join(f"{k}={v}" for k, v in sorted(source.zoo_kwargs.items()))

@@ -1,6 +1,11 @@
 """What a model can do for the suite (its task), and the FiftyOne label class each task writes."""
 
+from typing import TYPE_CHECKING
+
 import fiftyone as fo
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 CLASSIFICATION = "classification"
 DETECTION = "detection"
@@ -28,7 +33,7 @@ _ARCHITECTURE_TASKS = (
 )
 
 
-def infer_task(config):
+def infer_task(config: "PretrainedConfig") -> str:
     """The pre-labelling task of a transformers config, from its architecture (embedding when none fits)."""
     for architecture in config.architectures or []:
         for suffixes, task in _ARCHITECTURE_TASKS:
@@ -37,7 +42,7 @@ def infer_task(config):
     return EMBEDDING
 
 
-def label_class(task, top_k=1):
+def label_class(task: str, top_k: int = 1) -> type[fo.Label] | None:
     """The FiftyOne label class written for ``task`` (None for embeddings)."""
     if task in (CLASSIFICATION, ZERO_SHOT_CLASSIFICATION):
         return fo.Classification if top_k == 1 else fo.Classifications

@@ -19,7 +19,7 @@ _SCHEMAS = (
 )
 
 
-def ensure_torchvision():
+def ensure_torchvision() -> None:
     """Prepares torch so that ``import torchvision`` works; safe to call many times."""
     global _LIBRARY
     if _LIBRARY is not None or _ops_defined() or _compiled_ops_load():
@@ -31,7 +31,7 @@ def ensure_torchvision():
     _LIBRARY = lib
 
 
-def nms(dets, scores, iou_threshold):
+def nms(dets: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Greedy non-maximum suppression on ``[x1, y1, x2, y2]`` boxes; indices kept, by decreasing score."""
     order = scores.argsort(descending=True)
     boxes = dets[order]

@@ -1,13 +1,21 @@
 """Batched inference with a FiftyOne Model Zoo model, with the same interface as ``HFPredictor``."""
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from PIL import Image
 
 import fiftyone as fo
 
 from ..exceptions import ModelError
 from . import source as M
 from . import tasks
+from .predictor import Prediction
 from .torch_compat import ensure_torchvision
+
+if TYPE_CHECKING:
+    from fiftyone.zoo.models import ZooModel
 
 _TAG_TASKS = (
     ("zero-shot", tasks.ZERO_SHOT_CLASSIFICATION),
@@ -18,7 +26,7 @@ _TAG_TASKS = (
 )
 
 
-def zoo_task(entry):
+def zoo_task(entry: "ZooModel") -> str:
     """The task of a zoo entry, from its tags."""
     tags = set(entry.tags or ())
     for tag, task in _TAG_TASKS:
@@ -30,7 +38,14 @@ def zoo_task(entry):
 class ZooPredictor:
     """Runs a zoo model on batches of PIL images; ``predict`` returns one label (or embedding) per image."""
 
-    def __init__(self, source, task=None, threshold=0.0, store_logits=False, prompts=None):
+    def __init__(
+        self,
+        source: M.ModelSource,
+        task: str | None = None,
+        threshold: float = 0.0,
+        store_logits: bool = False,
+        prompts: Sequence[str] | None = None,
+    ) -> None:
         ensure_torchvision()
         import fiftyone.zoo as foz
 
@@ -52,14 +67,15 @@ class ZooPredictor:
         self.labels = list(getattr(self.model, "classes", None) or prompts or [])
 
     @property
-    def label_type(self):
+    def label_type(self) -> type[fo.Label] | None:
+        """The FiftyOne label class this predictor writes (None for embeddings)."""
         return tasks.label_class(self.task)
 
-    def prepare(self, images):
+    def prepare(self, images: list[Image.Image]) -> list[np.ndarray]:
         """The images as uint8 HWC arrays, as zoo models take them."""
         return [np.asarray(image) for image in images]
 
-    def predict(self, arrays):
+    def predict(self, arrays: list[np.ndarray]) -> list[Prediction]:
         """One label (or embedding) per array of a batch made by ``prepare``."""
         if self.task == tasks.EMBEDDING:
             return list(self.model.embed_all(arrays))

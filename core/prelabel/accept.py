@@ -11,6 +11,7 @@ from pymongo import UpdateOne
 
 import fiftyone as fo
 
+from ..exceptions import refuse
 from ..store import runs, schema
 from ..store.fields import ACCEPTED_RUN, GROUND_TRUTH, label_type, remove_run_labels
 
@@ -19,7 +20,13 @@ CHUNK = 1000
 DEFAULT_THRESHOLD = 0.5
 
 
-def check(samples, pred_field, gt_field, threshold, tag=None):
+def check(
+    samples: fo.core.collections.SampleCollection,
+    pred_field: str,
+    gt_field: str,
+    threshold: float,
+    tag: str | None = None,
+) -> list[str]:
     """Every problem with the request, as messages (empty when it can run)."""
     dataset = samples._root_dataset
     problems = []
@@ -45,11 +52,18 @@ def check(samples, pred_field, gt_field, threshold, tag=None):
     return problems
 
 
-def accept(samples, pred_field, gt_field=GROUND_TRUTH, threshold=DEFAULT_THRESHOLD, tag=None, user=None):
+def accept(
+    samples: fo.core.collections.SampleCollection,
+    pred_field: str,
+    gt_field: str = GROUND_TRUTH,
+    threshold: float = DEFAULT_THRESHOLD,
+    tag: str | None = None,
+    *,
+    user: str | None = None,
+) -> dict:
     """Promotes predictions with confidence >= ``threshold``; returns the run key and counts."""
     problems = check(samples, pred_field, gt_field, threshold, tag)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     view = samples.match_tags(tag) if tag else samples
     params = {"pred_field": pred_field, "gt_field": gt_field, "threshold": threshold, "tag": tag}
     model = runs.writer_model(view, pred_field)
@@ -71,7 +85,7 @@ def accept(samples, pred_field, gt_field=GROUND_TRUTH, threshold=DEFAULT_THRESHO
     return {"run_key": key, **counts}
 
 
-def revert(samples, run_key):
+def revert(samples: fo.core.collections.SampleCollection, run_key: str) -> int:
     """Removes every label that accept run ``run_key`` added to ``samples``; returns how many were removed."""
     gt_field = samples._root_dataset.get_run_info(run_key).config.params["gt_field"]
     return remove_run_labels(samples, gt_field, ACCEPTED_RUN, run_key)

@@ -1,8 +1,12 @@
 """What pre-labelling does to each model label: class mapping, the unknown-label policy, provenance stamps."""
 
+from collections.abc import Collection, Iterable
+
 import numpy as np
 
 import fiftyone as fo
+
+from ..models.predictor import Prediction
 
 
 class LabelMapper:
@@ -11,11 +15,11 @@ class LabelMapper:
     ``names`` None means every label is known. ``dropped`` counts the labels dropped as unknown.
     """
 
-    def __init__(self, class_map, policy, names):
+    def __init__(self, class_map: dict[str, str] | None, policy: str, names: Collection[str] | None) -> None:
         self.class_map, self.policy, self.names = dict(class_map or {}), policy, names
         self.dropped = 0
 
-    def name(self, label):
+    def name(self, label: str) -> str | None:
         """The dataset name for model label ``label``, or None when it is dropped."""
         mapped = self.class_map.get(label, label)
         if self.names is None or mapped in self.names or self.policy == "keep":
@@ -26,7 +30,7 @@ class LabelMapper:
         return None
 
 
-def finish(prediction, mapper, provenance):
+def finish(prediction: Prediction, mapper: LabelMapper, provenance: dict[str, str]) -> Prediction:
     """``prediction`` with mapped names, unknown labels dropped, and ``provenance`` attributes on each label."""
     if prediction is None or isinstance(prediction, np.ndarray):
         return prediction
@@ -40,7 +44,7 @@ def finish(prediction, mapper, provenance):
     return _stamped(prediction, provenance)
 
 
-def count(value):
+def count(value: Prediction) -> int:
     """The number of labels in a written value (1 for a single label or an embedding, 0 for None)."""
     if value is None:
         return 0
@@ -49,7 +53,7 @@ def count(value):
     return 1
 
 
-def unknown_label_errors(model_labels, class_map, names):
+def unknown_label_errors(model_labels: Iterable[str], class_map: dict[str, str], names: Collection[str]) -> list[str]:
     """The error for model labels that are neither in ``names`` nor mapped onto them (empty when none)."""
     unknown = [label for label in model_labels if class_map.get(label, label) not in names]
     if not unknown:

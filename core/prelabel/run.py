@@ -6,6 +6,7 @@ one bulk ``set_values`` call, so an interrupted run keeps every finished batch a
 """
 
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -15,9 +16,10 @@ from PIL import Image
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from ..exceptions import ModelError
+from ..exceptions import ModelError, refuse
 from ..models import source as M
 from ..models import tasks
+from ..models.predictor import Predictor
 from ..store import fields as L
 from ..store import runs, schema
 from . import mapping
@@ -34,10 +36,10 @@ class PrelabelRequest:
     source: M.ModelSource
     output_field: str = "predictions"
     task: str | None = None
-    prompts: list = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
     threshold: float = 0.0
     top_k: int = 1
-    class_map: dict = field(default_factory=dict)
+    class_map: dict[str, str] = field(default_factory=dict)
     unknown_labels: str = "keep"
     batch_size: int = 16
     device: str = "cpu"
@@ -46,14 +48,14 @@ class PrelabelRequest:
     allow_human_labels: bool = False
     num_workers: int = 2
 
-    def params(self):
+    def params(self) -> dict:
         """The request as JSON-friendly run parameters."""
         values = dict(self.__dict__)
         values["source"] = {"kind": self.source.kind, "name": self.source.name, "zoo_kwargs": self.source.zoo_kwargs}
         return values
 
 
-def check(samples, request):
+def check(samples: fo.core.collections.SampleCollection, request: PrelabelRequest) -> list[str]:
     """Every problem with ``request`` on ``samples`` that can be found without running the model, as messages."""
     problems = _check_values(request) + _check_field_name(request.output_field)
     if len(samples) == 0:
@@ -71,7 +73,7 @@ def check(samples, request):
     )
 
 
-def plan(request):
+def plan(request: PrelabelRequest) -> tuple[str, list[str] | None]:
     """The task that will run and the labels the model can output (None when only known after loading)."""
     if request.source.kind == M.HF:
         config = M.hf_config(request.source.name)
@@ -86,7 +88,7 @@ def plan(request):
     return request.task or zoo_task(entry), list(request.prompts) or None
 
 
-def load_predictor(request):
+def load_predictor(request: PrelabelRequest) -> Predictor:
     """The predictor for ``request`` (loads the model)."""
     if request.source.kind == M.HF:
         from ..models.hf import HFPredictor
@@ -112,7 +114,15 @@ def load_predictor(request):
     )
 
 
-def prelabel(samples, request, progress=None, user=None, run_params=None, job=None):
+def prelabel(
+    samples: fo.core.collections.SampleCollection,
+    request: PrelabelRequest,
+    *,
+    progress: bool | Callable[..., None] | None = None,
+    user: str | None = None,
+    run_params: dict | None = None,
+    job: str | None = None,
+) -> dict:
     """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input, and
     ``exceptions.FieldBusy`` when another run is writing the output field.
 
@@ -121,8 +131,7 @@ def prelabel(samples, request, progress=None, user=None, run_params=None, job=No
     ``job`` (the shards of one scaled-out request) share the output field's lease.
     """
     problems = check(samples, request)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     predictor = load_predictor(request)
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
     key = runs.start_run(
@@ -303,8 +312,7 @@ def _check_classes(dataset, request, model_labels):
 
 def _check_loaded_classes(dataset, request, model_labels):
     problems = _check_classes(dataset, request, model_labels or None)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
 
 
 def _dataset_names_or_none(samples, request):
@@ -313,7 +321,7 @@ def _dataset_names_or_none(samples, request):
     return L.dataset_label_names(samples._root_dataset, exclude=request.output_field)
 
 
-def available_devices():
+def available_devices() -> list[str]:
     """The devices inference can run on here."""
     import torch
 

@@ -12,6 +12,7 @@ import numpy as np
 
 import fiftyone as fo
 
+from ..exceptions import refuse
 from ..store import runs
 from ..store.fields import label_type
 from . import embeddings
@@ -24,7 +25,16 @@ DEFAULT_TAG = "to_annotate"
 SUPPORTED = (fo.Classification, fo.Detections)
 
 
-def check(samples, pred_field, count, strategy, embeddings_field=None, diversity=DEFAULT_DIVERSITY, tag=DEFAULT_TAG):
+def check(
+    samples: fo.core.collections.SampleCollection,
+    pred_field: str,
+    count: int,
+    *,
+    strategy: str,
+    embeddings_field: str | None = None,
+    diversity: float = DEFAULT_DIVERSITY,
+    tag: str = DEFAULT_TAG,
+) -> list[str]:
     """Every problem with the request, as messages."""
     problems = []
     if len(samples) == 0:
@@ -47,19 +57,21 @@ def check(samples, pred_field, count, strategy, embeddings_field=None, diversity
 
 
 def select(
-    samples,
-    pred_field,
-    count,
-    strategy=DEFAULT_STRATEGY,
-    embeddings_field=None,
-    diversity=DEFAULT_DIVERSITY,
-    tag=DEFAULT_TAG,
-    user=None,
-):
+    samples: fo.core.collections.SampleCollection,
+    pred_field: str,
+    count: int,
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    embeddings_field: str | None = None,
+    diversity: float = DEFAULT_DIVERSITY,
+    tag: str = DEFAULT_TAG,
+    user: str | None = None,
+) -> dict:
     """Tags the ``count`` most informative samples with ``tag``; returns their ids and scores."""
-    problems = check(samples, pred_field, count, strategy, embeddings_field, diversity, tag)
-    if problems:
-        raise ValueError(" ".join(problems))
+    problems = check(
+        samples, pred_field, count, strategy=strategy, embeddings_field=embeddings_field, diversity=diversity, tag=tag
+    )
+    refuse(problems)
     params = {
         "pred_field": pred_field,
         "count": count,
@@ -80,7 +92,9 @@ def select(
     return {"run_key": key, "ids": [ids[i] for i in chosen], **run.counts}
 
 
-def uncertainties(samples, pred_field, strategy):
+def uncertainties(
+    samples: fo.core.collections.SampleCollection, pred_field: str, strategy: str
+) -> tuple[list[str], np.ndarray]:
     """Sample ids and their uncertainty in [0, 1] under ``strategy``."""
     if label_type(samples, pred_field) is fo.Detections:
         ids, confidences = samples.values(["id", f"{pred_field}.detections.confidence"])
@@ -91,7 +105,9 @@ def uncertainties(samples, pred_field, strategy):
     return ids, np.array([_score(p, strategy) if p is not None else 0.0 for p in distributions])
 
 
-def pick(scores, count, vectors=None, diversity=DEFAULT_DIVERSITY):
+def pick(
+    scores: np.ndarray, count: int, vectors: np.ndarray | None = None, diversity: float = DEFAULT_DIVERSITY
+) -> list[int]:
     """Indices of the batch: the most uncertain, or greedily uncertain-and-far-apart with ``vectors``."""
     count = min(count, len(scores))
     if vectors is None or diversity == 0:

@@ -5,6 +5,9 @@ import time
 
 import numpy as np
 
+import fiftyone as fo
+
+from ..exceptions import refuse
 from ..store import runs
 from . import embeddings
 
@@ -14,7 +17,9 @@ DEFAULT_BRAIN_KEY = "labelloop_map"
 MIN_SAMPLES = 5
 
 
-def check(samples, embeddings_field, method, brain_key):
+def check(
+    samples: fo.core.collections.SampleCollection, embeddings_field: str, method: str, brain_key: str
+) -> list[str]:
     """Every problem with the request, as messages."""
     problems = []
     if method not in METHODS:
@@ -28,19 +33,19 @@ def check(samples, embeddings_field, method, brain_key):
 
 
 def compute(
-    samples,
-    embeddings_field=embeddings.DEFAULT_FIELD,
-    method=DEFAULT_METHOD,
-    brain_key=DEFAULT_BRAIN_KEY,
-    seed=51,
-    user=None,
-):
+    samples: fo.core.collections.SampleCollection,
+    embeddings_field: str = embeddings.DEFAULT_FIELD,
+    method: str = DEFAULT_METHOD,
+    brain_key: str = DEFAULT_BRAIN_KEY,
+    *,
+    seed: int = 51,
+    user: str | None = None,
+) -> dict:
     """Reduces the embeddings to 2-d with ``method`` and saves a visualization run ``brain_key``; returns counts."""
     import fiftyone.brain as fob
 
     problems = check(samples, embeddings_field, method, brain_key)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     view = samples.exists(embeddings_field)
     params = {"embeddings_field": embeddings_field, "method": method, "brain_key": brain_key, "seed": seed}
     model = runs.writer_model(view, embeddings_field)
@@ -55,7 +60,7 @@ def compute(
     return {"run_key": key, "brain_key": brain_key, "method": method, **counts}
 
 
-def reduce(vectors, method, seed=51):
+def reduce(vectors: np.ndarray, method: str, seed: int = 51) -> np.ndarray:
     """2-d points of ``vectors``: t-SNE runs on a 50-d PCA projection (the usual speed-up)."""
     from sklearn.decomposition import PCA
 

@@ -1,6 +1,8 @@
 """Embeddings fields: which fields hold vectors, the one check of a field as embeddings (for uniqueness, near
 duplicates, embedding maps and active learning), and computing the missing embeddings with a model first."""
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 import fiftyone as fo
@@ -24,12 +26,17 @@ _RAGGED = {
 }
 
 
-def vector_fields(samples) -> list[str]:
+def vector_fields(samples: fo.core.collections.SampleCollection) -> list[str]:
     """The fields of ``samples`` that hold vectors (embeddings), sorted."""
     return sorted(samples.get_field_schema(ftype=VECTOR_FIELDS))
 
 
-def check(samples, field_name: str | None, minimum: int | None = None, read_vectors: bool = True) -> list[str]:
+def check(
+    samples: fo.core.collections.SampleCollection,
+    field_name: str | None,
+    minimum: int | None = None,
+    read_vectors: bool = True,
+) -> list[str]:
     """Problems with ``field_name`` as the embeddings of ``samples``: missing, not vectors, too few, different
     lengths. ``minimum``: how many samples need a vector (the others are skipped); None: every sample.
     ``read_vectors=False`` leaves out the length check (it reads every vector)."""
@@ -50,7 +57,7 @@ def check(samples, field_name: str | None, minimum: int | None = None, read_vect
     return length_problems(field_name, samples.exists(field_name).values(field_name), minimum) if read_vectors else []
 
 
-def length_problems(field_name: str, vectors, minimum: int | None = None) -> list[str]:
+def length_problems(field_name: str, vectors: Sequence, minimum: int | None = None) -> list[str]:
     """A problem when ``vectors`` (of ``field_name``) are not all one-dimensional of one length; ``minimum`` as
     in ``check``."""
     shapes = sorted({np.shape(v) for v in vectors})
@@ -60,7 +67,12 @@ def length_problems(field_name: str, vectors, minimum: int | None = None) -> lis
     return [_RAGGED[minimum is None].format(field=field_name, lengths=lengths)]
 
 
-def compute_missing(samples, request: prelabel.PrelabelRequest, progress=None, user=None) -> str:
+def compute_missing(
+    samples: fo.core.collections.SampleCollection,
+    request: prelabel.PrelabelRequest,
+    progress: Callable[..., None] | bool | None = None,
+    user: str | None = None,
+) -> str:
     """Writes the embeddings of ``request`` (an embedding task) for the samples without them (all of them with
     ``overwrite``), recorded as an ``embeddings`` run; returns the embeddings field."""
     prelabel.prelabel(samples, request, progress=progress, user=user)

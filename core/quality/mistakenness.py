@@ -25,6 +25,7 @@ known (so a bad class list writes nothing); a failed run's writes are taken back
 """
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from ..exceptions import ModelError
+from ..exceptions import ModelError, refuse
 from ..matching import Objects, ious, match
 from ..models import source as models
 from ..store import runs, schema
@@ -57,12 +58,12 @@ class MistakennessRequest:
     classwise: bool = True
     classes: list | None = None
 
-    def name(self, what):
+    def name(self, what: str) -> str:
         """The name of result ``what`` (``mistakenness``, ``possible_missing`` or ``possible_spurious``)."""
         return f"{self.prefix}{what}"
 
 
-def check(samples, request):
+def check(samples: fo.core.collections.SampleCollection, request: MistakennessRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages (empty when it can run)."""
     problems = _check_values(samples, request)
     if problems:
@@ -73,7 +74,7 @@ def check(samples, request):
     return problems or resolve_classes(samples, request)[1]
 
 
-def notes(samples, request):
+def notes(samples: fo.core.collections.SampleCollection, request: MistakennessRequest) -> list[str]:
     """Non-blocking remarks on a valid ``request`` (predictions without logits fall back to their confidence)."""
     if label_type(samples, request.pred_field) is not fo.Classification:
         return []
@@ -86,7 +87,9 @@ def notes(samples, request):
     return []
 
 
-def resolve_classes(samples, request):
+def resolve_classes(
+    samples: fo.core.collections.SampleCollection, request: MistakennessRequest
+) -> tuple[list[str] | None, list[str]]:
     """``(classes, problems)``: the class list of the logits (None when no prediction has logits)."""
     path = f"{request.pred_field}.logits"
     first = samples.exists(path).limit(1).values(path)
@@ -111,11 +114,15 @@ def resolve_classes(samples, request):
     ]
 
 
-def compute(samples, request, progress=None, user=None):
+def compute(
+    samples: fo.core.collections.SampleCollection,
+    request: MistakennessRequest,
+    progress: Callable[..., None] | bool | None = None,
+    user: str | None = None,
+) -> dict:
     """Scores ``samples``, writes the results back, records the run; returns the run key and counts."""
     problems = check(samples, request)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     detections = label_type(samples, request.gt_field) is fo.Detections
     classes = None if detections else resolve_classes(samples, request)[0]
     dataset = samples._root_dataset
@@ -139,7 +146,7 @@ def compute(samples, request, progress=None, user=None):
     return {"run_key": key, "classes": classes, **counts}
 
 
-def written_fields(request, detections):
+def written_fields(request: MistakennessRequest, detections: bool) -> list[str]:
     """The sample fields (and label attributes) a run writes."""
     score, missing, spurious = (request.name(w) for w in ("mistakenness", "possible_missing", "possible_spurious"))
     if not detections:
@@ -205,7 +212,9 @@ def _detections_chunk(chunk, request, counts):
     return ids, updates
 
 
-def score_objects(preds, gts, request):
+def score_objects(
+    preds: Objects, gts: Objects, request: MistakennessRequest
+) -> tuple[list[float | None], np.ndarray, np.ndarray]:
     """``(gt scores, missing flags of preds, spurious flags of gts)`` of one sample (see the module docstring)."""
     matches = match(preds, gts, request.iou, request.classwise)
     covered = ious(preds, gts) >= min(request.iou, 1 - 1e-10)

@@ -6,6 +6,7 @@ O(N^2) of a full distance matrix. Cosine distance is ``1 - cos`` in [0, 2] (up t
 a zero vector is at distance 1 from everything.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ class Neighbors:
     distances: np.ndarray  # (N, k) float32
 
 
-def normalise(vectors):
+def normalise(vectors: np.ndarray) -> np.ndarray:
     """The rows of ``vectors`` as a float32 matrix of unit length (zero rows stay zero)."""
     matrix = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -36,7 +37,7 @@ def normalise(vectors):
     return matrix / norms
 
 
-def knn(unit, k, progress=None):
+def knn(unit: np.ndarray, k: int, progress: Callable[..., None] | bool | None = None) -> Neighbors:
     """The exact ``k`` (<= 64) nearest neighbours of every row of the normalised matrix ``unit``, itself excluded."""
     n = len(unit)
     indices, best = np.zeros((n, k), np.int64), np.full((n, k), -np.inf, np.float32)
@@ -54,7 +55,7 @@ def knn(unit, k, progress=None):
     return Neighbors(np.take_along_axis(indices, order, axis=1), distances)
 
 
-def groups_within(unit, threshold, progress=None):
+def groups_within(unit: np.ndarray, threshold: float, progress: Callable[..., None] | bool | None = None) -> np.ndarray:
     """A component id per row: rows at cosine distance <= ``threshold`` are linked, and linked rows (directly
     or through others) share a component; a row with no close row is a component of its own."""
     n = len(unit)

@@ -11,10 +11,13 @@ others) form a group. The default 0.05 (similarity >= 0.95) catches re-encoded, 
 of an image with typical image embeddings; raise it for crops and heavier edits.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 
 import fiftyone as fo
 
+from ..exceptions import refuse
 from ..store import runs, schema
 from . import embeddings as E
 from . import neighbors
@@ -27,7 +30,13 @@ MAX_REPORTED = 100  # groups listed in a result (all are written)
 DEFAULT_OUTPUT_FIELD = "uniqueness"
 
 
-def check(samples, embeddings_field, k=None, threshold=None, read_vectors=True):
+def check(
+    samples: fo.core.collections.SampleCollection,
+    embeddings_field: str | None,
+    k: int | None = None,
+    threshold: float | None = None,
+    read_vectors: bool = True,
+) -> list[str]:
     """Every problem with running on ``samples``, as messages. ``read_vectors``: also read every vector to check
     that they have one length (else only what the schema and counts show)."""
     problems = check_settings(samples, k, threshold)
@@ -36,7 +45,9 @@ def check(samples, embeddings_field, k=None, threshold=None, read_vectors=True):
     return problems
 
 
-def check_settings(samples, k=None, threshold=None):
+def check_settings(
+    samples: fo.core.collections.SampleCollection, k: int | None = None, threshold: float | None = None
+) -> list[str]:
     """Problems with the view size, ``k`` and ``threshold``."""
     problems = []
     if k is not None and not 1 <= k <= neighbors.MAX_K:
@@ -52,12 +63,12 @@ def check_settings(samples, k=None, threshold=None):
     return problems
 
 
-def check_uniqueness_output(samples, output_field):
+def check_uniqueness_output(samples: fo.core.collections.SampleCollection, output_field: str) -> list[str]:
     """Problems with writing uniqueness scores to ``output_field``: a field there of another type."""
     return _check_types(samples, {output_field: fo.FloatField}, "choose another output field")
 
 
-def check_duplicate_outputs(samples):
+def check_duplicate_outputs(samples: fo.core.collections.SampleCollection) -> list[str]:
     """Problems with writing the near-duplicate fields: fields of those names of another type."""
     remedy = f"rename or delete it first (near duplicates are always written to '{GROUP_FIELD}' and '{COUNT_FIELD}')"
     return _check_types(samples, DUPLICATE_FIELDS, remedy)
@@ -77,7 +88,9 @@ def _check_types(samples, fields, remedy):
     return problems
 
 
-def read(samples, embeddings_field):
+def read(
+    samples: fo.core.collections.SampleCollection, embeddings_field: str
+) -> tuple[list[str], np.ndarray | None, list[str]]:
     """``(sample ids, normalised float32 matrix or None, problems)`` of the vectors of ``samples``."""
     ids, vectors = samples.values(["id", embeddings_field])
     problems = E.length_problems(embeddings_field, vectors)
@@ -85,8 +98,14 @@ def read(samples, embeddings_field):
 
 
 def compute_uniqueness(
-    samples, embeddings_field=E.DEFAULT_FIELD, k=DEFAULT_K, output_field=DEFAULT_OUTPUT_FIELD, progress=None, user=None
-):
+    samples: fo.core.collections.SampleCollection,
+    embeddings_field: str = E.DEFAULT_FIELD,
+    *,
+    k: int = DEFAULT_K,
+    output_field: str = DEFAULT_OUTPUT_FIELD,
+    progress: Callable[..., None] | bool | None = None,
+    user: str | None = None,
+) -> dict:
     """Writes each sample's uniqueness to ``output_field`` and records a ``uniqueness`` run; returns the summary
     (run key, counts and the most unique sample ids). Raises ValueError on bad input, writing nothing."""
     ids, unit = _load(samples, embeddings_field, check_uniqueness_output(samples, output_field), k=k)
@@ -103,7 +122,7 @@ def compute_uniqueness(
     return {"run_key": key, "field": output_field, **run.counts, "most_unique": [ids[i] for i in most]}
 
 
-def scores_from(distances):
+def scores_from(distances: np.ndarray) -> np.ndarray:
     """Uniqueness in [0, 1] from each row's sorted neighbour distances (see the module docstring)."""
     k = distances.shape[1]
     weights = np.array([(k - i) * (k - i + 1) / 2 for i in range(k)], np.float64)
@@ -113,14 +132,15 @@ def scores_from(distances):
 
 
 def find_near_duplicates(
-    samples,
-    embeddings_field=E.DEFAULT_FIELD,
-    threshold=DEFAULT_THRESHOLD,
-    duplicate_tag=None,
-    member_tag=None,
-    progress=None,
-    user=None,
-):
+    samples: fo.core.collections.SampleCollection,
+    embeddings_field: str = E.DEFAULT_FIELD,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    duplicate_tag: str | None = None,
+    member_tag: str | None = None,
+    progress: Callable[..., None] | bool | None = None,
+    user: str | None = None,
+) -> dict:
     """Groups samples at cosine distance <= ``threshold`` and writes ``near_dup_group`` (group id, None alone)
     and ``near_dup_count`` (how many other samples share the group). ``duplicate_tag`` tags all but the first
     sample (in view order) of each group, ``member_tag`` every member; both are first removed from the view, so
@@ -181,8 +201,7 @@ def _tag(samples, ids, groups, duplicate_tag, member_tag, tags):
 def _load(samples, embeddings_field, output_problems, k=None, threshold=None):
     problems = check(samples, embeddings_field, k, threshold, read_vectors=False) + output_problems
     ids, unit, more = read(samples, embeddings_field) if not problems else (None, None, [])
-    if problems or more:
-        raise ValueError(" ".join(problems + more))
+    refuse(problems + more)
     return ids, unit
 
 

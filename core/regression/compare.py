@@ -21,7 +21,7 @@ Score: ``broken + class_flip + new_fp - fixed - removed_fp`` (higher is worse).
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass
 from dataclasses import fields as dataclass_fields
 
@@ -30,6 +30,7 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
+from ..exceptions import refuse
 from ..matching import Objects, ious, match
 from ..store import runs, schema
 from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, label_type
@@ -76,7 +77,7 @@ class CompareRequest:
 OPTIONS = tuple(f.name for f in dataclass_fields(CompareRequest) if f.default is not MISSING)
 
 
-def check(samples, request):
+def check(samples: fo.core.collections.SampleCollection, request: CompareRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages."""
     problems = []
     if len(samples) == 0:
@@ -123,11 +124,15 @@ def _taken(dataset, name):
     return "." in name and dataset._sample_collection.find_one({name: {"$exists": True}}, {"_id": 1}) is not None
 
 
-def compare(samples, request, progress=None, user=None):
+def compare(
+    samples: fo.core.collections.SampleCollection,
+    request: CompareRequest,
+    progress: Callable[..., None] | bool | None = None,
+    user: str | None = None,
+) -> dict:
     """Runs the comparison, writes categories and counts back, saves the run; returns the summary."""
     problems = check(samples, request)
-    if problems:
-        raise ValueError(" ".join(problems))
+    refuse(problems)
     detections = _label_type(samples, request.gt_field) is fo.Detections
     fields = written_fields(request, detections)
     key = runs.start_run(
@@ -162,7 +167,7 @@ def _declare_fields(dataset, request, detections):
     dataset.create_index([(f"{request.key}_score", -1), ("id", 1)])
 
 
-def written_fields(request, detections):
+def written_fields(request: CompareRequest, detections: bool) -> list[str]:
     """The sample fields (and label attributes) a comparison writes."""
     key = request.key
     fields = [f"{key}_{name}" for name in ("score", "fixed", "broken", "class_flip")]
@@ -184,11 +189,13 @@ class Totals:
         self.samples = 0
         self.regressed_samples = 0
 
-    def add(self, category, label, n=1):
+    def add(self, category: str, label: str, n: int = 1) -> None:
+        """Counts ``n`` objects (or samples) of class ``label`` in ``category``."""
         self.overall[category] += n
         self.per_class[label][category] += n
 
-    def summary(self, kind):
+    def summary(self, kind: str) -> dict:
+        """The counts as plain dicts, as saved with the run; ``kind``: detections or classification."""
         return {
             "kind": kind,
             "samples": self.samples,

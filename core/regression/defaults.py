@@ -13,7 +13,7 @@ SETTINGS = COMPARED_FIELDS + TUNABLE
 
 def label_fields(samples: fo.core.collections.SampleCollection) -> list[str]:
     """The Detections and Classification fields of ``samples``."""
-    return sorted(samples.get_field_schema(embedded_doc_type=(fo.Detections, fo.Classification)))
+    return fields.field_names(samples, (fo.Detections, fo.Classification))
 
 
 def default_models(samples: fo.core.collections.SampleCollection) -> tuple[str | None, str | None]:

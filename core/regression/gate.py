@@ -14,7 +14,8 @@ from . import compare as regression
 from . import report as regression_report
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """Runs the gate with the command-line arguments ``argv`` (None: the process's own); returns the exit code."""
     args = _parser().parse_args(argv)
     import fiftyone as fo
 

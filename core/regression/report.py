@@ -12,10 +12,9 @@ from .compare import CLS_CATEGORIES, GT_CATEGORIES, KIND
 
 F = fo.ViewField
 BROKEN, FIXED = ("broken", "class_flip"), ("fixed",)
-REPORTS_DIR = os.environ.get("LABELLOOP_REPORTS_DIR", os.path.expanduser("~/.fiftyone/labelloop/reports"))
 
 
-def comparisons(samples):
+def comparisons(samples: fo.core.collections.SampleCollection) -> list[dict]:
     """The comparisons saved on the dataset, newest first: dicts of run key, comparison key and fields."""
     return [
         {"run_key": r["key"], "started_at": r["started_at"], **r["params"]}
@@ -24,7 +23,7 @@ def comparisons(samples):
     ]
 
 
-def summarize(samples, params):
+def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> dict:
     """Counts per category overall and per class for ``samples`` (any view) of the comparison ``params``."""
     key, gt = params["key"], params["gt_field"]
     if samples._root_dataset.get_field(gt).document_type is fo.Classification:
@@ -63,12 +62,14 @@ def summary_for(samples: fo.core.collections.SampleCollection, comparison: dict)
     return summarize(samples, comparison)
 
 
-def broken_fixed(counts):
+def broken_fixed(counts: dict) -> tuple[int, int]:
     """(broken, fixed) of a counts dict: broken includes class flips."""
     return sum(counts.get(c, 0) for c in BROKEN), sum(counts.get(c, 0) for c in FIXED)
 
 
-def gate_failures(summary, max_broken=None, max_ratio=None, per_class=True):
+def gate_failures(
+    summary: dict, max_broken: int | None = None, max_ratio: float | None = None, per_class: bool = True
+) -> list[str]:
     """Why the candidate fails the gate (empty when it passes): broken > max_broken or broken/fixed > max_ratio."""
     scopes = [("overall", summary["overall"])]
     if per_class:
@@ -84,7 +85,9 @@ def gate_failures(summary, max_broken=None, max_ratio=None, per_class=True):
     return failures
 
 
-def top_regressions(samples, key, limit=20, skip=0):
+def top_regressions(
+    samples: fo.core.collections.SampleCollection, key: str, limit: int = 20, skip: int = 0
+) -> list[dict]:
     """The worst-regressed samples (highest score first) as dicts, via the score index."""
     fields = ["id", "filepath", f"{key}_score", f"{key}_fixed", f"{key}_broken", f"{key}_class_flip"]
     page = regressed(samples, key).skip(skip).limit(limit)
@@ -125,12 +128,12 @@ def tag_regressed(
     return {"run_key": key, **run.counts}
 
 
-def report(summary, params, failures, top):
+def report(summary: dict, params: dict, failures: list[str], top: list[dict]) -> dict:
     """The JSON-able report of a gate run."""
     return {"comparison": params, "passed": not failures, "failures": failures, "summary": summary, "top": top}
 
 
-def markdown(report_data):
+def markdown(report_data: dict) -> str:
     """A Markdown rendering of ``report``: verdict, overall and per-class table, top regressions."""
     params, summary = report_data["comparison"], report_data["summary"]
     lines = [
@@ -159,9 +162,14 @@ def markdown(report_data):
     return "\n".join(lines) + "\n"
 
 
+def reports_dir() -> str:
+    """Where exported reports go: ``LABELLOOP_REPORTS_DIR``, else ``~/.fiftyone/labelloop/reports``."""
+    return os.environ.get("LABELLOOP_REPORTS_DIR") or os.path.expanduser("~/.fiftyone/labelloop/reports")
+
+
 def export_report(samples: fo.core.collections.SampleCollection, comparison: dict, directory: str | None = None) -> str:
     """Writes the Markdown and JSON reports of ``comparison`` for ``samples``; returns the Markdown path."""
-    directory = directory or REPORTS_DIR
+    directory = directory or reports_dir()
     os.makedirs(directory, exist_ok=True)
     summary = summarize(samples, comparison)
     data = report(summary, comparison, [], top_regressions(samples, comparison["key"], limit=50))

@@ -8,6 +8,9 @@ deleting such a run is refused.
 
 from dataclasses import dataclass, field
 
+import fiftyone as fo
+
+from ..exceptions import refuse
 from . import fields as L
 from . import lease, runs
 
@@ -20,18 +23,18 @@ class Deletion:
     """What deleting run ``key`` does: fields to delete, labels to remove by field, or why it cannot."""
 
     key: str
-    delete_fields: list = field(default_factory=list)
-    remove_labels: dict = field(default_factory=dict)
-    problems: list = field(default_factory=list)
+    delete_fields: list[str] = field(default_factory=list)
+    remove_labels: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
-    def describe(self):
+    def describe(self) -> str:
         """The plan in one sentence, for forms."""
         parts = [f"delete field(s) {', '.join(self.delete_fields)}"] if self.delete_fields else []
         parts += [f"remove {n} of its labels from '{name}'" for name, n in self.remove_labels.items()]
         return f"Deleting run {self.key} will {'; '.join(parts + ['delete its record'])}. Other labels are kept."
 
 
-def list_runs(samples):
+def list_runs(samples: fo.core.collections.SampleCollection) -> list[dict]:
     """The suite's runs on the dataset of ``samples``, newest first; a run still recorded as running whose lease
     has lapsed (its process died) has status ``interrupted``. Runs registered by other processes are included."""
     samples._root_dataset.reload()
@@ -43,7 +46,7 @@ def list_runs(samples):
     return records
 
 
-def plan_deletion(samples, key):
+def plan_deletion(samples: fo.core.collections.SampleCollection, key: str) -> Deletion:
     """The ``Deletion`` of run ``key``; its ``problems`` say why it cannot be deleted (unknown, still running, or
     values that cannot be told apart from others')."""
     records = list_runs(samples)
@@ -57,15 +60,15 @@ def plan_deletion(samples, key):
     return deletion
 
 
-def delete_run(samples, key, user=None):
+def delete_run(samples: fo.core.collections.SampleCollection, key: str, user: str | None = None) -> dict:
     """Deletes run ``key`` and what it wrote (see the module docstring) under the lease of its fields; returns the
     deleted fields and the number of removed labels. Raises ValueError when it cannot."""
     dataset = samples._root_dataset
-    _raise(_blockers(dataset, list_runs(dataset), key))
+    refuse(_blockers(dataset, list_runs(dataset), key))
     config = dataset.get_run_info(key).config
     with lease.acquire(dataset, config.fields or [], f"deletion_of_{key}", user or runs.current_user()):
         deletion = plan_deletion(dataset, key)
-        _raise(deletion.problems)
+        refuse(deletion.problems)
         attribute = RUN_KEY_ATTRIBUTE.get(config.method)
         removed = [L.remove_run_labels(dataset, name, attribute, key) for name in deletion.remove_labels]
         for path in sorted(deletion.delete_fields, key=lambda p: -p.count(".")):  # attributes before their parents
@@ -123,8 +126,3 @@ def _plan_field(dataset, record, path, others, deletion):
         f"Run {record['key']} wrote '{path}', but {why} and its values carry no run key, so they cannot be told "
         f"apart. Undo them yourself, then delete only the record with dataset.delete_run('{record['key']}')."
     )
-
-
-def _raise(problems):
-    if problems:
-        raise ValueError(" ".join(problems))

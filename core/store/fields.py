@@ -8,14 +8,26 @@ PRELABEL_RUN, ACCEPTED_RUN = "prelabel_run", "accepted_run"  # the attributes th
 _NAMED_TYPES = (fo.Classification, fo.Classifications, fo.Detection, fo.Detections, fo.Polyline, fo.Polylines)
 
 
-def label_type(samples, field_name):
+def field_names(
+    samples: fo.core.collections.SampleCollection,
+    label_types: type[fo.Label] | tuple[type[fo.Label], ...] | None = None,
+    ftype: type[fo.Field] | tuple[type[fo.Field], ...] | None = None,
+) -> list[str]:
+    """The sorted names of the fields of ``samples`` holding labels of ``label_types`` (a class or a tuple), or of
+    FiftyOne field type(s) ``ftype`` (e.g. ``fo.FloatField``): what a form offers to pick from."""
+    if label_types is not None:
+        return sorted(samples.get_field_schema(embedded_doc_type=label_types))
+    return sorted(samples.get_field_schema(ftype=ftype))
+
+
+def label_type(samples: fo.core.collections.SampleCollection, field_name: str | None) -> type[fo.Label] | None:
     """The Label class a field holds, or None (no such field, or not a label field)."""
     field = samples.get_field(field_name) if field_name else None
     label_cls = getattr(field, "document_type", None)
     return label_cls if label_cls is not None and issubclass(label_cls, fo.Label) else None
 
 
-def count_human_labels(dataset, field_name):
+def count_human_labels(dataset: fo.Dataset, field_name: str) -> int:
     """How many labels in ``field_name`` lack a model's provenance attribute (0 when the field does not exist)."""
     label_cls = label_type(dataset, field_name)
     if label_cls is None:
@@ -25,20 +37,24 @@ def count_human_labels(dataset, field_name):
     return total - stamped
 
 
-def model_versions(samples, field_name):
+def model_versions(samples: fo.core.collections.SampleCollection, field_name: str) -> list[str]:
     """The model identities that the labels of ``field_name`` carry (empty for human labels or other fields)."""
     label_cls = label_type(samples, field_name)
     path = f"{label_path(field_name, label_cls)}.{PROVENANCE_ATTRIBUTE}" if label_cls else None
     return [v for v in samples.distinct(path) if v] if path and samples.has_field(path) else []
 
 
-def count_run_labels(samples, field_name, attribute, run_key):
+def count_run_labels(
+    samples: fo.core.collections.SampleCollection, field_name: str, attribute: str, run_key: str
+) -> int:
     """How many labels of ``field_name`` carry ``run_key`` in their ``attribute``."""
     path = label_path(field_name, label_type(samples, field_name))
     return samples.filter_labels(field_name, fo.ViewField(attribute) == run_key).count(path)
 
 
-def remove_run_labels(samples, field_name, attribute, run_key):
+def remove_run_labels(
+    samples: fo.core.collections.SampleCollection, field_name: str, attribute: str, run_key: str
+) -> int:
     """Removes the labels of ``field_name`` that carry ``run_key`` in their ``attribute``, leaving every other
     label as it is; returns how many were removed."""
     path = label_path(field_name, label_type(samples, field_name))
@@ -48,7 +64,7 @@ def remove_run_labels(samples, field_name, attribute, run_key):
     return removed
 
 
-def dataset_label_names(dataset, exclude=None):
+def dataset_label_names(dataset: fo.Dataset, exclude: str | None = None) -> set[str]:
     """Every class name the dataset knows: its class lists and the labels of its label fields."""
     names = set(dataset.default_classes or [])
     for classes in (dataset.classes or {}).values():
@@ -64,7 +80,7 @@ def dataset_label_names(dataset, exclude=None):
     return names
 
 
-def label_path(field_name, label_cls):
+def label_path(field_name: str, label_cls: type[fo.Label] | None) -> str:
     """The path of the individual labels of a field: ``f.detections`` for Detections, ``f`` for Classification."""
     list_field = getattr(label_cls, "_LABEL_LIST_FIELD", None)
     return f"{field_name}.{list_field}" if list_field else field_name

@@ -1,12 +1,16 @@
 """What LabelLoop knows about a collection: its label fields and the suite's runs on it."""
 
+from collections.abc import Callable, Sequence
+
 import fiftyone as fo
 
 from . import runs
 from .fields import label_path
 
 
-def summarize(samples, progress=None):
+def summarize(
+    samples: fo.core.collections.SampleCollection, progress: Callable[[float, str], None] | None = None
+) -> dict:
     """Summary of ``samples``: size, label fields with their label counts and writers, and the suite's runs.
 
     ``progress(fraction, label)`` is called as the work advances, when given.
@@ -24,7 +28,7 @@ def summarize(samples, progress=None):
     }
 
 
-def label_fields(samples, suite_runs=()):
+def label_fields(samples: fo.core.collections.SampleCollection, suite_runs: Sequence[dict] = ()) -> list[dict]:
     """One dict per label field of ``samples``: name, label type, number of labels, suite runs that wrote it."""
     schema = samples.get_field_schema(embedded_doc_type=fo.Label)
     names = sorted(schema)

@@ -11,10 +11,13 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterable
 from datetime import UTC, timedelta
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+import fiftyone as fo
 import fiftyone.core.odm as fodb
 
 from ..exceptions import FieldBusy
@@ -32,13 +35,13 @@ _indexed = threading.Event()
 class Lease:
     """Leases held on ``fields`` of one dataset for ``run_key``, renewed every TTL/3 until ``release``."""
 
-    def __init__(self, dataset_id, fields, job, run_key, ttl):
+    def __init__(self, dataset_id: ObjectId, fields: list[str], job: str, run_key: str, ttl: float) -> None:
         self.dataset_id, self.fields, self.job, self.run_key, self.ttl = dataset_id, fields, job, run_key, ttl
         self._released = threading.Event()
         self._thread = threading.Thread(target=self._heartbeat, name=f"lease-{run_key}", daemon=True)
         self._thread.start()
 
-    def release(self):
+    def release(self) -> None:
         """Stops renewing and gives the fields up (the job's lease stays while other runs of the job hold it)."""
         if not self._released.is_set():
             self._released.set()
@@ -66,7 +69,15 @@ class Lease:
             logger.warning("Run %s lost its lease on some of %s: it stalled beyond the TTL", self.run_key, self.fields)
 
 
-def acquire(samples, fields, run_key, user, job=None, ttl=None):
+def acquire(
+    samples: fo.core.collections.SampleCollection,
+    fields: Iterable[str],
+    run_key: str,
+    user: str,
+    *,
+    job: str | None = None,
+    ttl: float | None = None,
+) -> Lease:
     """Takes the lease on the top-level ``fields`` of ``samples``' dataset for ``run_key``; returns the ``Lease``.
 
     Runs with the same ``job`` share the lease. Raises ``FieldBusy`` (taking nothing) when another run holds one.
@@ -87,7 +98,7 @@ def acquire(samples, fields, run_key, user, job=None, ttl=None):
     return Lease(dataset._doc.id, names, job, run_key, ttl)
 
 
-def live_leases(samples, fields=None):
+def live_leases(samples: fo.core.collections.SampleCollection, fields: Iterable[str] | None = None) -> list[dict]:
     """The unexpired lease documents on the dataset of ``samples`` (only those on ``fields`` when given)."""
     query = {"dataset_id": samples._root_dataset._doc.id, "expires_at": {"$gt": _server_now()}}
     if fields is not None:
@@ -95,12 +106,12 @@ def live_leases(samples, fields=None):
     return list(_collection().find(query))
 
 
-def problems(samples, fields, job=None):
+def problems(samples: fo.core.collections.SampleCollection, fields: Iterable[str], job: str | None = None) -> list[str]:
     """A message for each of ``fields`` that another job is writing now (for forms; empty when all are free)."""
     return [busy_message(doc) for doc in live_leases(samples, fields) if doc["job"] != job]
 
 
-def busy_message(doc):
+def busy_message(doc: dict) -> str:
     """What a refused run is told: who writes the field since when, and what to do."""
     first = doc["holders"][0] if doc["holders"] else {"run_key": "?", "user": "?", "host": "?", "pid": "?"}
     others = len(doc["holders"]) - 1
@@ -112,12 +123,12 @@ def busy_message(doc):
     )
 
 
-def top_level(fields):
+def top_level(fields: Iterable[str]) -> list[str]:
     """The sorted top-level field names of ``fields`` (a run writing ``f.detections.x`` leases ``f``)."""
     return sorted({name.split(".", 1)[0] for name in fields})
 
 
-def default_ttl():
+def default_ttl() -> float:
     """The lease TTL in seconds: ``$LABELLOOP_LEASE_TTL_SECONDS``, else 60."""
     return float(os.environ.get(TTL_ENV) or DEFAULT_TTL)
 

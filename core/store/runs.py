@@ -9,10 +9,12 @@ and how it ended. A run holds the lease on the fields it writes from ``start_run
 import getpass
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import fiftyone as fo
 
 from . import lease
 from .fields import model_versions
@@ -24,7 +26,17 @@ RECORDED = "user host started_at finished_at status params model fields created_
 _leases = {}  # run key -> the lease this process holds for the run until finish_run
 
 
-def start_run(samples, kind, params=None, model=None, fields=(), user=None, job=None, key=None):
+def start_run(
+    samples: fo.core.collections.SampleCollection,
+    kind: str,
+    *,
+    params: dict | None = None,
+    model: str | None = None,
+    fields: Iterable[str] = (),
+    user: str | None = None,
+    job: str | None = None,
+    key: str | None = None,
+) -> str:
     """Registers a run of ``kind`` in state ``running`` on ``samples`` and returns its key (``key`` when given,
     e.g. made with ``new_run_key`` to name what the run creates).
 
@@ -63,7 +75,12 @@ def start_run(samples, kind, params=None, model=None, fields=(), user=None, job=
     return key
 
 
-def finish_run(samples, key, counts=None, error=None):
+def finish_run(
+    samples: fo.core.collections.SampleCollection,
+    key: str,
+    counts: dict | None = None,
+    error: BaseException | str | None = None,
+) -> None:
     """Marks run ``key`` completed (or failed, when ``error`` is given) with its final counts; releases its lease."""
     try:
         dataset = samples._root_dataset
@@ -88,7 +105,7 @@ class Recording:
 
 @contextmanager
 def recorded(
-    samples,
+    samples: fo.core.collections.SampleCollection,
     key: str,
     counts: dict | None = None,
     on_failure: Callable[[BaseException], BaseException | None] | None = None,
@@ -111,14 +128,14 @@ def recorded(
     finish_run(samples, key, counts=run.counts)
 
 
-def list_suite_runs(samples):
+def list_suite_runs(samples: fo.core.collections.SampleCollection) -> list[dict]:
     """The suite's runs on the dataset of ``samples``, newest first, as plain dicts."""
     dataset = samples._root_dataset
     records = [_record(key, dataset.get_run_info(key)) for key in dataset.list_runs(suite=SUITE)]
     return sorted(records, key=lambda r: r["started_at"] or "", reverse=True)
 
 
-def writer_model(samples, field_name):
+def writer_model(samples: fo.core.collections.SampleCollection, field_name: str) -> str | None:
     """The identity of the model behind ``field_name`` (what a run reading it records): the model versions its
     labels carry, else the model of the latest suite run that wrote it; None when unknown."""
     versions = model_versions(samples, field_name)
@@ -128,13 +145,13 @@ def writer_model(samples, field_name):
     return next(writers, None)
 
 
-def new_run_key(kind):
+def new_run_key(kind: str) -> str:
     """A unique, valid run key such as ``prelabel_20261121_105400_3fa2``."""
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     return f"{kind}_{stamp}_{secrets.token_hex(2)}"
 
 
-def current_user():
+def current_user() -> str:
     """The operating-system user running this process."""
     try:
         return getpass.getuser()
@@ -147,5 +164,6 @@ def _record(key, info):
     return {"key": key, "kind": config.method, **{name: getattr(config, name, None) for name in RECORDED}}
 
 
-def now_iso():
+def now_iso() -> str:
+    """The current UTC time in ISO 8601, to the millisecond (how runs record their times)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")

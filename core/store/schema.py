@@ -9,6 +9,9 @@ change starts from the latest list of fields.
 import contextlib
 import secrets
 import time
+from collections.abc import Iterator
+
+import fiftyone as fo
 
 from ..exceptions import FieldBusy
 from . import lease, runs
@@ -19,7 +22,7 @@ WAIT = 60.0
 
 
 @contextlib.contextmanager
-def changing(samples):
+def changing(samples: fo.core.collections.SampleCollection) -> Iterator[fo.Dataset]:
     """Holds the dataset's schema lease (waiting up to a minute for another process) with the dataset reloaded."""
     dataset = samples._root_dataset
     held = _acquire(dataset)

@@ -6,22 +6,28 @@ attributes are written to the label with that id wherever it now sits in its lis
 people add, move or delete meanwhile keep their values and deleted ones are not recreated.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import reduce
+from typing import Any
 
+from bson import ObjectId
 from pymongo import UpdateOne
+
+import fiftyone as fo
 
 from . import runs
 
 
-def label_values(list_path, label_ids, attribute, values):
+def label_values(
+    list_path: str, label_ids: Iterable[ObjectId] | None, attribute: str, values: Iterable[Any]
+) -> dict[tuple[str, ObjectId, str], Any]:
     """The update entries that set ``attribute`` of each label of ``list_path`` to its value."""
     return {(list_path, _id, attribute): value for _id, value in zip(label_ids or [], values, strict=True)}
 
 
-def bulk_set(dataset, ids, updates):
+def bulk_set(dataset: fo.Dataset, ids: Iterable[ObjectId], updates: Iterable[dict]) -> None:
     """Writes every sample's update in one unordered bulk write (one ``$set`` per sample)."""
     now = datetime.now(UTC)
     operations = [_operation(_id, update, now) for _id, update in zip(ids, updates, strict=True)]
@@ -48,13 +54,14 @@ class Rollback:
     ``save(ids)`` keeps the values of the fields that existed before the samples ``ids`` are written, ``undo()``
     restores them and deletes the fields the run created."""
 
-    def __init__(self, dataset, fields):
+    def __init__(self, dataset: fo.Dataset, fields: list[str]) -> None:
         self.dataset = dataset
         self.created = [name for name in fields if not dataset.has_field(name)]
         self.existing = [name for name in fields if name not in self.created]
         self.saved = []
 
-    def save(self, ids):
+    def save(self, ids: Iterable[ObjectId]) -> None:
+        """Keeps the current values of the existing fields of the samples ``ids``, before the run writes them."""
         if not self.existing:
             return
         projection = dict.fromkeys(self.existing, 1)
@@ -62,7 +69,8 @@ class Rollback:
         documents = self.dataset._sample_collection.find({"_id": {"$in": list(ids)}}, projection)
         self.saved += [(doc["_id"], self._values(doc)) for doc in documents]
 
-    def undo(self):
+    def undo(self) -> None:
+        """Restores the kept values and deletes the fields the run created."""
         if self.saved:
             bulk_set(self.dataset, *zip(*self.saved, strict=True))
         for name in self.created:
@@ -83,7 +91,7 @@ class Rollback:
 
 @contextmanager
 def rolled_back_on_failure(
-    samples, key: str, fields: list[str], counts: dict, what: str
+    samples: fo.core.collections.SampleCollection, key: str, fields: list[str], counts: dict, what: str
 ) -> Iterator[tuple[Rollback, runs.Recording]]:
     """The body of run ``key``, which writes ``fields``, recorded with ``counts`` unless it replaces them (see
     ``runs.recorded``); yields its ``Rollback`` and ``Recording``. When it fails, its writes are taken back, the run
