@@ -30,10 +30,10 @@ class AcceptPrelabels(common.LabelLoopOperator):
         )
         inputs.str("tag", label="Only samples with this tag", description="e.g. reviewed; empty: all samples")
         if well_typed and ctx.params.get("pred_field"):
-            common.block_all(inputs, accept.check(view, *_arguments(ctx.params)))
+            common.block_all(inputs, accept.check(view, **_arguments(ctx.params)))
 
     def execute(self, ctx):
-        result = accept.accept(ctx.target_view(), *_arguments(ctx.params), user=common.user(ctx))
+        result = accept.accept(ctx.target_view(), **_arguments(ctx.params), user=common.user(ctx))
         return common.finished(ctx, result, "Done")
 
     def resolve_output(self, ctx):
@@ -74,4 +74,9 @@ def _arguments(params):
     threshold = params.get("threshold")
     threshold = accept.DEFAULT_THRESHOLD if threshold is None else float(threshold)
     gt_field = params.get("gt_field") or store_fields.GROUND_TRUTH
-    return params.get("pred_field"), gt_field, threshold, params.get("tag") or None
+    return {
+        "pred_field": params.get("pred_field"),
+        "gt_field": gt_field,
+        "threshold": threshold,
+        "tag": params.get("tag") or None,
+    }

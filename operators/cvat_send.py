@@ -57,8 +57,8 @@ class SendToCVAT(common.LabelLoopOperator):
     def execute(self, ctx):
         request, selection = _arguments(ctx.params)
         samples = cvat_selection.apply(ctx.target_view(), selection)
-        ctx.set_progress(progress=0.0, label=f"Sending {len(samples)} samples to CVAT")
-        result = cvat_send.send(samples, request, cvat_form.settings(ctx), user=common.user(ctx))
+        settings, progress = cvat_form.settings(ctx), common.progress_reporter(ctx)
+        result = cvat_send.send(samples, request, settings, user=common.user(ctx), progress=progress)
         return common.finished(ctx, result, "Sent")
 
     def resolve_output(self, ctx):
@@ -117,7 +117,7 @@ class SendToCVAT(common.LabelLoopOperator):
 
 def _selection_inputs(inputs, dataset):
     inputs.str("tag", label="Only samples with this tag", description="e.g. to_annotate; empty: all")
-    common.choice(inputs, "saved_view", dataset.list_saved_views(), None, "Only samples of this saved view")
+    common.choice(inputs, "saved_view", cvat_selection.saved_views(dataset), None, "Only samples of this saved view")
     scores = store_fields.field_names(dataset, ftype=_SCORE_TYPES)
     common.choice(inputs, "score_field", scores, None, "Score rule: field", "e.g. mistakenness, uniqueness")
     inputs.float("min_score", label="Score rule: at least")

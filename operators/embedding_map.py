@@ -32,11 +32,11 @@ class ComputeEmbeddingMap(common.LabelLoopOperator):
         )
         inputs.view("hint", types.Notice(label="Open the Embeddings panel and colour the points by any field."))
         if well_typed and ctx.params.get("embeddings_field"):
-            common.block_all(inputs, embedding_map.check(view, *_arguments(ctx.params)))
+            common.block_all(inputs, embedding_map.check(view, **_arguments(ctx.params)))
 
     def execute(self, ctx):
         ctx.set_progress(progress=0.0, label="Reducing the embeddings")
-        result = embedding_map.compute(ctx.target_view(), *_arguments(ctx.params), user=common.user(ctx))
+        result = embedding_map.compute(ctx.target_view(), **_arguments(ctx.params), user=common.user(ctx))
         return common.finished(ctx, result, "Done")
 
     def __call__(
@@ -67,4 +67,5 @@ class ComputeEmbeddingMap(common.LabelLoopOperator):
 
 def _arguments(params):
     method = params.get("method") or embedding_map.DEFAULT_METHOD
-    return params.get("embeddings_field"), method, params.get("brain_key") or embedding_map.DEFAULT_BRAIN_KEY
+    brain_key = params.get("brain_key") or embedding_map.DEFAULT_BRAIN_KEY
+    return {"embeddings_field": params.get("embeddings_field"), "method": method, "brain_key": brain_key}

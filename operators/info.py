@@ -18,8 +18,7 @@ class GetLabelLoopInfo(common.LabelLoopOperator):
     description = "Label fields of the target view and the LabelLoop runs on this dataset"
 
     def form(self, ctx, inputs, view, well_typed):
-        if len(view) == 0:
-            common.block(inputs, "The target view has no samples: choose the whole dataset or a non-empty view.")
+        common.block_all(inputs, info.problems(view))
 
     def execute(self, ctx):
         summary = info.summarize(ctx.target_view(), progress=common.progress_reporter(ctx))

@@ -94,6 +94,26 @@ def test_regression_panel_in_the_app(shapes):
         page.get_by_text(grid_count(len(fixed.match(F("compare_score") > 0)))).wait_for()
 
 
+def test_regression_panel_compare_button_runs_the_operator(shapes):
+    import fiftyone.operators as foo
+
+    data.add_simulated_predictions(shapes, seed=4)
+    foo.get_operator("@labelloop/mlops/compare_models")(shapes, "baseline", "candidate")
+    with browser.app_page(shapes, width=1600) as page:
+        browser.dismiss_popups(page)
+        page.locator('[title="New panel"]').first.click()
+        page.get_by_text("Model regression", exact=True).first.click()
+        page.get_by_text("Worst-regressed samples (page 1)").wait_for()
+        key = page.get_by_text("Key", exact=True).locator("xpath=following::input[1]")
+        key.fill("second")
+        key.press("Tab")
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.get_by_text("second: candidate vs baseline").wait_for()  # the panel shows the run it started
+    shapes.reload()
+    [second] = [r for r in runs.list_suite_runs(shapes) if r["params"].get("key") == "second"]
+    assert second["kind"] == "compare_models" and second["status"] == runs.COMPLETED and second["user"]
+
+
 def grid_count(n):
     """The grid's sample count text ("1 sample", "12 samples")."""
     return re.compile(rf"^{n} samples?$")

@@ -17,12 +17,17 @@ class Selection:
     top_k: int | None = None
 
 
+def saved_views(dataset: fo.Dataset) -> list[str]:
+    """The names of the dataset's saved views, for a selection to pick from."""
+    return dataset.list_saved_views()
+
+
 def problems(samples: fo.core.collections.SampleCollection, selection: Selection) -> list[str]:
     """Every reason the selection cannot be applied, as messages."""
     dataset = samples._root_dataset
     found = []
     if selection.saved_view and not dataset.has_saved_view(selection.saved_view):
-        views = ", ".join(dataset.list_saved_views()) or "none"
+        views = ", ".join(saved_views(dataset)) or "none"
         found.append(f"No saved view '{selection.saved_view}' on this dataset (saved views: {views}).")
     if selection.score_field and not isinstance(dataset.get_field(selection.score_field), _NUMERIC):
         found.append(f"Score field '{selection.score_field}' is not a numeric sample field.")

@@ -10,6 +10,7 @@ smaller tasks.
 import dataclasses
 import logging
 import math
+from collections.abc import Callable
 
 import fiftyone as fo
 
@@ -95,11 +96,18 @@ def _check_numbers(request):
 
 
 def send(
-    samples: fo.core.collections.SampleCollection, request: SendRequest, settings: CVATSettings, user: str | None = None
+    samples: fo.core.collections.SampleCollection,
+    request: SendRequest,
+    settings: CVATSettings,
+    user: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> dict:
-    """Sends ``samples`` for review; returns the run key (also the annotation key) and counts."""
+    """Sends ``samples`` for review; returns the run key (also the annotation key) and counts. ``progress(fraction,
+    label)`` hears when the upload starts, when given."""
     problems = check(samples, request)
     refuse(problems)
+    if progress:
+        progress(0.0, f"Sending {len(samples)} samples to CVAT")
     connection = CVATConnection(settings)
     try:
         _check_server(connection, request)

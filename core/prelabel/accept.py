@@ -55,10 +55,10 @@ def check(
 def accept(
     samples: fo.core.collections.SampleCollection,
     pred_field: str,
+    *,
     gt_field: str = GROUND_TRUTH,
     threshold: float = DEFAULT_THRESHOLD,
     tag: str | None = None,
-    *,
     user: str | None = None,
 ) -> dict:
     """Promotes predictions with confidence >= ``threshold``; returns the run key and counts."""

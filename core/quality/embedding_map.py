@@ -34,10 +34,10 @@ def check(
 
 def compute(
     samples: fo.core.collections.SampleCollection,
+    *,
     embeddings_field: str = embeddings.DEFAULT_FIELD,
     method: str = DEFAULT_METHOD,
     brain_key: str = DEFAULT_BRAIN_KEY,
-    *,
     seed: int = 51,
     user: str | None = None,
 ) -> dict:

@@ -8,6 +8,13 @@ from . import runs
 from .fields import label_path
 
 
+def problems(samples: fo.core.collections.SampleCollection) -> list[str]:
+    """Why ``samples`` cannot be summarised (empty when they can)."""
+    if len(samples) == 0:
+        return ["The target view has no samples: choose the whole dataset or a non-empty view."]
+    return []
+
+
 def summarize(
     samples: fo.core.collections.SampleCollection, progress: Callable[[float, str], None] | None = None
 ) -> dict:
