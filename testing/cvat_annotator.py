@@ -103,6 +103,12 @@ class Annotator:
         changed = tag | {"label_id": label_id, "attributes": attributes}
         return self._edit(task_id, "update", "tags", changed)
 
+    def relabel_shape(self, task_id, shape, label):
+        """Changes a shape's class as the UI does: the new label's attributes are reset to their defaults."""
+        label_id, attributes = self._defaults(task_id, label)
+        changed = {k: v for k, v in shape.items() if k != "elements"} | {"label_id": label_id, "attributes": attributes}
+        return self._edit(task_id, "update", "shapes", changed)
+
     def delete_tag(self, task_id, tag):
         return self._edit(task_id, "delete", "tags", {k: tag[k] for k in ("label_id", "frame", "id")})
 

@@ -10,6 +10,7 @@ or reverts the corrections).
 import logging
 
 import fiftyone as fo
+from fiftyone.utils.cvat import CVATAnnotationResults
 
 from ..exceptions import CVATError, refuse
 from ..store import runs
@@ -43,11 +44,28 @@ def load(dataset: fo.Dataset, key: str, settings: CVATSettings, cleanup: bool = 
     connection = CVATConnection(settings)
     try:
         results = dataset.load_annotation_results(key)
+        restore_server_ids(results)
         results.use_api(connection)
         missing = _forget_missing_tasks(results, connection)
         return _load(dataset, key, params, results, missing, cleanup, user)
     finally:
         connection.close()
+
+
+def restore_server_ids(results: CVATAnnotationResults) -> None:
+    """Gives ``results.server_id_map`` ({"tags"/"shapes"/"tracks": {CVAT id: FiftyOne label id}}) back its integer
+    keys, which the download looks CVAT's ids up by: FiftyOne 1.22.1 stores them as JSON and restores them as
+    strings, so a label whose ``label_id`` attribute CVAT reset (a changed class) would come back with a new id
+    when loaded by another process than the send's. Converts only digit strings: idempotent, and a no-op once
+    FiftyOne restores integers itself."""
+    results.server_id_map = {
+        kind: {_int_key(server_id): label_id for server_id, label_id in ids.items()}
+        for kind, ids in results.server_id_map.items()
+    }
+
+
+def _int_key(key: int | str) -> int | str:
+    return int(key) if isinstance(key, str) and key.isdecimal() else key
 
 
 def _forget_missing_tasks(results, connection):
