@@ -1,6 +1,7 @@
 """Which samples go to CVAT: the target view narrowed by a tag, a saved view, or a score rule."""
 
 import dataclasses
+import math
 
 import fiftyone as fo
 from fiftyone import ViewField as F
@@ -33,8 +34,10 @@ def problems(samples: fo.core.collections.SampleCollection, selection: Selection
         found.append(f"Score field '{selection.score_field}' is not a numeric sample field.")
     if (selection.min_score is not None or selection.top_k) and not selection.score_field:
         found.append("Choose the score field that the minimum score or top-k applies to.")
-    if selection.top_k is not None and selection.top_k < 1:
-        found.append("Top-k must be at least 1.")
+    if selection.min_score is not None and not math.isfinite(selection.min_score):
+        found.append(f"The minimum score must be a finite number, not {selection.min_score}.")
+    if selection.top_k is not None and not 1 <= selection.top_k < math.inf:
+        found.append(f"Top-k must be a finite number of at least 1, not {selection.top_k}.")
     return found
 
 

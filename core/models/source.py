@@ -101,15 +101,15 @@ def identity(source: ModelSource) -> str:
     return f"hf:{source.name}"
 
 
-def _directory_digest(path):
+def _directory_digest(path: str) -> str:
+    """A short hash of the names and whole contents of the files directly in ``path`` (read in chunks)."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
         if os.path.isfile(full):
-            digest.update(name.encode())
             with open(full, "rb") as f:
-                digest.update(f.read(1 << 20))  # the head of each file: config, processor, and weights header
-            digest.update(str(os.path.getsize(full)).encode())
+                content = hashlib.file_digest(f, "sha256").digest()
+            digest.update(name.encode() + b"\0" + content)
     return digest.hexdigest()[:12]
 
 

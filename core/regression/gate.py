@@ -8,7 +8,11 @@ Run from the plugin directory (or with it on PYTHONPATH). Exit codes: 0 passed, 
 
 import argparse
 import json
+import math
+import os
 import sys
+
+import fiftyone as fo
 
 from . import compare as regression
 from . import report as regression_report
@@ -17,21 +21,14 @@ from . import report as regression_report
 def main(argv: list[str] | None = None) -> int:
     """Runs the gate with the command-line arguments ``argv`` (None: the process's own); returns the exit code."""
     args = _parser().parse_args(argv)
-    import fiftyone as fo
-
-    if not fo.dataset_exists(args.dataset):
-        return _bad_input(f"No dataset '{args.dataset}' in this FiftyOne database.")
-    samples = fo.load_dataset(args.dataset)
-    if args.tag:
-        samples = samples.match_tags(args.tag)
     request = regression.CompareRequest(
         args.gt, args.baseline, args.candidate, key=args.key, iou=args.iou, classwise=not args.classless
     )
-    problems = regression.check(samples, request)
+    samples = _samples(args)
+    problems = _argument_problems(args) + _dataset_problems(samples, args.dataset, request)
     if problems:
-        return _bad_input(" ".join(problems))
-    regression.compare(samples, request, progress=False)
-    params = regression_report.comparisons(samples)[0]
+        return _bad_input(problems)
+    params = _comparison(samples, regression.compare(samples, request, progress=False)["run_key"])
     summary = regression_report.summarize(samples, params)
     failures = regression_report.gate_failures(summary, args.max_broken, args.max_ratio, not args.overall_only)
     data = regression_report.report(summary, params, failures, regression_report.top_regressions(samples, args.key))
@@ -44,6 +41,54 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
+def _samples(args: argparse.Namespace) -> fo.core.collections.SampleCollection | None:
+    """The samples to compare (only those tagged ``--tag`` when given); None when there is no such dataset."""
+    if not fo.dataset_exists(args.dataset):
+        return None
+    samples = fo.load_dataset(args.dataset)
+    return samples.match_tags(args.tag) if args.tag else samples
+
+
+def _argument_problems(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the limits and the report paths (the fields and IoU are ``compare.check``'s)."""
+    problems = []
+    if args.max_broken is not None and args.max_broken < 0:
+        problems.append(f"--max-broken must be 0 or more, not {args.max_broken}.")
+    if args.max_ratio is not None and not 0 <= args.max_ratio < math.inf:
+        problems.append(f"--max-ratio must be a finite number of 0 or more, not {args.max_ratio}.")
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        why = _unwritable(path) if path else None
+        if why:
+            problems.append(f"{option}: cannot write '{path}': {why}.")
+    return problems
+
+
+def _unwritable(path: str) -> str | None:
+    """Why a report cannot be written to ``path``; None when it can."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "it is a directory"
+    if not os.path.isdir(directory):
+        return f"no directory '{directory}'"
+    if not os.access(path if os.path.exists(path) else directory, os.W_OK):
+        return "permission denied"
+    return None
+
+
+def _dataset_problems(
+    samples: fo.core.collections.SampleCollection | None, name: str, request: regression.CompareRequest
+) -> list[str]:
+    """What is wrong with the dataset, its fields and the comparison options (``compare.check``)."""
+    if samples is None:
+        return [f"No dataset '{name}' in this FiftyOne database."]
+    return regression.check(samples, request)
+
+
+def _comparison(samples: fo.core.collections.SampleCollection, run_key: str) -> dict:
+    """The saved comparison of run ``run_key``: the gate's own, whichever comparisons finished meanwhile."""
+    return next(c for c in regression_report.comparisons(samples) if c["run_key"] == run_key)
+
+
 def _write(args, data):
     if args.json:
         with open(args.json, "w") as f:
@@ -53,8 +98,9 @@ def _write(args, data):
             f.write(regression_report.markdown(data))
 
 
-def _bad_input(message):
-    print(f"error: {message}", file=sys.stderr)
+def _bad_input(problems: list[str]) -> int:
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
     return 2
 
 

@@ -3,6 +3,7 @@ missing secrets, tasks deleted or forbidden before load, loading twice, a person
 review is out. Each call gets a fresh double (``res.cvat``) and the environment pointing at it."""
 
 import contextlib
+import math
 import os
 from unittest import mock
 
@@ -128,6 +129,13 @@ def _first(count):
     return setup
 
 
+def _scored(res):
+    """Four shapes with a numeric score field to select by."""
+    target = _first(4)(res)
+    target.set_values("mistakenness", [0.1, 0.4, 0.6, 0.9])
+    return target
+
+
 REVIEW = ("ground_truth_cvat_", "cvat_")  # the review field and run a send inside the call leaves (prefixes)
 register(
     Case(
@@ -208,6 +216,18 @@ register(
         digits,
         send_with(gt_field="embeddings"),
         r"supports Classification and Detections",
+    ),
+    *(
+        Case(
+            f"cvat_send_min_score_{name}",
+            "send_to_cvat",
+            BAD_INPUT,
+            _scored,
+            send_with(score_field="mistakenness", min_score=value),
+            rf"minimum score must be a finite number, not {value}",
+            verify=left_nothing,
+        )
+        for name, value in (("nan", math.nan), ("minus_inf", -math.inf))  # each would select every sample
     ),
     Case(
         "cvat_load_task_deleted",
