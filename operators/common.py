@@ -1,8 +1,13 @@
 """What every LabelLoop operator shares: its base class (config, form), param type checks, form warnings, progress,
 the SDK entry point."""
 
+import asyncio
+import contextvars
+import difflib
+import inspect
 import reprlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import fiftyone.operators as foo
@@ -186,13 +191,63 @@ def user(ctx):
 def execute_from_sdk(operator, sample_collection, params, delegate=False):
     """Runs ``operator`` on ``sample_collection`` as the App would; returns its result (None when delegated).
 
-    Bad input raises ``fiftyone.operators.executor.ExecutionError`` whose message says what to change. The
-    caller's dataset is reloaded afterwards, so fields the operator added or removed are visible at once.
+    It blocks until the operator has finished, in a notebook too. A keyword the operator does not take raises
+    ``TypeError`` before anything runs (see ``check_keywords``); bad input raises
+    ``fiftyone.operators.executor.ExecutionError`` whose message says what to change. The caller's dataset is
+    reloaded afterwards, so fields the operator added or removed are visible at once.
     """
-    result = foo.execute_operator(
+    check_keywords(operator, params)
+    result = _execute_operator(
         operator.uri,
         ctx={"view": sample_collection.view(), "params": params},
         request_delegation=delegate,
     )
     sample_collection._root_dataset.reload()
     return None if result.delegated else result.result
+
+
+def check_keywords(operator, params: Mapping) -> None:
+    """Raises ``TypeError``, as Python does for an unexpected keyword argument, when ``params`` has a name that
+    ``operator`` does not take (see ``sdk_keywords``), naming the closest one it takes."""
+    known = sdk_keywords(operator)
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        raise TypeError("; ".join(_unexpected_keyword(operator.name, name, known) for name in unknown))
+
+
+def sdk_keywords(operator) -> set[str]:
+    """The keywords that ``operator``'s SDK call takes: its ``param_types`` and the parameters of its
+    ``__call__`` after the sample collection."""
+    parameters = list(inspect.signature(operator.__call__).parameters.values())[1:]
+    named = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return named | set(operator.param_types)
+
+
+def _unexpected_keyword(operator_name: str, name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"it takes {', '.join(sorted(known))}"
+    return f"{operator_name} got an unexpected keyword '{name}': {hint}"
+
+
+def _execute_operator(uri: str, **kwargs):
+    """FiftyOne's ``execute_operator(uri, **kwargs)`` run to completion, also where this thread runs an event loop
+    (a Jupyter kernel's): there FiftyOne would return a task that runs in the background, so the call is made in
+    a worker thread, which runs no loop, and this thread waits for its result or error.
+
+    The worker runs in a copy of this thread's context variables, as ``asyncio.run`` does (IPython routes a
+    cell's output by them)."""
+    if not _event_loop_running():
+        return foo.execute_operator(uri, **kwargs)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelloop-sdk")
+    try:
+        return worker.submit(contextvars.copy_context().run, foo.execute_operator, uri, **kwargs).result()
+    finally:
+        worker.shutdown(wait=False)
+
+
+def _event_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -134,11 +134,12 @@ def prelabel(
     refuse(problems)
     predictor = load_predictor(request)
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
+    model = M.identity(request.source)  # hashes the model's files: once per run
     key = runs.start_run(
         samples,
         "prelabel" if predictor.task != tasks.EMBEDDING else "embeddings",
         params={**request.params(), **(run_params or {})},
-        model=M.identity(request.source),
+        model=model,
         fields=[request.output_field],
         user=user,
         job=job,
@@ -148,15 +149,14 @@ def prelabel(
         todo = samples if request.overwrite else samples.exists(request.output_field, False)
         counts["skipped_existing"] = len(samples) - len(todo)
         _declare_field(samples._root_dataset, request.output_field, predictor.label_type)
-        counts.update(_run(todo, request, predictor, key, progress))
+        counts.update(_run(todo, request, predictor, {L.PROVENANCE_ATTRIBUTE: model, L.PRELABEL_RUN: key}, progress))
         _finish_schema(samples._root_dataset, request, predictor)
     return {"run_key": key, "task": predictor.task, **counts}
 
 
-def _run(todo, request, predictor, key, progress):
+def _run(todo, request, predictor, provenance, progress):
     ids, paths = todo.values(["id", "filepath"])
     mapper = mapping.LabelMapper(request.class_map, request.unknown_labels, _dataset_names_or_none(todo, request))
-    provenance = {L.PROVENANCE_ATTRIBUTE: M.identity(request.source), L.PRELABEL_RUN: key}
     size = request.batch_size
     batches = [range(i, min(i + size, len(ids))) for i in range(0, len(ids), size)]
     counts = {"written": 0, "labels": 0, "failed_images": 0, "failures": []}
