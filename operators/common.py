@@ -5,6 +5,7 @@ import asyncio
 import contextvars
 import difflib
 import inspect
+import math
 import reprlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +120,7 @@ class ParamType(NamedTuple):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_integer(value):
@@ -127,7 +128,7 @@ def _is_integer(value):
 
 
 STR = ParamType(lambda value: isinstance(value, str), "a string")
-NUMBER = ParamType(_is_number, "a number")
+NUMBER = ParamType(_is_number, "a finite number")
 INT = ParamType(_is_integer, "an integer")
 BOOL = ParamType(lambda value: isinstance(value, bool), "True or False")
 DICT = ParamType(lambda value: isinstance(value, Mapping), "a dict")

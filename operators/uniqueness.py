@@ -10,22 +10,13 @@ from . import common, model_form
 from .embeddings import add_field_choice
 
 FIELD, MODEL = "field", "model"
-PARAM_TYPES = {
-    **model_form.MODEL_PARAMS,
-    **dict.fromkeys(
-        ("embeddings_source", "embeddings_field", "output_field", "duplicate_tag", "member_tag"), common.STR
-    ),
-    "k": common.INT,
-    "threshold": common.NUMBER,
-}
-"""The params of both operators (each ignores the other's)."""
+SOURCE_PARAMS = {**model_form.MODEL_PARAMS, **dict.fromkeys(("embeddings_source", "embeddings_field"), common.STR)}
+"""The params both operators take: where the embeddings come from."""
 
 
 class _FromEmbeddings(common.LabelLoopOperator):
     """What both operators share: their params, the embeddings source at the top of the form (an embeddings field,
     or a model that writes it first) and the SDK entry point."""
-
-    param_types = PARAM_TYPES
 
     def form(self, ctx, inputs, view, well_typed):
         add_embeddings_inputs(ctx, inputs, view)
@@ -76,6 +67,7 @@ class ComputeUniqueness(_FromEmbeddings):
     name = "compute_uniqueness"
     label = "Compute uniqueness"
     description = "Score each sample by its distance to its nearest neighbours"
+    param_types = {**SOURCE_PARAMS, "k": common.INT, "output_field": common.STR}
 
     def settings_form(self, ctx, inputs, view, well_typed):
         inputs.int("k", default=U.DEFAULT_K, min=1, label="Neighbours (k)")
@@ -102,6 +94,7 @@ class FindNearDuplicates(_FromEmbeddings):
     name = "find_near_duplicates"
     label = "Find near duplicates"
     description = "Group samples with (nearly) the same embeddings"
+    param_types = {**SOURCE_PARAMS, "threshold": common.NUMBER, "duplicate_tag": common.STR, "member_tag": common.STR}
 
     def settings_form(self, ctx, inputs, view, well_typed):
         inputs.float(

@@ -79,6 +79,20 @@ def test_a_misspelt_keyword_is_refused_naming_the_closest(dataset, name, args, k
     assert str(refused.value) == f"{name} got an unexpected keyword '{keyword}': {hint}"
 
 
+@pytest.mark.parametrize(("name", "keyword"), [("compute_uniqueness", "threshold"), ("find_near_duplicates", "k")])
+def test_a_keyword_of_the_sibling_operator_is_refused(dataset, name, keyword):
+    with pytest.raises(TypeError, match=rf"^{name} got an unexpected keyword '{keyword}'"):
+        operator(name)(dataset, "emb", **{keyword: 3})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_number_that_is_not_finite_is_refused(dataset, value):
+    from fiftyone.operators.executor import ExecutionError
+
+    with pytest.raises(ExecutionError, match="iou_tolerance: Invalid value type .*give a finite number"):
+        operator("compare_models")(dataset, "baseline", "candidate", iou_tolerance=value)
+
+
 def test_the_issue_example_reads_as_python_would_say_it(dataset):
     with pytest.raises(TypeError, match=r"^prelabel got an unexpected keyword 'treshold': did you mean 'threshold'\?$"):
         operator("prelabel")(dataset, "a/model", treshold=0.99)
