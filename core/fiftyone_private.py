@@ -63,6 +63,7 @@ PRIVATE_APIS = (
             "core/store/lease.py",
             "core/store/runs.py",
             "core/store/schema.py",
+            "core/store/views.py",
             "core/store/writes.py",
             "operators/common.py",
         ),
@@ -114,6 +115,13 @@ PRIVATE_APIS = (
         params=("request_method", "url", "print_error_info", "kwargs"),
     ),
     PrivateAPI("fiftyone.utils.cvat.CVATBackend", "_connect_to_api", "override", ("core/annotation/backend.py",)),
+    PrivateAPI(
+        "fiftyone.utils.cvat.CVATAnnotationAPI",
+        "_upload_annotations",
+        "method",
+        ("core/annotation/send.py",),  # wrapped: each task's labels go up only while no sent sample was deleted
+        params=("anno_shapes", "anno_tags", "anno_tracks", "class_id_map", "attr_id_map", "task_id"),
+    ),
     PrivateAPI(
         "fiftyone.utils.cvat.CVATAnnotationResults",
         "_forget_tasks",

@@ -129,7 +129,7 @@ def _is_integer(value):
 
 STR = ParamType(lambda value: isinstance(value, str), "a string")
 NUMBER = ParamType(_is_number, "a finite number")
-INT = ParamType(_is_integer, "an integer")
+INT = ParamType(lambda value: _is_integer(value) and -(2**63) <= value < 2**63, "an integer of 64 bits (below 2**63)")
 BOOL = ParamType(lambda value: isinstance(value, bool), "True or False")
 DICT = ParamType(lambda value: isinstance(value, Mapping), "a dict")
 

@@ -3,6 +3,7 @@
 import os
 import sys
 import tempfile
+import threading
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +48,31 @@ def dataset():
     yield ds
     if fo.dataset_exists(ds.name):
         ds.delete()
+
+
+@pytest.fixture(autouse=True)
+def no_lease_outlives_its_test():
+    """Fails a test, at teardown, that leaves a lease heartbeat running (a run started with fields and never
+    finished, or a lease never released): it would renew its lease for the rest of the session. Releases the
+    leftovers first, so that the tests after it start clean."""
+    yield
+    left = _lease_heartbeats()
+    if not left:
+        return
+    copies = [m for name, m in list(sys.modules.items()) if f".{name}".endswith(".core.store.runs")]
+    for module in copies:  # ours and the plugin's own copy, which its operators use
+        for key in list(getattr(module, "_leases", {})):
+            module._leases.pop(key).release()
+    for thread in _lease_heartbeats():  # a bare lease.acquire: its heartbeat's target is the Lease's bound method
+        thread._target.__self__.release()
+    pytest.fail(
+        f"The test left lease heartbeats running: {', '.join(t.name for t in left)}. Finish the runs it "
+        "starts (runs.finish_run or runs.recorded) and release the leases it takes."
+    )
+
+
+def _lease_heartbeats():
+    return [thread for thread in threading.enumerate() if thread.name.startswith("lease-") and thread.is_alive()]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,9 @@
 """CVAT faults and bad input against the test double: each a clear error, and nothing lost or left behind."""
 
+import json
 import os
+import threading
+import urllib.parse
 
 import pytest
 
@@ -194,7 +197,32 @@ write_file({done!r}, result["run_key"])
 """
 
 
-def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_path):
+def hold_first_task_creations(double, monkeypatch):
+    """Holds the first two task creations on ``double`` until both have arrived; returns the names of the tasks whose
+    creations met there. Two sends in step meet at their first task; when one cannot get there before the other has
+    ended, the first waits in vain until the deadline and none met."""
+    meeting, lock = threading.Barrier(2, timeout=processes.DEADLINE / 2), threading.Lock()
+    arrived, met, handle = [], [], double.handle
+
+    def held(method, target, headers, body):
+        if method == "POST" and urllib.parse.urlsplit(target).path.rstrip("/") == "/api/tasks":
+            with lock:
+                arrived.append(json.loads(body)["name"])
+                name = arrived[-1] if len(arrived) <= 2 else None
+            if name is not None:
+                try:
+                    meeting.wait()
+                    met.append(name)
+                except threading.BrokenBarrierError:
+                    pass  # answered anyway, so that the children end: the test fails on ``met``
+        return handle(method, target, headers, body)
+
+    monkeypatch.setattr(double, "handle", held)
+    return met
+
+
+def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_path, monkeypatch):
+    met = hold_first_task_creations(cvat_env, monkeypatch)
     go = str(tmp_path / "go")
     children = []
     for i, user in enumerate(cvat_env.users):
@@ -208,6 +236,8 @@ def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_
     keys = [processes.read_when_written(done, child) for child, _, done in children]
     for child, _, _ in children:
         processes.finish(child)
+    # each send's first task was created while the other send was creating its own: the sends overlapped
+    assert sorted(key for name in met for key in keys if key in name) == sorted(keys)
     assert len(cvat_env.tasks) == 4 and sum(t["size"] for t in cvat_env.tasks.values()) == 40
     shapes.reload()
     for key in keys:

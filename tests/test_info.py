@@ -22,6 +22,7 @@ def test_counts_follow_the_view(digits):
 def test_fields_written_by_suite_runs_are_attributed(digits):
     digits.set_values("predictions", [fo.Classification(label="1")] * len(digits))
     key = runs.start_run(digits, "prelabel", fields=["predictions"])
+    runs.finish_run(digits, key)
     fields = {f["name"]: f for f in info.summarize(digits)["label_fields"]}
     assert fields["predictions"]["written_by"] == [key] and fields["ground_truth"]["written_by"] == []
 

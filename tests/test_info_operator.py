@@ -13,6 +13,7 @@ NAME = "get_labelloop_info"
 
 def test_immediate_execution_summarises_the_target_view(digits):
     key = runs.start_run(digits, "prelabel", fields=["ground_truth"])
+    runs.finish_run(digits, key)
     result = ops.run(NAME, digits.limit(10)).result
     assert result["num_samples"] == 10 and result["dataset"] == digits.name
     assert [f["name"] for f in result["label_fields"]] == ["ground_truth"]

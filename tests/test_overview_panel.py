@@ -8,6 +8,7 @@ NAME = "labelloop_overview"
 
 def test_on_load_fills_the_panel_state_from_the_current_view(digits):
     key = runs.start_run(digits, "prelabel", fields=["ground_truth"])
+    runs.finish_run(digits, key)
     requests = ops.run_panel(NAME, digits.limit(9), "on_load")
     state = _merged_state(requests)
     assert state["dataset"] == digits.name and state["num_samples"] == 9 and state["num_runs"] == 1

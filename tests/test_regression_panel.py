@@ -154,11 +154,16 @@ def test_tagging_is_recorded_as_a_run_with_its_user(compared):
 
 
 def test_a_bad_comparison_from_the_panel_is_reported(shapes):
-    requests = ops.run_panel(
-        PANEL,
-        shapes,
-        "on_compare",
-        state={"settings": {"baseline_field": "ground_truth", "candidate_field": "ground_truth"}},
-    )
-    assert "three different fields" in requests["notify"][0]["message"]
-    assert not shapes.has_field("compare_score")
+    from core.store import runs
+    from testing import data
+
+    data.add_simulated_predictions(shapes, seed=5)
+    for field in ("baseline", "candidate"):  # the two latest pre-labelled fields: a valid default comparison
+        runs.finish_run(shapes, runs.start_run(shapes, "prelabel", fields=[field]))
+    defaults = ops.run_panel(PANEL, shapes, "on_compare")
+    assert "prompt_user_for_operation" in defaults and "notify" not in defaults  # not refused
+    picked = {"fields": {"baseline_field": "baseline", "candidate_field": "baseline"}}  # as the panel's form keeps it
+    requests = ops.run_panel(PANEL, shapes, "on_compare", state=picked)
+    [notified] = requests["notify"]
+    assert notified["message"] == "Ground truth, baseline and candidate must be three different fields."
+    assert "prompt_user_for_operation" not in requests and not shapes.has_field("compare_score")

@@ -51,6 +51,7 @@ class CVATSettings:
             raise CVATError(
                 f"CVAT is not configured: set {', '.join(missing)} (plugin secrets or environment variables)."
             )
+        values["url"] = server_url(values["url"])
         return cls(**values, organization=organization or None, verify_tls=verify_tls)
 
     @property
@@ -58,6 +59,19 @@ class CVATSettings:
         """The server URL without any user:password part, safe to record and show."""
         parts = urlsplit(self.url.rstrip("/"))
         return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
+def server_url(url: str) -> str:
+    """The CVAT server URL of ``FIFTYONE_CVAT_URL``: whitespace and a trailing ``/api`` removed; a CVATError unless
+    it is an http(s) URL with a host."""
+    url = re.sub(r"/api/?$", "", url.strip().rstrip("/"))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CVATError(
+            f"FIFTYONE_CVAT_URL '{urlunsplit(parts._replace(netloc=parts.hostname or ''))}' is not an http(s) URL "
+            "of the CVAT server: give it like 'https://cvat.example.com' or 'http://localhost:8080'."
+        )
+    return url
 
 
 class CVATConnection(fouc.CVATAnnotationAPI):

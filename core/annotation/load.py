@@ -2,9 +2,10 @@
 
 ``load`` downloads with FiftyOne into the review field, then merges it into the ground truth (``cvat_merge``),
 keeping the previous ground truth in a backup field. Labels of types the field cannot hold are kept in their own
-fields and reported. Tasks deleted in CVAT are skipped and reported (their samples keep their ground truth). Only
-after the merge succeeded, ``cleanup`` deletes the tasks and the project the send created (``finish`` then accepts
-or reverts the corrections).
+fields and reported. Tasks deleted in CVAT, and samples deleted since the send, are skipped and reported (the
+samples of a deleted task keep their ground truth); a review whose labels were uploaded for samples without a CVAT
+frame (its labels sit on other samples' images) is refused. Only after the merge succeeded, ``cleanup`` deletes
+the tasks and the project the send created (``finish`` then accepts or reverts the corrections).
 """
 
 import logging
@@ -17,7 +18,7 @@ from ..store import runs
 from ..store.fields import label_path, label_type
 from . import merge
 from .connection import CVATConnection, CVATSettings
-from .records import LOAD_KIND, backup_field_name, review
+from .records import LOAD_KIND, backup_field_name, framed_sample_ids, review
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def load(dataset: fo.Dataset, key: str, settings: CVATSettings, cleanup: bool = 
     connection = CVATConnection(settings)
     try:
         results = dataset.load_annotation_results(key)
+        refuse(_unframed(key, params["review_field"], results))
         restore_server_ids(results)
         results.use_api(connection)
         missing = _forget_missing_tasks(results, connection)
@@ -77,10 +79,32 @@ def _forget_missing_tasks(results, connection):
     return missing
 
 
+def _unframed(key: str, review_field: str, results: CVATAnnotationResults) -> list[str]:
+    """The problem of a review whose labels were uploaded for samples that have no CVAT frame (samples deleted
+    while it was sent, by a send made before sends checked for that): its labels are on other samples' images."""
+    unframed = set(results.id_map.get(review_field, {})) - set(framed_sample_ids(results))
+    if not unframed:
+        return []
+    return [
+        f"Review '{key}' cannot be loaded: {len(unframed)} of its samples were deleted while it was sent, so its "
+        "CVAT labels are on other samples' images. Delete its CVAT tasks and send the samples again."
+    ]
+
+
+def _existing(dataset: fo.Dataset, sample_ids: list[str]) -> tuple[list[str], list[str]]:
+    """``sample_ids`` split into those still in the dataset and those deleted since the send (logged)."""
+    existing = dataset.select(sample_ids, ordered=True).values("id")
+    kept = set(existing)
+    deleted = [sample_id for sample_id in sample_ids if sample_id not in kept]
+    if deleted:
+        logger.warning("%d samples of the review were deleted since the send; skipping them", len(deleted))
+    return existing, deleted
+
+
 def _load(dataset, key, params, results, missing, cleanup, user):
     gt_field, review_field = params["gt_field"], params["review_field"]
     backup_field = backup_field_name(gt_field, key)
-    sample_ids = [frame["sample_id"] for frames in results.frame_id_map.values() for frame in frames.values()]
+    sample_ids, deleted = _existing(dataset, framed_sample_ids(results))
     sent_ids = dict(results.id_map.get(review_field, {}))
     load_params = {"review": key, "gt_field": gt_field, "backup_field": backup_field, "sample_ids": sample_ids}
     load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=[gt_field, backup_field], user=user)
@@ -95,10 +119,17 @@ def _load(dataset, key, params, results, missing, cleanup, user):
             sent_ids=sent_ids,
             attributes=attributes,
         )
-        counts.update(samples=len(sample_ids), missing_tasks=len(missing))
+        counts.update(samples=len(sample_ids), deleted_samples=len(deleted), missing_tasks=len(missing))
         removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
         run.counts = {**counts, "unexpected_labels": sum(unexpected.values())}
-    return {"run_key": load_key, **counts, "missing_task_ids": missing, "unexpected": unexpected, **removed}
+    return {
+        "run_key": load_key,
+        **counts,
+        "missing_task_ids": missing,
+        "deleted_sample_ids": deleted,
+        "unexpected": unexpected,
+        **removed,
+    }
 
 
 def _download(dataset, key, review_field):

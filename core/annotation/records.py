@@ -1,6 +1,7 @@
 """The records of a CVAT review on the dataset: the send run (its params), its loads, and the fields it uses."""
 
 import fiftyone as fo
+from fiftyone.utils.cvat import CVATAnnotationResults
 
 from ..store import runs
 
@@ -10,6 +11,12 @@ SEND_KIND, LOAD_KIND = "send_to_cvat", "load_from_cvat"
 def backup_field_name(gt_field: str, key: str) -> str:
     """The field that keeps the ground truth a load of review ``key`` replaced."""
     return f"{gt_field}_before_{key}"
+
+
+def framed_sample_ids(results: CVATAnnotationResults) -> list[str]:
+    """The sample of each frame of the review's CVAT tasks, task by task in frame order."""
+    frames = results.frame_id_map
+    return [frames[task][frame]["sample_id"] for task in results.task_ids for frame in sorted(frames.get(task, {}))]
 
 
 def review(dataset: fo.Dataset, key: str) -> dict:

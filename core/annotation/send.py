@@ -3,19 +3,21 @@
 One send is one suite run and one FiftyOne annotation run under the same key. The samples' ground truth (plus
 confident predictions where it has nothing) goes as editable CVAT shapes or tags of the review field. Nothing is
 left behind by a failed send: the tasks and project it created are deleted, the annotation run and the review
-field removed, and the failure recorded on the run. An upload the server finds too large (413) is retried as
-smaller tasks.
+field removed, and the failure recorded on the run. The samples sent are fixed when the send starts; a send during
+which some of them are deleted fails (CVAT's images would no longer match the labels uploaded for them). An upload
+the server finds too large (413) is retried as smaller tasks.
 """
 
 import dataclasses
 import logging
 import math
 from collections.abc import Callable
+from typing import Any
 
 import fiftyone as fo
 
 from ..exceptions import CVATError, refuse
-from ..store import runs
+from ..store import runs, views
 from ..store.fields import ACCEPTED_RUN, label_path, label_type
 from . import review_field as cvat_review
 from .backend import ConnectedCVATBackendConfig
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_SOURCES = ("dataset", "project")
 TOO_LARGE = 413
+MAX_CLASS_NAME = 64  # characters: the longest label name CVAT stores
 
 
 @dataclasses.dataclass
@@ -52,8 +55,10 @@ class SendRequest:
 
 def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -> list[str]:
     """Every problem with the request that can be seen without the server, as messages."""
+    problems = views.problems(samples, "send_to_cvat", reads=[request.gt_field, request.pred_field])
+    if problems:
+        return problems
     dataset = samples._root_dataset
-    problems = []
     if len(samples) == 0:
         problems.append("The selection is empty: select samples, a tag or a score rule that matches some.")
     gt_cls = label_type(dataset, request.gt_field)
@@ -77,7 +82,18 @@ def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -
         problems.append(f"Label schema source must be one of {', '.join(SCHEMA_SOURCES)}.")
     elif request.schema_from == "project" and not request.project_name:
         problems.append("Name the CVAT project whose labels to use.")
-    return problems
+    return problems or _check_class_names(samples, request)
+
+
+def _check_class_names(samples, request):
+    long_names = [name for name in _classes(samples, request) if len(name) > MAX_CLASS_NAME]
+    if long_names:
+        shown = ", ".join(f"'{name[:40]}...' ({len(name)} characters)" for name in long_names[:5])
+        return [
+            f"CVAT takes class names of at most {MAX_CLASS_NAME} characters; {len(long_names)} are longer: {shown}. "
+            "Rename these classes first."
+        ]
+    return []
 
 
 def _check_numbers(request):
@@ -108,7 +124,7 @@ def send(
     refuse(problems)
     if progress:
         progress(0.0, f"Sending {len(samples)} samples to CVAT")
-    connection = CVATConnection(settings)
+    connection = SendConnection(settings)
     try:
         _check_server(connection, request)
         return _send(samples, request, connection, settings, user)
@@ -126,6 +142,9 @@ def _check_server(connection, request):
 
 def _send(samples, request, connection, settings, user):
     dataset = samples._root_dataset
+    ids = samples.values("id")
+    sent = dataset.select(ids, ordered=True)  # FiftyOne reads the samples several times: always these, in order
+    connection.sending = (sent, ids)
     key = runs.new_run_key("cvat")
     review_field = cvat_review.review_field_name(request.gt_field, key)
     params = {**request.params(), "review_field": review_field, "server": settings.public_url}
@@ -137,17 +156,40 @@ def _send(samples, request, connection, settings, user):
 
     with runs.recorded(samples, key, on_failure=taken_back) as run:
         counts = cvat_review.build(
-            samples,
+            sent,
             request.gt_field,
             review_field,
             pred_field=request.pred_field,
             threshold=request.threshold,
             iou=request.iou,
         )
-        results, task_size = _upload(samples, key, request, review_field, connection, settings)
-        counts.update(samples=len(samples), tasks=len(results.task_ids), jobs=_count_jobs(results))
+        results, task_size = _upload(sent, key, request, review_field, connection, settings)
+        counts.update(samples=len(ids), tasks=len(results.task_ids), jobs=_count_jobs(results))
         run.counts = counts
     return {"run_key": key, "task_ids": list(results.task_ids), "task_size": task_size, **counts}
+
+
+class SendConnection(CVATConnection):
+    """A send's connection: before FiftyOne uploads the labels of a task, checks that none of the samples being
+    sent (``sending``: the view of the fixed ids, and the ids) was deleted. FiftyOne reads the samples again for
+    each step of a task, so after a deletion the labels would go to other samples' images (and labels on frames
+    the task lacks make FiftyOne upload them again forever)."""
+
+    sending: tuple[fo.DatasetView, list[str]] | None = None
+
+    def _upload_annotations(self, *args: Any, **kwargs: Any) -> dict:
+        if self.sending:
+            _check_not_deleted(*self.sending)
+        return super()._upload_annotations(*args, **kwargs)
+
+
+def _check_not_deleted(sent: fo.DatasetView, ids: list[str]) -> None:
+    deleted = len(ids) - len(sent)
+    if deleted:
+        raise CVATError(
+            f"{deleted} of the {len(ids)} samples were deleted while they were sent, so CVAT's images no longer "
+            "matched their labels. Send the remaining samples again."
+        )
 
 
 def _upload(samples, key, request, review_field, connection, settings):

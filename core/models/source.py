@@ -2,6 +2,7 @@
 local transformers directory, each checked up front with an error that says what to do."""
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from fiftyone.zoo.models import ZooModel
 
 ZOO, HF = "zoo", "hf"
+CONFIG = "config.json"
+PROCESSOR_CONFIGS = ("preprocessor_config.json", "processor_config.json")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,7 @@ def hf_config(name: str) -> "PretrainedConfig":
     import transformers
 
     if os.path.isdir(name):
-        if not os.path.isfile(os.path.join(name, "config.json")):
-            raise ModelError(
-                f"Directory '{name}' is not a transformers model (no config.json): give the directory that "
-                "`save_pretrained` wrote."
-            )
+        check_model_files(name)
     elif _looks_like_path(name):
         raise ModelError(f"No such model directory: '{name}'.")
     try:
@@ -60,6 +61,82 @@ def hf_config(name: str) -> "PretrainedConfig":
         ) from error
     except ValueError as error:
         raise ModelError(f"'{name}' is not a model transformers can load: {error}") from error
+
+
+def check_model_files(path: str) -> None:
+    """Raises a ModelError naming the file when the model directory ``path`` lacks, or holds a truncated or
+    corrupt, config, processor config or weights file (before any data is loaded)."""
+    if not os.path.isfile(os.path.join(path, CONFIG)):
+        raise ModelError(
+            f"Directory '{path}' is not a transformers model (no {CONFIG}): give the directory that "
+            "`save_pretrained` wrote."
+        )
+    _check_json(path, CONFIG)
+    processor_files = [f for f in PROCESSOR_CONFIGS if os.path.isfile(os.path.join(path, f))]
+    if not processor_files:
+        raise ModelError(
+            f"Model directory '{path}' has no {PROCESSOR_CONFIGS[0]}: save the model's image processor into it too "
+            "(`processor.save_pretrained`)."
+        )
+    for file_name in processor_files:
+        _check_json(path, file_name)
+    for file_name in _weight_files(path):
+        _check_weights(path, file_name)
+
+
+def _check_json(path: str, file_name: str) -> dict:
+    """The content of JSON file ``file_name`` of ``path``, or a ModelError naming it."""
+    try:
+        with open(os.path.join(path, file_name), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise ModelError(
+            f"'{file_name}' in model directory '{path}' is unreadable or not valid JSON (truncated?): save the model "
+            f"again with `save_pretrained`. ({error})"
+        ) from error
+
+
+def _weight_files(path: str) -> list[str]:
+    """The weight files of ``path`` (the shards an index names, or the single file), or a ModelError."""
+    for index in WEIGHT_INDEXES:
+        if os.path.isfile(os.path.join(path, index)):
+            return sorted(set(_check_json(path, index).get("weight_map", {}).values()))
+    found = [f for f in WEIGHT_FILES if os.path.isfile(os.path.join(path, f))]
+    if not found:
+        raise ModelError(
+            f"Model directory '{path}' has no weights ({WEIGHT_FILES[0]}): copy the whole directory that "
+            "`save_pretrained` wrote."
+        )
+    return found[:1]
+
+
+def _check_weights(path: str, file_name: str) -> None:
+    """Raises a ModelError when weights file ``file_name`` is missing, or a safetensors file is shorter than its
+    header says (truncated)."""
+    full = os.path.join(path, file_name)
+    if not os.path.isfile(full):
+        raise ModelError(f"Model directory '{path}' lacks the weights file '{file_name}' its index names.")
+    if file_name.endswith(".safetensors") and not _complete_safetensors(full):
+        raise ModelError(
+            f"Weights file '{file_name}' in model directory '{path}' is truncated or corrupt: copy it again, or save "
+            "the model again with `save_pretrained`."
+        )
+
+
+def _complete_safetensors(path: str) -> bool:
+    """Whether a safetensors file is as long as its header says (reads the header only)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        header_size = int.from_bytes(prefix, "little") if len(prefix) == 8 else size
+        if header_size > size - 8:
+            return False
+        try:
+            header = json.loads(f.read(header_size))
+        except ValueError:
+            return False
+    ends = [t["data_offsets"][1] for key, t in header.items() if key != "__metadata__"]
+    return size == 8 + header_size + max(ends, default=0)
 
 
 def check_task(name: str, config: "PretrainedConfig", task: str | None) -> str:

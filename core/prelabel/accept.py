@@ -12,7 +12,7 @@ from pymongo import UpdateOne
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs, schema
+from ..store import runs, schema, views
 from ..store.fields import ACCEPTED_RUN, GROUND_TRUTH, label_type, remove_run_labels
 
 SUPPORTED = (fo.Classification, fo.Detections)
@@ -28,6 +28,9 @@ def check(
     tag: str | None = None,
 ) -> list[str]:
     """Every problem with the request, as messages (empty when it can run)."""
+    refused = views.problems(samples, "accept_prelabels", reads=[pred_field], writes=[gt_field])
+    if refused:
+        return refused
     dataset = samples._root_dataset
     problems = []
     if not 0.0 <= threshold <= 1.0:

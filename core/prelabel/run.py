@@ -21,7 +21,8 @@ from ..models import source as M
 from ..models import tasks
 from ..models.predictor import Predictor
 from ..store import fields as L
-from ..store import runs, schema
+from ..store import runs, schema, views
+from ..store.declared import FieldGuard
 from . import mapping
 
 UNKNOWN_POLICIES = ("keep", "drop", "error")
@@ -57,6 +58,10 @@ class PrelabelRequest:
 
 def check(samples: fo.core.collections.SampleCollection, request: PrelabelRequest) -> list[str]:
     """Every problem with ``request`` on ``samples`` that can be found without running the model, as messages."""
+    operator = "compute_embeddings" if request.task == tasks.EMBEDDING else "prelabel"
+    refused = views.problems(samples, operator, writes=[request.output_field])
+    if refused:
+        return refused
     problems = _check_values(request) + _check_field_name(request.output_field)
     if len(samples) == 0:
         problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
@@ -67,7 +72,8 @@ def check(samples: fo.core.collections.SampleCollection, request: PrelabelReques
     except ModelError as error:
         return [str(error)]
     return (
-        _check_field_type(samples, request, task)
+        _check_prompts(request, task)
+        or _check_field_type(samples, request, task)
         or _check_human_labels(samples, request)
         or _check_classes(samples._root_dataset, request, model_labels)
     )
@@ -161,6 +167,7 @@ def _run(todo, request, predictor, provenance, progress):
     batches = [range(i, min(i + size, len(ids))) for i in range(0, len(ids), size)]
     counts = {"written": 0, "labels": 0, "failed_images": 0, "failures": []}
     bar = fou.ProgressBar(total=len(ids), progress=progress)
+    guard = FieldGuard(todo._root_dataset, request.output_field)
     with ThreadPoolExecutor(max(1, request.num_workers)) as pool, ThreadPoolExecutor(1) as writer, bar:
         upcoming = iter(batches)
         ahead = deque(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, request.num_workers + 1))
@@ -172,7 +179,7 @@ def _run(todo, request, predictor, provenance, progress):
             values = {ids[i]: mapping.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
             if written is not None:
                 written.result()
-            written = writer.submit(_write, todo, request.output_field, values)
+            written = writer.submit(_write, todo, guard, values)
             _add_counts(counts, values, failures)
             bar.set_iteration(batch.stop)
         if written is not None:
@@ -182,11 +189,27 @@ def _run(todo, request, predictor, provenance, progress):
 
 
 def _prepare(predictor, paths, batch):
-    """Decodes a batch (on a worker thread) and prepares the model inputs of the readable images."""
+    """Decodes a batch (on a worker thread) and prepares the model inputs of the readable images; an image the
+    processor rejects (e.g. 10000x10, resized to height 0) is dropped and reported like an unreadable one."""
     images = {i: _load_image(paths[i]) for i in batch}
     ok = [i for i in batch if not isinstance(images[i], Exception)]
+    try:
+        prepared = predictor.prepare([images[i] for i in ok]) if ok else None
+    except Exception:  # rare: find the culprits one by one, then prepare the rest as one batch again
+        images.update({i: _prepare_error(predictor, images[i]) or images[i] for i in ok})
+        ok = [i for i in ok if not isinstance(images[i], Exception)]
+        prepared = predictor.prepare([images[i] for i in ok]) if ok else None
     failures = [f"{paths[i]}: {images[i]}" for i in batch if i not in ok]
-    return ok, failures, predictor.prepare([images[i] for i in ok]) if ok else None
+    return ok, failures, prepared
+
+
+def _prepare_error(predictor, image):
+    """Why the model's processor rejects ``image`` alone, or None when it does not."""
+    try:
+        predictor.prepare([image])
+    except Exception as error:
+        return ValueError(f"the model cannot take this {image.width}x{image.height} image ({error})")
+    return None
 
 
 def _load_image(path):
@@ -201,10 +224,12 @@ def _predict(predictor, prepared):
     return predictor.predict(prepared) if prepared is not None else []
 
 
-def _write(samples, field_name, values):
-    """One bulk write into the declared field (schema expansion per value is the slow part of ``set_values``)."""
+def _write(samples, guard, values):
+    """One bulk write into the declared field (schema expansion per value is the slow part of ``set_values``), then
+    ``guard``'s check that nobody deleted the field meanwhile."""
     if values:
-        samples.set_values(field_name, values, key_field="id", expand_schema=False)
+        samples.set_values(guard.field, values, key_field="id", expand_schema=False)
+        guard.check(values)
 
 
 def _declare_field(dataset, field_name, label_cls):
@@ -259,9 +284,17 @@ def _check_values(request):
 
 
 def _check_field_name(name):
-    name = (name or "").strip()
-    if not name or name in RESERVED_FIELDS or name.startswith("_") or "." in name:
+    if (name or "").strip() in RESERVED_FIELDS:
         return [f"'{name}' cannot be an output field: give a new top-level field name such as 'predictions'."]
+    return L.field_name_problems(name)
+
+
+def _check_prompts(request, task):
+    if request.prompts and task not in tasks.ZERO_SHOT_TASKS:
+        return [
+            f"This model is not zero-shot: prompts are for zero-shot tasks ({', '.join(tasks.ZERO_SHOT_TASKS)}). "
+            "Leave the prompts empty, or choose a zero-shot model and task."
+        ]
     return []
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs
+from ..store import runs, views
 from ..store.fields import label_type
 from . import embeddings
 
@@ -36,7 +36,9 @@ def check(
     tag: str = DEFAULT_TAG,
 ) -> list[str]:
     """Every problem with the request, as messages."""
-    problems = []
+    problems = views.problems(samples, "select_for_annotation", reads=[pred_field, embeddings_field])
+    if problems:
+        return problems
     if len(samples) == 0:
         problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
     if label_type(samples, pred_field) not in SUPPORTED:

@@ -8,7 +8,8 @@ import numpy as np
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs
+from ..store import runs, views
+from ..store.fields import key_problems
 from . import embeddings
 
 METHODS = ("umap", "tsne", "pca")
@@ -21,11 +22,14 @@ def check(
     samples: fo.core.collections.SampleCollection, embeddings_field: str, method: str, brain_key: str
 ) -> list[str]:
     """Every problem with the request, as messages."""
-    problems = []
+    problems = views.problems(samples, "compute_embedding_map", reads=[embeddings_field])
+    if problems:
+        return problems
     if method not in METHODS:
         problems.append(f"Unknown method '{method}': choose one of {', '.join(METHODS)}.")
-    if not brain_key or not brain_key.isidentifier():
-        problems.append(f"Brain key '{brain_key}' must be letters, digits and underscores.")
+    key_issues = key_problems(brain_key or "", "Brain key")
+    if key_issues:
+        problems += key_issues
     elif brain_key in samples._root_dataset.list_brain_runs():
         problems.append(f"Brain key '{brain_key}' exists already: choose another key or delete that run.")
     problems += embeddings.check(samples, embeddings_field, MIN_SAMPLES)

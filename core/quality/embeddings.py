@@ -8,6 +8,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..prelabel import run as prelabel
+from ..store import views
 
 DEFAULT_FIELD = "embeddings"
 VECTOR_FIELDS = (fo.VectorField, fo.ArrayField)
@@ -43,7 +44,8 @@ def check(
     every = minimum is None
     field = samples.get_field(field_name) if field_name else None
     if field is None:
-        return [_MISSING[every].format(field=field_name)]
+        hidden = views.field_problems(samples, "this run", reads=[field_name])
+        return hidden or [_MISSING[every].format(field=field_name)]
     if not isinstance(field, VECTOR_FIELDS):
         return [f"Field '{field_name}' holds {type(field).__name__}, not embedding vectors: choose a vector field."]
     count, total = samples.count(field_name), len(samples)

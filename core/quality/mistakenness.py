@@ -36,8 +36,8 @@ import fiftyone.core.utils as fou
 from ..exceptions import ModelError, refuse
 from ..matching import Objects, ious, match
 from ..models import source as models
-from ..store import runs, schema
-from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, label_path, label_type
+from ..store import runs, schema, views
+from ..store.fields import GROUND_TRUTH, MAX_KEY, PROVENANCE_ATTRIBUTE, label_path, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
 KIND = "mistakenness"
@@ -65,6 +65,10 @@ class MistakennessRequest:
 
 def check(samples: fo.core.collections.SampleCollection, request: MistakennessRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages (empty when it can run)."""
+    reads = [request.pred_field, request.gt_field]
+    problems = views.problems(samples, "compute_mistakenness", reads, written_fields(request, True))
+    if problems:
+        return problems
     problems = _check_values(samples, request)
     if problems:
         return problems
@@ -263,6 +267,10 @@ def _check_values(samples, request):
         problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
     if not request.name("mistakenness").isidentifier():
         problems.append(f"Prefix '{request.prefix}' must be letters, digits and underscores.")
+    elif len(request.prefix) > MAX_KEY:
+        problems.append(
+            f"Prefix '{request.prefix[:40]}...' has {len(request.prefix)} characters: give at most {MAX_KEY}."
+        )
     if not 0 < request.iou < 1:
         problems.append(f"IoU threshold {request.iou} must be between 0 and 1.")
     if not 0 <= request.confidence_thresh <= 1:

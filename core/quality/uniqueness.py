@@ -18,7 +18,8 @@ import numpy as np
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs, schema
+from ..store import runs, schema, views
+from ..store.fields import field_name_problems
 from . import embeddings as E
 from . import neighbors
 
@@ -48,8 +49,10 @@ def check(
 def check_settings(
     samples: fo.core.collections.SampleCollection, k: int | None = None, threshold: float | None = None
 ) -> list[str]:
-    """Problems with the view size, ``k`` and ``threshold``."""
-    problems = []
+    """Problems with the view (its kind, its size), ``k`` and ``threshold`` (given for near duplicates only)."""
+    problems = views.problems(samples, "find_near_duplicates" if threshold is not None else "compute_uniqueness")
+    if problems:
+        return problems
     if k is not None and not 1 <= k <= neighbors.MAX_K:
         problems.append(f"k = {k}: the number of neighbours must be between 1 and {neighbors.MAX_K}.")
     if threshold is not None and not 0.0 <= threshold < 2.0:
@@ -64,14 +67,22 @@ def check_settings(
 
 
 def check_uniqueness_output(samples: fo.core.collections.SampleCollection, output_field: str) -> list[str]:
-    """Problems with writing uniqueness scores to ``output_field``: a field there of another type."""
-    return _check_types(samples, {output_field: fo.FloatField}, "choose another output field")
+    """Problems with writing uniqueness scores to ``output_field``: a view that hides the field, a name that
+    cannot be a field, or a field there of another type."""
+    return (
+        views.field_problems(samples, "compute_uniqueness", writes=[output_field])
+        or field_name_problems(output_field)
+        or _check_types(samples, {output_field: fo.FloatField}, "choose another output field")
+    )
 
 
 def check_duplicate_outputs(samples: fo.core.collections.SampleCollection) -> list[str]:
-    """Problems with writing the near-duplicate fields: fields of those names of another type."""
+    """Problems with writing the near-duplicate fields: a view that hides them, fields of those names of another
+    type."""
     remedy = f"rename or delete it first (near duplicates are always written to '{GROUP_FIELD}' and '{COUNT_FIELD}')"
-    return _check_types(samples, DUPLICATE_FIELDS, remedy)
+    return views.field_problems(samples, "find_near_duplicates", writes=DUPLICATE_FIELDS) or _check_types(
+        samples, DUPLICATE_FIELDS, remedy
+    )
 
 
 def _check_types(samples, fields, remedy):

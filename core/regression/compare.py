@@ -32,8 +32,8 @@ import fiftyone.core.utils as fou
 
 from ..exceptions import refuse
 from ..matching import Objects, ious, match
-from ..store import runs, schema
-from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, label_type
+from ..store import runs, schema, views
+from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
 GT_CATEGORIES = (
@@ -79,11 +79,13 @@ OPTIONS = tuple(f.name for f in dataclass_fields(CompareRequest) if f.default is
 
 def check(samples: fo.core.collections.SampleCollection, request: CompareRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages."""
-    problems = []
+    reads = (request.gt_field, request.baseline_field, request.candidate_field)
+    problems = views.problems(samples, KIND, reads, [*written_fields(request, True), request.key])
+    if problems:
+        return problems
     if len(samples) == 0:
         problems.append("The target view has no samples: choose the whole dataset or a non-empty view.")
-    if not request.key.isidentifier():
-        problems.append(f"Comparison key '{request.key}' must be letters, digits and underscores.")
+    problems += key_problems(request.key, "Comparison key")
     if not 0 < request.iou < 1:
         problems.append(f"IoU threshold {request.iou} must be between 0 and 1.")
     names = (request.gt_field, request.baseline_field, request.candidate_field)

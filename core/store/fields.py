@@ -6,6 +6,34 @@ GROUND_TRUTH = "ground_truth"  # the ground-truth field the operators default to
 PROVENANCE_ATTRIBUTE = "model_version"
 PRELABEL_RUN, ACCEPTED_RUN = "prelabel_run", "accepted_run"  # the attributes that carry the run key of a label
 _NAMED_TYPES = (fo.Classification, fo.Classifications, fo.Detection, fo.Detections, fo.Polyline, fo.Polylines)
+MAX_FIELD_NAME = 255  # characters; MongoDB stores any length, but such names break indexes and the App
+MAX_KEY = 64  # characters of a key or prefix that names result fields (and their indexes)
+
+
+def field_name_problems(name: str | None, what: str = "output field") -> list[str]:
+    """Why ``name`` cannot be a new top-level field (empty, nested ``a.b``, ``$``, NUL, a leading ``_``,
+    too long), as messages; [] when it can."""
+    if not name or not name.strip():
+        return [f"No {what} given: give a field name such as 'predictions'."]
+    shown = name[:40].replace("\0", "\\0") + ("..." if len(name) > 40 else "")
+    if len(name) > MAX_FIELD_NAME:
+        return [f"The {what} name '{shown}' has {len(name)} characters: give at most {MAX_FIELD_NAME}."]
+    if "." in name or "$" in name or "\0" in name or name.startswith("_"):
+        return [
+            f"'{shown}' cannot be an {what}: give a new top-level field name without '.', '$', NUL, or a leading '_', "
+            "such as 'predictions'."
+        ]
+    return []
+
+
+def key_problems(key: str, what: str) -> list[str]:
+    """Why ``key`` (``what``: e.g. "Comparison key") cannot name result fields: not letters, digits and underscores,
+    or longer than ``MAX_KEY``; [] when it can."""
+    if not key.isidentifier():
+        return [f"{what} '{key[:40]}' must be letters, digits and underscores."]
+    if len(key) > MAX_KEY:
+        return [f"{what} '{key[:40]}...' has {len(key)} characters: give at most {MAX_KEY}."]
+    return []
 
 
 def field_names(

@@ -6,13 +6,15 @@ Importing this module registers these cases and, through the import lines at the
 
 import os
 import re
+import shutil
 
 import numpy as np
+from PIL import Image
 
 import fiftyone as fo
 
 from .registry import BAD_INPUT, EMPTY_VIEW, MISSING_FIELD, PROTECTED, REGISTRY, WRONG_TYPE, Case, register
-from .resources import CLASSIFIER, DETECTOR, EMBEDDER, derive, digits, empty_view, operator, sdk, shapes
+from .resources import BATCH, CLASSIFIER, DETECTOR, EMBEDDER, derive, digits, empty_view, operator, sdk, shapes
 
 NOT_A_MODEL = "/nonexistent/model"
 VALIDATION_TOO_HIGH = r"Value must be less than"
@@ -309,6 +311,7 @@ COMPARE_BAD_INPUT = [
     ("missing_field", ("baseline", "nope"), {}, r"No Detections or Classification field 'nope' on the dataset"),
     ("bad_key", ("baseline", "candidate"), {"key": "has space"}, r"key 'has space' must be letters, digits and und"),
     ("iou_zero", ("baseline", "candidate"), {"iou": 0.0}, r"IoU threshold 0.0 must be between 0 and 1"),
+    ("key_20000_chars", ("baseline", "candidate"), {"key": "k" * 20_000}, r"has 20000 characters: give at most 64"),
 ]
 for name, args, kwargs, error in COMPARE_BAD_INPUT:
     refuse(f"compare_{name}", "compare_models", sdk("compare_models", *args, **kwargs), error, shapes)
@@ -357,6 +360,7 @@ MAP_BAD_INPUT = [
     ("not_vectors", {"embeddings_field": "ground_truth"}, r"'ground_truth' holds EmbeddedDocumentField, not embed"),
     ("unknown_method", {"method": "lle"}, r"Unknown method 'lle': choose one of umap, tsne, pca"),
     ("bad_brain_key", {"brain_key": "has space"}, r"Brain key 'has space' must be letters, digits and underscores"),
+    ("brain_key_20000_chars", {"brain_key": "b" * 20_000}, r"Brain key 'b+\.\.\.' has 20000 characters"),
 ]
 for name, kwargs, error in MAP_BAD_INPUT:
     refuse(f"map_{name}", "compute_embedding_map", sdk("compute_embedding_map", **kwargs), error)
@@ -446,6 +450,7 @@ MISTAKENNESS_BAD_INPUT = [
     ("same_field", ("predictions",), {"gt_field": "predictions"}, r"Choose two different fields"),
     ("wrong_class_count", ("predictions",), {"classes": "0,1,2"}, r"3 classes were given but the logits have 10"),
     ("bad_prefix", ("predictions",), {"prefix": "bad-"}, r"Prefix 'bad-' must be letters, digits and underscores"),
+    ("prefix_20000_chars", ("predictions",), {"prefix": "p" * 20_000}, r"has 20000 characters: give at most 64"),
     ("iou_one", ("predictions",), {"iou": 1.0}, r"IoU threshold 1.0 must be between 0 and 1"),
     (
         "classes_wrong_order",
@@ -545,5 +550,82 @@ refuse(
     kind=PROTECTED,
 )
 
+# --- issue 15: broken model folders, images the processor rejects, prompts to a classifier, unstorable names/numbers
+
+
+def _broken_model(file_name, keep_bytes=None):
+    """A call of prelabel with a copy of the tiny classifier whose ``file_name`` is deleted (``keep_bytes`` None)
+    or cut to its first ``keep_bytes`` bytes."""
+
+    def call(target, res):
+        path = shutil.copytree(res.path(CLASSIFIER), os.path.join(res.root, res.unique_name("broken-model")))
+        full = os.path.join(path, file_name)
+        if keep_bytes is None:
+            os.remove(full)
+        else:
+            os.truncate(full, keep_bytes)
+        return operator("prelabel")(target, path)
+
+    return call
+
+
+BROKEN_MODEL_FOLDERS = [
+    ("missing_preprocessor_config", "preprocessor_config.json", None, r"has no preprocessor_config\.json: save"),
+    ("corrupt_preprocessor_config", "preprocessor_config.json", 10, r"'preprocessor_config\.json' .* \(truncated\?\)"),
+    ("missing_weights", "model.safetensors", None, r"has no weights \(model\.safetensors\): copy the whole"),
+    ("truncated_weights", "model.safetensors", 4000, r"'model\.safetensors' .* is truncated or corrupt: copy it"),
+    ("truncated_config", "config.json", 20, r"'config\.json' in model directory .* not valid JSON \(truncated\?\)"),
+]
+for name, file_name, keep_bytes, error in BROKEN_MODEL_FOLDERS:
+    refuse(f"prelabel_model_folder_{name}", "prelabel", _broken_model(file_name, keep_bytes), error)
+
+
+def _one_sliver_image(res):
+    """Twelve private digits, one of them replaced by a 10000x10 image (a detector's resize gives height 0)."""
+    dataset = res.private_digits(count=12)
+    Image.new("RGB", (10000, 10)).save(dataset.values("filepath")[5], format="PNG")
+    return dataset
+
+
+def _sliver_skipped(target, res, result):
+    sliver = target.values("filepath")[5]
+    expected = (1, len(target) - 1, True)
+    found = (result["failed_images"], result["written"], any(sliver in f for f in result["failures"]))
+    return [] if found == expected else [f"failed, written, listed = {found}, expected {expected}"]
+
+
+register(
+    Case(
+        "prelabel_extreme_aspect_ratio_image",
+        "prelabel",
+        BAD_INPUT,
+        _one_sliver_image,
+        sdk("prelabel", DETECTOR, output_field="boxes", batch_size=BATCH),
+        None,
+        verify=_sliver_skipped,
+    )
+)
+refuse(
+    "prelabel_prompts_to_classifier",
+    "prelabel",
+    sdk("prelabel", CLASSIFIER, prompts=["cat", "dog"]),
+    r"not zero-shot: prompts are for zero-shot tasks",
+)
+UNSTORABLE = [
+    ("output_field_dollar", {"output_field": "a$b"}, r"'a\$b' cannot be an output field: .*without '\.', '\$'"),
+    ("output_field_nul", {"output_field": "a\0b"}, r"'a\\0b' cannot be an output field"),
+    ("output_field_20000_chars", {"output_field": "x" * 20000}, r"has 20000 characters: give at most 255"),
+    ("batch_size_2_63", {"batch_size": 2**63}, rf"batch_size: {TYPE}.*below 2\*\*63"),
+    ("top_k_2_63", {"top_k": 2**63}, rf"top_k: {TYPE}.*below 2\*\*63"),
+]
+for name, kwargs, error in UNSTORABLE:
+    refuse(f"prelabel_{name}", "prelabel", sdk("prelabel", CLASSIFIER, **kwargs), error)
+refuse(
+    "uniqueness_nested_output_field",
+    "compute_uniqueness",
+    sdk("compute_uniqueness", output_field="a.b"),
+    r"'a\.b' cannot be an output field: give a new top-level field name",
+)
+
 # Other case modules register here, one import line each.
-from . import admin_cases, cvat_cases, fault_cases  # noqa: E402,F401
+from . import admin_cases, cvat_cases, fault_cases, view_cases  # noqa: E402,F401

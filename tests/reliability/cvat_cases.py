@@ -10,7 +10,8 @@ from unittest import mock
 from testing.cvat_double import CVATDouble
 
 from .registry import BAD_INPUT, CONCURRENCY, EMPTY_VIEW, FAULT, Case, register
-from .resources import digits, operator, shapes
+from .resources import digits, on_call, operator, plugin_module, shapes
+from .runner import fingerprint
 
 SECRETS = ("URL", "USERNAME", "PASSWORD")
 
@@ -224,7 +225,7 @@ register(
             BAD_INPUT,
             _scored,
             send_with(score_field="mistakenness", min_score=value),
-            rf"minimum score must be a finite number, not {value}",
+            r"min_score: Invalid value type .*give a finite number",  # refused by the operator's type check
             verify=left_nothing,
         )
         for name, value in (("nan", math.nan), ("minus_inf", -math.inf))  # each would select every sample
@@ -275,5 +276,102 @@ register(
     ),
     Case(
         "cvat_status_server_down", "cvat_status", FAULT, _first(1), _status_down, r"Cannot reach CVAT", partial=REVIEW
+    ),
+)
+
+
+# --- issue 15d/e: server URLs and class names CVAT cannot take are refused before anything is created
+
+
+def send_to_url(make_url):
+    """A send with FIFTYONE_CVAT_URL set to ``make_url(double.url)``."""
+
+    def call(target, res):
+        with cvat(res) as double:
+            os.environ["FIFTYONE_CVAT_URL"] = make_url(double.url)
+            return send(target)
+
+    return call
+
+
+def sent_all(target, res, result):
+    return [] if result["samples"] == len(target) and res.cvat.tasks else [f"not sent: {result}"]
+
+
+def _long_class_name(res):
+    target = _first(2)(res)
+    sample = target.first()
+    sample.ground_truth.detections[0].label = "x" * 65
+    sample.save()
+    return target
+
+
+URL_CASES = [
+    ("without_scheme", lambda url: url.split("://", 1)[1], r"is not an http\(s\) URL of the CVAT server: give it"),
+    ("ftp", lambda url: "ftp://" + url.split("://", 1)[1], r"'ftp://[^']*' is not an http\(s\) URL"),
+    ("trailing_newline", lambda url: url + "\n", None),
+    ("ending_in_api", lambda url: url + "/api/", None),
+]
+register(
+    *(
+        Case(
+            f"cvat_send_url_{name}",
+            "send_to_cvat",
+            BAD_INPUT,
+            _first(2),
+            send_to_url(make_url),
+            error,
+            verify=left_nothing if error else sent_all,
+        )
+        for name, make_url, error in URL_CASES
+    ),
+    Case(
+        "cvat_send_class_name_over_64",
+        "send_to_cvat",
+        BAD_INPUT,
+        _long_class_name,
+        send_with(),
+        r"at most 64 characters; 1 are longer: 'x{40}\.\.\.' \(65 characters\)",
+        verify=left_nothing,
+    ),
+    Case(
+        "cvat_send_task_size_2_63",
+        "send_to_cvat",
+        BAD_INPUT,
+        _first(2),
+        send_with(task_size=2**63),
+        r"task_size: Invalid value type.*below 2\*\*63",
+        verify=left_nothing,
+    ),
+)
+
+
+# --- issue 15 item 1: samples deleted by another user while a send uploads them
+
+
+def deleted_by_another_user(target, ids, res):
+    """Deletes samples ``ids`` as another user would: what they held is theirs to lose (``res.journal``)."""
+    doomed = target._root_dataset.select(ids)
+    for name in doomed.get_field_schema():
+        res.journal.removed.update(fingerprint(doomed, name))
+    target._root_dataset.delete_samples(ids)
+
+
+def _deleted_mid_upload(target, res):
+    ids = target.values("id")[:2]
+    connection = plugin_module("annotation.connection").CVATConnection
+    with cvat(res), on_call(connection, "create_task", 1, lambda: deleted_by_another_user(target, ids, res)):
+        return send(target, task_size=4)
+
+
+register(
+    Case(
+        "cvat_send_samples_deleted_mid_upload",
+        "send_to_cvat",
+        CONCURRENCY,
+        _first(8),
+        _deleted_mid_upload,
+        r"2 of the 8 samples were deleted while they were sent.*Send the remaining samples again",
+        verify=left_nothing,
     ),
 )

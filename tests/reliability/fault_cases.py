@@ -8,6 +8,7 @@ import sys
 import time
 from unittest import mock
 
+import fiftyone.core.odm as foo
 from fiftyone import ViewField as F
 from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import ExecutionError
@@ -402,3 +403,44 @@ for short, owner, attribute, call in CONCURRENT:
             verify=_boxes_intact,
         )
     )
+
+
+# --- a person deletes the output field while pre-labelling writes it: no value is left undeclared
+
+DELETED = "deleted while this run was writing it"
+
+
+def _delete_field_elsewhere(target, field):
+    """What ``delete_sample_field`` does to the database from another process (this one's dataset object keeps the
+    field): every value unset, then the schema saved without the field."""
+    dataset = target._root_dataset
+    dataset._sample_collection.update_many({}, {"$unset": {field: ""}})
+    foo.get_db_conn().datasets.update_one({"_id": dataset._doc.id}, {"$pull": {"sample_fields": {"name": field}}})
+
+
+def _field_deleted_mid_run(target, res):
+    with on_call(plugin_module("prelabel.run"), "_write", 2, lambda: _delete_field_elsewhere(target, "second_opinion")):
+        return operator("prelabel")(target, res.path(CLASSIFIER), output_field="second_opinion", batch_size=BATCH)
+
+
+def _readable_and_failed(target, res, error):
+    target.reload()
+    read = len(list(target.iter_samples()))  # raises FieldDoesNotExist when values are left in an undeclared field
+    run = _latest_run(target, "prelabel")
+    return _problems(
+        (read == len(target), f"read {read} of {len(target)} samples"),
+        (run["status"] == runs.FAILED and DELETED in (run["error"] or ""), f"run ended as {run['status']}"),
+    )
+
+
+register(
+    Case(
+        "prelabel_output_field_deleted_mid_run",
+        "prelabel",
+        FAULT,
+        digits,
+        _field_deleted_mid_run,
+        DELETED,
+        verify=_readable_and_failed,
+    )
+)

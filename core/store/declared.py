@@ -1,0 +1,61 @@
+"""Writes into a declared sample field that a person may delete meanwhile, from another process or the App.
+
+FiftyOne deletes a field in two steps: it unsets the field's values on every sample, then saves the dataset's
+schema without it. Deletion takes none of the suite's leases, and a writer's in-memory schema still declares the
+field, so a write can land after the first step; once the schema is saved, its values sit in an undeclared field
+and every read of the dataset fails (``FieldDoesNotExist``). ``FieldGuard.check`` runs after each write and, when
+the field was deleted meanwhile, takes back every value the writer wrote and raises ``FieldDeleted``.
+
+Either step gives the deletion away, whichever side of it the check falls on: once the schema is saved the field
+is no longer declared, and once the values are unset the writer's first values (its probes) are all gone, which a
+person clearing a few labels does not do. So a write that lands after the first step is found by its own check or
+the next one. The one interleaving left unseen is a writer whose every write and check fall between the two steps
+of one deletion (milliseconds inside ``delete_sample_field``), since it wrote nothing before the values were unset.
+"""
+
+from collections.abc import Iterable
+
+from bson import ObjectId
+
+import fiftyone as fo
+import fiftyone.core.odm as foo
+
+PROBES = 16  # the writer's first values, whose loss all at once gives a deletion away
+
+
+class FieldDeleted(RuntimeError):
+    """The field a run was writing was deleted meanwhile; what the run had written into it was taken back."""
+
+
+class FieldGuard:
+    """Checks, after each write of a writer into top-level sample field ``field``, that it was not deleted."""
+
+    def __init__(self, dataset: fo.Dataset, field: str) -> None:
+        self.dataset, self.field = dataset, field
+        self.written: list[ObjectId] = []
+
+    def check(self, ids: Iterable[str | ObjectId]) -> None:
+        """Records that the samples ``ids`` were just written; raises ``FieldDeleted`` after taking back every value
+        this writer wrote when the field was deleted since its first write."""
+        self.written += [ObjectId(_id) for _id in ids]
+        if not self.written or (self._declared() and not self._probes_unset()):
+            return
+        self._take_back()
+        raise FieldDeleted(
+            f"Field '{self.field}' was deleted while this run was writing it: what the run had written into it was "
+            "removed, so the dataset stays readable. Run again to write the field anew."
+        )
+
+    def _declared(self) -> bool:
+        query = {"_id": self.dataset._doc.id, "sample_fields.name": self.field}
+        return bool(foo.get_db_conn().datasets.count_documents(query, limit=1))
+
+    def _probes_unset(self) -> bool:
+        """Whether the probe samples that still exist all lost their value (a deletion unsets every one)."""
+        probes, collection = {"_id": {"$in": self.written[:PROBES]}}, self.dataset._sample_collection
+        kept = collection.count_documents({**probes, self.field: {"$exists": True}}, limit=1)
+        return not kept and bool(collection.count_documents(probes, limit=1))
+
+    def _take_back(self) -> None:
+        query = {"_id": {"$in": self.written}, self.field: {"$exists": True}}
+        self.dataset._sample_collection.update_many(query, {"$unset": {self.field: ""}})
