@@ -69,8 +69,9 @@ class LoadFromCVAT(common.DatasetOperator):
 
         Returns:
             a dict with the load's run key ``run_key``, its counts (``samples`` and those named in
-            ``annotation.merge.COUNTS``), ``missing_task_ids``, ``unexpected`` ({field: count} of the labels of
-            unexpected types kept) and, with ``cleanup``, ``deleted_task_ids`` and ``deleted_project_ids``; None
+            ``annotation.merge.COUNTS``), ``missing_task_ids``, ``deleted_samples`` / ``deleted_sample_ids`` (samples
+            deleted since the send, skipped), ``unexpected`` ({field: count} of the labels of unexpected types kept)
+            and, with ``cleanup``, ``deleted_task_ids`` and ``deleted_project_ids``; None
             when delegated
         """
         params = {"review": review, "cleanup": cleanup, **connection}

@@ -1,11 +1,13 @@
-"""A person deletes the output field while pre-labelling writes it: the dataset stays readable and the run fails
-saying so (issue 15, item 2). FiftyOne deletes a field in two steps, unsetting its values on every sample and then
-saving the schema without it; a write landing after the first step must not stay behind undeclared."""
+"""A person deletes an output field while a run writes it (pre-labelling, a comparison, mistakenness, uniqueness):
+the dataset stays readable and the run fails saying so (issue 15, item 2). FiftyOne deletes a field in two steps,
+unsetting its values on every sample and then saving the schema without it; a write landing after the first step
+must not stay behind undeclared."""
 
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import fiftyone as fo
@@ -13,9 +15,13 @@ import fiftyone.core.odm as foo
 
 from core.models import source as models
 from core.prelabel import run as prelabel
+from core.quality import mistakenness as M
+from core.quality import uniqueness as U
+from core.regression import compare as R
 from core.store import runs
 from core.store.declared import FieldGuard
 from harness.processes import REPO
+from testing import data
 
 BATCH = 16
 DELETED = "deleted while this run was writing it"
@@ -27,17 +33,22 @@ def request(model_dir):
     )
 
 
-def before_write(monkeypatch, number, action):
-    """Runs ``action()`` before the ``number``-th batch write of pre-labelling (on the writer thread)."""
-    original, calls = prelabel._write, [0]
+def before_call(monkeypatch, owner, name, number, action):
+    """Runs ``action()`` before the ``number``-th call of ``owner.name`` (e.g. a run's chunk write)."""
+    original, calls = getattr(owner, name), [0]
 
-    def write(*args):
+    def call(*args, **kwargs):
         calls[0] += 1
         if calls[0] == number:
             action()
-        return original(*args)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(prelabel, "_write", write)
+    monkeypatch.setattr(owner, name, call)
+
+
+def before_write(monkeypatch, number, action):
+    """Runs ``action()`` before the ``number``-th batch write of pre-labelling (on the writer thread)."""
+    before_call(monkeypatch, prelabel, "_write", number, action)
 
 
 def delete_in_another_process(dataset, field):
@@ -46,12 +57,12 @@ def delete_in_another_process(dataset, field):
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": REPO}, timeout=120)
 
 
-def assert_readable_and_failed(dataset):
+def assert_readable_and_failed(dataset, field="predictions"):
     dataset.reload()
-    assert "predictions" not in dataset.get_field_schema()
+    assert field not in dataset.get_field_schema()
     assert len(list(dataset.iter_samples())) == len(dataset)
-    assert not dataset._sample_collection.count_documents({"predictions": {"$exists": True}})
-    [run] = runs.list_suite_runs(dataset)
+    assert not dataset._sample_collection.count_documents({field: {"$exists": True}})
+    run = runs.list_suite_runs(dataset)[0]
     assert run["status"] == runs.FAILED and DELETED in run["error"]
 
 
@@ -85,3 +96,41 @@ def test_a_person_clearing_a_few_written_values_is_no_deletion(dataset):
     collection.update_many({}, {"$unset": {"score": ""}})  # the first step of a deletion
     with pytest.raises(RuntimeError, match=DELETED):
         guard.check([])
+
+
+@pytest.mark.parametrize("rerun", [False, True])
+def test_a_field_deleted_between_two_chunk_writes_of_a_comparison_fails_it(shapes, monkeypatch, rerun):
+    """A first run creates the fields, whose deletion by the rollback must not fail; a rerun finds them, whose earlier
+    values the rollback restores, except into the deleted field."""
+    data.add_simulated_predictions(shapes)
+    request = R.CompareRequest("ground_truth", "baseline", "candidate")
+    if rerun:
+        R.compare(shapes, request)
+        fixed = shapes.values("compare_fixed")
+    monkeypatch.setattr(R, "CHUNK", 8)
+    before_call(monkeypatch, R, "bulk_set", 2, lambda: delete_in_another_process(shapes, "compare_score"))
+    with pytest.raises(RuntimeError, match=DELETED):
+        R.compare(shapes, request)
+    assert_readable_and_failed(shapes, "compare_score")
+    written = [name for name in shapes.get_field_schema() if name.startswith("compare")]
+    assert shapes.values("compare_fixed") == fixed if rerun else not written
+
+
+def test_a_field_deleted_between_two_chunk_writes_of_mistakenness_fails_it(shapes, monkeypatch):
+    data.add_simulated_predictions(shapes)
+    monkeypatch.setattr(M, "CHUNK", 8)
+    before_call(monkeypatch, M, "bulk_set", 2, lambda: delete_in_another_process(shapes, "possible_missing"))
+    with pytest.raises(RuntimeError, match=DELETED):
+        M.compute(shapes, M.MistakennessRequest("candidate"))
+    assert_readable_and_failed(shapes, "possible_missing")
+
+
+def test_a_field_deleted_between_two_chunk_writes_of_uniqueness_fails_it(dataset, monkeypatch):
+    dataset.add_samples([fo.Sample(filepath=f"/img/{i}.png") for i in range(20)])
+    dataset.set_values("emb", list(np.random.default_rng(0).normal(size=(20, 8))))
+    monkeypatch.setattr(U, "CHUNK", 5)
+    collection = fo.core.collections.SampleCollection
+    before_call(monkeypatch, collection, "set_values", 2, lambda: delete_in_another_process(dataset, "uniqueness"))
+    with pytest.raises(RuntimeError, match=DELETED):
+        U.compute_uniqueness(dataset, "emb")
+    assert_readable_and_failed(dataset, "uniqueness")

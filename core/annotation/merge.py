@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import fiftyone as fo
 
 from ..store import schema
+from ..store.declared import FieldGuards
 from . import review_field as cvat_review
 
 CHUNK = 1000
@@ -34,7 +35,7 @@ def merge(
     with schema.changing(dataset):
         dataset.add_sample_field(backup_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = dict.fromkeys(COUNTS, 0)
-    ids = samples.values("id")
+    ids, guards = samples.values("id"), FieldGuards(dataset, [backup_field, gt_field])
     for start in range(0, len(ids), CHUNK):
         chunk = samples.select(ids[start : start + CHUNK], ordered=True)
         chunk_ids, current, reviewed = chunk.values(["id", gt_field, review_field])
@@ -44,6 +45,7 @@ def merge(
         ]
         chunk.set_values(backup_field, current)
         chunk.set_values(gt_field, merged)
+        guards.check(chunk_ids)
     return counts
 
 

@@ -12,6 +12,7 @@ import fiftyone as fo
 
 from .. import matching
 from ..store import schema
+from ..store.declared import FieldGuard
 from ..store.fields import PRELABEL_RUN, PROVENANCE_ATTRIBUTE, label_type
 from ..store.writes import bulk_set
 
@@ -41,13 +42,15 @@ def build(
     with schema.changing(dataset):
         dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = {"gt_labels": 0, "prefilled": 0}
-    ids = samples.values("_id")
+    ids, guard = samples.values("_id"), FieldGuard(dataset, review_field)
     for start in range(0, len(ids), CHUNK):
-        chunk = samples.select(ids[start : start + CHUNK], ordered=True)
+        chunk_ids = ids[start : start + CHUNK]
+        chunk = samples.select(chunk_ids, ordered=True)
         gts = chunk.values(gt_field, _raw=True)
         preds = chunk.values(pred_field, _raw=True) if pred_field else [None] * len(gts)
         values = [_review(label_cls, gt, pred, threshold, iou, counts) for gt, pred in zip(gts, preds, strict=True)]
-        bulk_set(dataset, ids[start : start + CHUNK], [{review_field: value} for value in values])
+        bulk_set(dataset, chunk_ids, [{review_field: value} for value in values])
+        guard.check(chunk_ids)
     return counts
 
 

@@ -13,6 +13,7 @@ import fiftyone as fo
 
 from ..exceptions import refuse
 from ..store import runs, schema, views
+from ..store.declared import FieldGuard
 from ..store.fields import ACCEPTED_RUN, GROUND_TRUTH, label_type, remove_run_labels
 
 SUPPORTED = (fo.Classification, fo.Detections)
@@ -80,9 +81,10 @@ def accept(
     counts = {"samples": len(view), "promoted": 0, "kept_human": 0}
     with runs.recorded(view, key, counts):
         _declare(view._root_dataset, pred_field, gt_field)
-        ids = view.values("id")
+        ids, guard = view.values("id"), FieldGuard(view._root_dataset, gt_field)
         for start in range(0, len(ids), CHUNK):
-            _accept_chunk(view.select(ids[start : start + CHUNK]), pred_field, gt_field, threshold, stamp, counts)
+            chunk = view.select(ids[start : start + CHUNK])
+            guard.check(_accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts))
         with schema.changing(view) as dataset:
             dataset.add_dynamic_sample_fields(fields=[gt_field])
     return {"run_key": key, **counts}
@@ -104,14 +106,16 @@ def _declare(dataset, pred_field, gt_field):
 
 
 def _accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts):
+    """Adds the chunk's promoted labels; returns the ids of the samples written."""
     ids, gts, preds = chunk.values(["_id", gt_field, pred_field])
-    operations = []
+    operations = {}
     for sample_id, gt, pred in zip(ids, gts, preds, strict=True):
         new = _promote(gt, pred, threshold, stamp, counts)
         if new is not None:
-            operations.append(_addition(sample_id, gt_field, gt, new))
+            operations[sample_id] = _addition(sample_id, gt_field, gt, new)
     if operations:
-        chunk._root_dataset._sample_collection.bulk_write(operations, ordered=False)
+        chunk._root_dataset._sample_collection.bulk_write(list(operations.values()), ordered=False)
+    return list(operations)
 
 
 def _addition(sample_id, gt_field, gt, new):

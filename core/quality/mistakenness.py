@@ -37,6 +37,7 @@ from ..exceptions import ModelError, refuse
 from ..matching import Objects, ious, match
 from ..models import source as models
 from ..store import runs, schema, views
+from ..store.declared import FieldGuards
 from ..store.fields import GROUND_TRUTH, MAX_KEY, PROVENANCE_ATTRIBUTE, label_path, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
@@ -142,10 +143,12 @@ def compute(
         else:
             results = _classification_results(chunks, request, classes, counts)
         _declare_fields(dataset, request, detections)
+        guards = FieldGuards(dataset, fields)
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
             for done, (chunk_ids, updates) in enumerate(results, 1):
                 rollback.save(chunk_ids)
                 bulk_set(dataset, chunk_ids, updates)
+                guards.check(chunk_ids)
                 bar.set_iteration(min(done * CHUNK, len(ids)))
     return {"run_key": key, "classes": classes, **counts}
 

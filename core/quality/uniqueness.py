@@ -18,7 +18,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs, schema, views
+from ..store import declared, runs, schema, views
 from ..store.fields import field_name_problems
 from . import embeddings as E
 from . import neighbors
@@ -29,6 +29,7 @@ GROUP_FIELD, COUNT_FIELD = "near_dup_group", "near_dup_count"
 DUPLICATE_FIELDS = {GROUP_FIELD: fo.IntField, COUNT_FIELD: fo.IntField}
 MAX_REPORTED = 100  # groups listed in a result (all are written)
 DEFAULT_OUTPUT_FIELD = "uniqueness"
+CHUNK = 5000  # samples per write, each checked for a deletion of the field (``core.store.declared``)
 
 
 def check(
@@ -127,7 +128,7 @@ def compute_uniqueness(
     with runs.recorded(samples, key) as run:
         scores = scores_from(neighbors.knn(unit, k, progress=progress).distances)
         _declare(samples, {output_field: fo.FloatField})
-        samples.set_values(output_field, scores.tolist())
+        declared.set_values(samples, output_field, dict(zip(ids, scores.tolist(), strict=True)), CHUNK)
         run.counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
     most = np.argsort(-scores, kind="stable")[:10]
     return {"run_key": key, "field": output_field, **run.counts, "most_unique": [ids[i] for i in most]}
@@ -171,7 +172,7 @@ def find_near_duplicates(
     counts = {"samples": len(ids)}
     with runs.recorded(samples, key, counts):
         groups = _groups(neighbors.groups_within(unit, threshold, progress=progress))
-        _write_groups(samples, len(ids), groups)
+        _write_groups(samples, ids, groups)
         counts.update(_tag(samples, ids, groups, duplicate_tag, member_tag, tags))
         counts.update(groups=len(groups), duplicates=sum(len(g) - 1 for g in groups))
         counts["samples_in_groups"] = counts["groups"] + counts["duplicates"]
@@ -187,14 +188,14 @@ def _groups(labels):
     return sorted(members, key=lambda m: (-len(m), m[0]))
 
 
-def _write_groups(samples, n, groups):
-    group, count = [None] * n, [0] * n
+def _write_groups(samples, ids, groups):
+    group, count = [None] * len(ids), [0] * len(ids)
     for number, members in enumerate(groups):
         for i in members:
             group[i], count[i] = number, len(members) - 1
     _declare(samples, DUPLICATE_FIELDS)
-    samples.set_values(GROUP_FIELD, group)
-    samples.set_values(COUNT_FIELD, count)
+    for field, values in ((GROUP_FIELD, group), (COUNT_FIELD, count)):
+        declared.set_values(samples, field, dict(zip(ids, values, strict=True)), CHUNK)
 
 
 def _tag(samples, ids, groups, duplicate_tag, member_tag, tags):

@@ -33,6 +33,7 @@ import fiftyone.core.utils as fou
 from ..exceptions import refuse
 from ..matching import Objects, ious, match
 from ..store import runs, schema, views
+from ..store.declared import FieldGuards
 from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
 
@@ -143,6 +144,7 @@ def compare(
     totals = Totals()
     with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as (rollback, run):
         _declare_fields(samples._root_dataset, request, detections)
+        guards = FieldGuards(samples._root_dataset, fields)
         ids = samples.values("id")
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
             for start in range(0, len(ids), CHUNK):
@@ -150,6 +152,7 @@ def compare(
                 chunk_ids, updates = _chunk_results(chunk, request, totals, detections)
                 rollback.save(chunk_ids)
                 bulk_set(samples._root_dataset, chunk_ids, updates)
+                guards.check(chunk_ids)
                 bar.set_iteration(min(start + CHUNK, len(ids)))
         run.counts = totals.summary(kind="detections" if detections else "classification")
     return {"run_key": key, "key": request.key, **run.counts}

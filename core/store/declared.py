@@ -13,7 +13,8 @@ the next one. The one interleaving left unseen is a writer whose every write and
 of one deletion (milliseconds inside ``delete_sample_field``), since it wrote nothing before the values were unset.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from bson import ObjectId
 
@@ -59,3 +60,29 @@ class FieldGuard:
     def _take_back(self) -> None:
         query = {"_id": {"$in": self.written}, self.field: {"$exists": True}}
         self.dataset._sample_collection.update_many(query, {"$unset": {self.field: ""}})
+
+
+class FieldGuards:
+    """A ``FieldGuard`` per top-level sample field of ``fields``; label attributes (``<list path>.<attribute>``) need
+    none, since a deletion removes the label lists their writes must match."""
+
+    def __init__(self, dataset: fo.Dataset, fields: Iterable[str]) -> None:
+        self.guards = [FieldGuard(dataset, name) for name in fields if "." not in name]
+
+    def check(self, ids: Iterable[str | ObjectId]) -> None:
+        """``FieldGuard.check`` of every field after the samples ``ids`` were written."""
+        ids = list(ids)
+        for guard in self.guards:
+            guard.check(ids)
+
+
+def set_values(
+    samples: fo.core.collections.SampleCollection, field: str, values: Mapping[str, Any], chunk: int
+) -> None:
+    """Writes ``values`` ({sample id: value}) into declared sample field ``field``, ``chunk`` samples at a time, each
+    write checked by a ``FieldGuard``."""
+    guard, ids = FieldGuard(samples._root_dataset, field), list(values)
+    for start in range(0, len(ids), chunk):
+        part = {_id: values[_id] for _id in ids[start : start + chunk]}
+        samples.set_values(field, part, key_field="id", expand_schema=False)
+        guard.check(part)

@@ -70,12 +70,19 @@ class Rollback:
         self.saved += [(doc["_id"], self._values(doc)) for doc in documents]
 
     def undo(self) -> None:
-        """Restores the kept values and deletes the fields the run created."""
+        """Restores the kept values and deletes the fields the run created, skipping the fields that are no longer
+        declared (a person may have deleted one meanwhile: values restored there would be left undeclared)."""
+        self.dataset.reload()  # the saved schema, without the fields deleted meanwhile
         if self.saved:
-            bulk_set(self.dataset, *zip(*self.saved, strict=True))
+            ids, updates = zip(*self.saved, strict=True)
+            bulk_set(self.dataset, ids, [self._declared(update) for update in updates])
         for name in self.created:
             if self.dataset.has_field(name):
                 self.dataset.delete_sample_field(name)
+
+    def _declared(self, update):
+        """``update`` without the sample fields that are no longer declared (label attributes need no check)."""
+        return {key: value for key, value in update.items() if isinstance(key, tuple) or self.dataset.has_field(key)}
 
     def _values(self, document):
         update = {}
