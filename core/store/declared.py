@@ -13,6 +13,7 @@ the next one. The one interleaving left unseen is a writer whose every write and
 of one deletion (milliseconds inside ``delete_sample_field``), since it wrote nothing before the values were unset.
 """
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,14 +32,20 @@ class FieldDeleted(RuntimeError):
 class FieldGuard:
     """Checks, after each write of a writer into top-level sample field ``field``, that it was not deleted."""
 
-    def __init__(self, dataset: fo.Dataset, field: str) -> None:
-        self.dataset, self.field = dataset, field
+    def __init__(self, dataset: fo.Dataset, field: str, interval: float = 0.0) -> None:
+        self.dataset, self.field, self.interval = dataset, field, interval
         self.written: list[ObjectId] = []
+        self.checked_at = time.monotonic()
 
-    def check(self, ids: Iterable[str | ObjectId]) -> None:
+    def check(self, ids: Iterable[str | ObjectId], last: bool = True) -> None:
         """Records that the samples ``ids`` were just written; raises ``FieldDeleted`` after taking back every value
-        this writer wrote when the field was deleted since its first write."""
+        this writer wrote when the field was deleted since its first write. With ``last`` False, a writer of many
+        small batches skips the check until ``interval`` seconds have passed since the previous one (values written
+        meanwhile into a deleted field are taken back by the next check); its last write must be checked."""
         self.written += [ObjectId(_id) for _id in ids]
+        if not last and time.monotonic() - self.checked_at < self.interval:
+            return
+        self.checked_at = time.monotonic()
         if not self.written or (self._declared() and not self._probes_unset()):
             return
         self._take_back()
