@@ -39,8 +39,7 @@ def check_loadable(dataset: fo.Dataset, key: str) -> list[str]:
 
 def load(dataset: fo.Dataset, key: str, settings: CVATSettings, cleanup: bool = False, user: str | None = None) -> dict:
     """Merges the corrections of review ``key``; returns the load's run key and counts."""
-    problems = check_loadable(dataset, key)
-    refuse(problems)
+    refuse(check_loadable(dataset, key))
     params = review(dataset, key)
     connection = CVATConnection(settings)
     try:

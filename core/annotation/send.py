@@ -120,8 +120,7 @@ def send(
 ) -> dict:
     """Sends ``samples`` for review; returns the run key (also the annotation key) and counts. ``progress(fraction,
     label)`` hears when the upload starts, when given."""
-    problems = check(samples, request)
-    refuse(problems)
+    refuse(check(samples, request))
     if progress:
         progress(0.0, f"Sending {len(samples)} samples to CVAT")
     connection = SendConnection(settings)

@@ -66,8 +66,7 @@ def accept(
     user: str | None = None,
 ) -> dict:
     """Promotes predictions with confidence >= ``threshold``; returns the run key and counts."""
-    problems = check(samples, pred_field, gt_field, threshold, tag)
-    refuse(problems)
+    refuse(check(samples, pred_field, gt_field, threshold, tag))
     view = samples.match_tags(tag) if tag else samples
     params = {"pred_field": pred_field, "gt_field": gt_field, "threshold": threshold, "tag": tag}
     model = runs.writer_model(view, pred_field)

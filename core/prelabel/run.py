@@ -137,8 +137,7 @@ def prelabel(
     ``run_params`` are recorded with the request's parameters (e.g. the shard this run covers); the runs of one
     ``job`` (the shards of one scaled-out request) share the output field's lease.
     """
-    problems = check(samples, request)
-    refuse(problems)
+    refuse(check(samples, request))
     predictor = load_predictor(request)
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
     model = M.identity(request.source)  # hashes the model's files: once per run
@@ -346,8 +345,7 @@ def _check_classes(dataset, request, model_labels):
 
 
 def _check_loaded_classes(dataset, request, model_labels):
-    problems = _check_classes(dataset, request, model_labels or None)
-    refuse(problems)
+    refuse(_check_classes(dataset, request, model_labels or None))
 
 
 def _dataset_names_or_none(samples, request):

@@ -48,8 +48,7 @@ def compute(
     """Reduces the embeddings to 2-d with ``method`` and saves a visualization run ``brain_key``; returns counts."""
     import fiftyone.brain as fob
 
-    problems = check(samples, embeddings_field, method, brain_key)
-    refuse(problems)
+    refuse(check(samples, embeddings_field, method, brain_key))
     view = samples.exists(embeddings_field)
     params = {"embeddings_field": embeddings_field, "method": method, "brain_key": brain_key, "seed": seed}
     model = runs.writer_model(view, embeddings_field)

@@ -126,8 +126,7 @@ def compute(
     user: str | None = None,
 ) -> dict:
     """Scores ``samples``, writes the results back, records the run; returns the run key and counts."""
-    problems = check(samples, request)
-    refuse(problems)
+    refuse(check(samples, request))
     detections = label_type(samples, request.gt_field) is fo.Detections
     classes = None if detections else resolve_classes(samples, request)[0]
     dataset = samples._root_dataset

@@ -134,8 +134,7 @@ def compare(
     user: str | None = None,
 ) -> dict:
     """Runs the comparison, writes categories and counts back, saves the run; returns the summary."""
-    problems = check(samples, request)
-    refuse(problems)
+    refuse(check(samples, request))
     detections = _label_type(samples, request.gt_field) is fo.Detections
     fields = written_fields(request, detections)
     key = runs.start_run(
