@@ -46,12 +46,18 @@ class Annotator:
         return self._pages(f"/jobs?task_id={task_id}")
 
     def labels(self, task_id):
-        """``{name: label}`` of the task's labels."""
-        return {label["name"]: label for label in self._pages(f"/labels?task_id={task_id}")}
+        """``{name: label}`` of the task's labels, read through a job as CVAT's UI does (a job's assignee may not
+        read the task: real CVAT answers 403 to ``/labels?task_id=`` for them)."""
+        job_id = self.jobs(task_id)[0]["id"]
+        return {label["name"]: label for label in self._pages(f"/labels?job_id={job_id}")}
 
     def frames(self, task_id):
-        """The task's frame names (the uploaded files' names), in frame order."""
-        return [frame["name"] for frame in self.call("GET", f"/tasks/{task_id}/data/meta")["frames"]]
+        """The frame names (the uploaded files' names) of the task's jobs this person sees, in frame order."""
+        names = {}
+        for job in self.jobs(task_id):
+            meta = self.call("GET", f"/jobs/{job['id']}/data/meta")
+            names |= {meta["start_frame"] + i: frame["name"] for i, frame in enumerate(meta["frames"])}
+        return [names[frame] for frame in sorted(names)]
 
     def annotations(self, task_id):
         """What the annotator sees in the task's jobs: ``{"tags": [...], "shapes": [...], "tracks": [...]}``."""

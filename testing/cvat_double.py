@@ -557,7 +557,9 @@ class CVATDouble:
         )
 
     def _can_view_task(self, user, task):
-        return self._task_staff(user, task) or any(j["assignee"] == user["id"] for j in self._task_jobs(task))
+        """Task staff only: a job's assignee sees the job, not its task (403 on the task, its labels, data and
+        annotations, as real CVAT 2.23.1 answered)."""
+        return self._task_staff(user, task)
 
     def _can_view_job(self, user, job):
         return job["assignee"] == user["id"] or self._task_staff(user, self._tasks[job["task_id"]])
@@ -1041,6 +1043,8 @@ class CVATDouble:
         }
         if errors:
             raise Reply(400, errors)
+        if {"stage", "assignee"} & data.keys() and not self._task_staff(req.user, self._tasks[job["task_id"]]):
+            raise _forbidden()  # update:stage / update:assignee need the task's owner or assignee
         if "assignee" in data:
             job["assignee"] = self._assignee(data["assignee"], "assignee")
             job["assignee_updated"] = _now()

@@ -48,9 +48,9 @@ def assert_nothing_left(dataset, before, double):
     assert double.tasks == {} and double.projects == {}
 
 
-def test_server_down(shapes, cvat_env):
+def test_server_down(shapes, cvat_double_env):
     before = snapshot(shapes)
-    cvat_env.stop()
+    cvat_double_env.stop()
     with pytest.raises(ExecutionError, match="Cannot reach CVAT at http://127.0.0.1"):
         send(shapes.limit(2))
     assert snapshot(shapes) == before
@@ -72,30 +72,30 @@ def test_unknown_assignee_is_named_before_anything_is_created(shapes, cvat_env):
     assert_nothing_left(shapes, before, cvat_env)
 
 
-def test_error_mid_upload_leaves_no_orphan_task_or_project(shapes, cvat_env):
+def test_error_mid_upload_leaves_no_orphan_task_or_project(shapes, cvat_double_env):
     before = snapshot(shapes)
-    cvat_env.fail("POST", r"^/api/tasks/\d+/data", 500)
+    cvat_double_env.fail("POST", r"^/api/tasks/\d+/data", 500)
     with pytest.raises(ExecutionError, match="CVAT answered 500"):
         send(shapes.limit(4), project_name="flagged", task_size=2)
-    assert_nothing_left(shapes, before, cvat_env)
+    assert_nothing_left(shapes, before, cvat_double_env)
     failed = [r for r in shapes.list_runs() if shapes.get_run_info(r).config.method == "send_to_cvat"]
     assert shapes.get_run_info(failed[0]).config.status == "failed"  # the attempt is on record
 
 
-def test_too_large_upload_is_split_into_smaller_tasks(shapes, cvat_env):
+def test_too_large_upload_is_split_into_smaller_tasks(shapes, cvat_double_env):
     largest = max(os.path.getsize(path) for path in shapes.limit(8).values("filepath"))
-    cvat_env.max_upload_bytes = int(2.5 * largest) + 2_000  # two images (and the form's overhead) per request
+    cvat_double_env.max_upload_bytes = int(2.5 * largest) + 2_000  # two images (and the form's overhead) per request
     sent = send(shapes.limit(8))
-    assert sent["samples"] == 8 and sent["task_size"] <= 2 and len(cvat_env.tasks) == sent["tasks"] >= 4
-    assert sum(task["size"] for task in cvat_env.tasks.values()) == 8
+    assert sent["samples"] == 8 and sent["task_size"] <= 2 and len(cvat_double_env.tasks) == sent["tasks"] >= 4
+    assert sum(task["size"] for task in cvat_double_env.tasks.values()) == 8
 
 
-def test_too_large_even_one_image_is_a_clear_error(shapes, cvat_env):
-    cvat_env.max_upload_bytes = 100
+def test_too_large_even_one_image_is_a_clear_error(shapes, cvat_double_env):
+    cvat_double_env.max_upload_bytes = 100
     before = snapshot(shapes)
     with pytest.raises(ExecutionError, match="413.*smaller task size"):
         send(shapes.limit(2))
-    assert_nothing_left(shapes, before, cvat_env)
+    assert_nothing_left(shapes, before, cvat_double_env)
 
 
 def test_task_deleted_in_cvat_before_load(shapes, cvat_env):
@@ -221,11 +221,11 @@ def hold_first_task_creations(double, monkeypatch):
     return met
 
 
-def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_path, monkeypatch):
-    met = hold_first_task_creations(cvat_env, monkeypatch)
+def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_double_env, tmp_path, monkeypatch):
+    met = hold_first_task_creations(cvat_double_env, monkeypatch)
     go = str(tmp_path / "go")
     children = []
-    for i, user in enumerate(cvat_env.users):
+    for i, user in enumerate(cvat_double_env.users):
         ready, done = str(tmp_path / f"ready{i}"), str(tmp_path / f"done{i}")
         code = SEND_HALF.format(name=shapes.name, skip=20 * i, ready=ready, go=go, done=done)
         child = processes.spawn(code, FIFTYONE_CVAT_USERNAME=user.username, FIFTYONE_CVAT_PASSWORD=user.password)
@@ -238,12 +238,12 @@ def test_two_users_send_disjoint_samples_at_the_same_time(shapes, cvat_env, tmp_
         processes.finish(child)
     # each send's first task was created while the other send was creating its own: the sends overlapped
     assert sorted(key for name in met for key in keys if key in name) == sorted(keys)
-    assert len(cvat_env.tasks) == 4 and sum(t["size"] for t in cvat_env.tasks.values()) == 40
+    assert len(cvat_double_env.tasks) == 4 and sum(t["size"] for t in cvat_double_env.tasks.values()) == 40
     shapes.reload()
     for key in keys:
         assert shapes.exists(f"ground_truth_{key}").count() == 20  # each review holds its own samples
-    person = Annotator(cvat_env.url, "admin", cvat_env.owner.password)
-    frames = [name for task_id in cvat_env.tasks for name in person.frames(task_id)]
+    person = Annotator(cvat_double_env.url, "admin", cvat_double_env.owner.password)
+    frames = [name for task_id in cvat_double_env.tasks for name in person.frames(task_id)]
     assert len(set(frames)) == 40
 
 

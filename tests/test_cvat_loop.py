@@ -125,18 +125,18 @@ def test_selection_by_tag_and_score_rule(shapes, cvat_env):
     assert min(sent.values("mistakenness")) >= 0.85
 
 
-def test_secrets_never_reach_the_database_or_the_logs(shapes, cvat_env, mongo_uri, caplog):
+def test_secrets_never_reach_the_database_or_the_logs(shapes, cvat_double_env, mongo_uri, caplog):
     import pymongo
 
     sent = op("send_to_cvat")(shapes.limit(2))
     op("load_from_cvat")(shapes, review=sent["run_key"], cleanup=True)
-    password = cvat_env.owner.password
+    password = cvat_double_env.owner.password
     database = pymongo.MongoClient(mongo_uri)[fo.config.database_name]
     for name in database.list_collection_names():
         for document in database[name].find():
             assert password not in str(document), name
     assert password not in caplog.text
-    assert all(password not in path for _, path, _ in cvat_env.requests_log)
+    assert all(password not in path for _, path, _ in cvat_double_env.requests_log)
 
 
 def test_send_form_blocks_bad_input(shapes, dataset):

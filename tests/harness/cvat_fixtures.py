@@ -1,12 +1,17 @@
-"""Pytest fixtures for the CVAT test double (imported into tests/conftest.py)."""
+"""Pytest fixtures for CVAT (imported into tests/conftest.py): the test double, and the real server when the
+environment names one (``testing/cvat_real.py``). ``cvat_server`` / ``cvat_env`` run a test on both; ``cvat_double`` /
+``cvat_double_env`` are for what only the double can do on demand (faults, a stopped server, its request log)."""
 
 import pytest
 
+from testing import cvat_real
 from testing.cvat_double import CVATDouble
+
+REAL_REASON = "no real CVAT: set LABELLOOP_CVAT_URL/USERNAME/PASSWORD (README: real CVAT tests)"
 
 
 @pytest.fixture
-def cvat_server():
+def cvat_double():
     """A fresh CVAT double (users ``admin`` and ``user2``) on a free loopback port, stopped afterwards; fails the
     test if a request hit a bug in the double (``server_errors``)."""
     with CVATDouble() as double:
@@ -14,15 +19,42 @@ def cvat_server():
     assert not double.server_errors, "\n".join(double.server_errors)
 
 
-@pytest.fixture
-def cvat_env(cvat_server, monkeypatch):
-    """The double as the configured CVAT server: FIFTYONE_CVAT_URL/USERNAME/PASSWORD name its owner account, and
+@pytest.fixture(params=["double", pytest.param("real", marks=pytest.mark.cvat_real)])
+def cvat_server(request):
+    """The double, then the real server (skipped unless configured); on the real one, what the test created is
+    deleted afterwards, whether it passed or not."""
+    if request.param == "double":
+        yield request.getfixturevalue("cvat_double")
+        return
+    if not cvat_real.configured():
+        pytest.skip(REAL_REASON)
+    server = cvat_real.RealCVAT()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def _configure(server, monkeypatch):
+    """``server`` as the configured CVAT: FIFTYONE_CVAT_URL/USERNAME/PASSWORD name its owner account, and
     ``fo.annotation_config`` (which read those variables when FiftyOne was imported) is patched to match."""
     import fiftyone as fo
 
-    owner = cvat_server.owner
-    settings = {"url": cvat_server.url, "username": owner.username, "password": owner.password}
+    owner = server.owner
+    settings = {"url": server.url, "username": owner.username, "password": owner.password}
     for key, value in settings.items():
         monkeypatch.setenv(f"FIFTYONE_CVAT_{key.upper()}", value)
         monkeypatch.setitem(fo.annotation_config.backends["cvat"], key, value)
-    yield cvat_server
+    return server
+
+
+@pytest.fixture
+def cvat_env(cvat_server, monkeypatch):
+    """``cvat_server`` (double, then real) as the configured CVAT server."""
+    return _configure(cvat_server, monkeypatch)
+
+
+@pytest.fixture
+def cvat_double_env(cvat_double, monkeypatch):
+    """The double as the configured CVAT server."""
+    return _configure(cvat_double, monkeypatch)
