@@ -12,23 +12,25 @@ class Annotator:
     """``username`` logged in to the CVAT server at ``url``."""
 
     def __init__(self, url, username, password, verify=True):
-        self._api = f"{url}/api"
+        """``verify``: True, a CA bundle's path or False (passed with every request: a session's own ``verify`` loses
+        to ``REQUESTS_CA_BUNDLE``)."""
+        self._api, self._verify = f"{url}/api", verify
         self._http = requests.Session()
-        self._http.verify = verify
-        self._http.headers["Accept"] = "application/vnd.cvat+json"
+        # the UI's page is the Referer: over https Django refuses a session's writes without one
+        self._http.headers.update({"Accept": "application/vnd.cvat+json", "Referer": f"{url}/"})
         self.key = self.call("POST", "/auth/login", json={"username": username, "password": password})["key"]
         self._http.headers["X-CSRFToken"] = self._http.cookies["csrftoken"]
 
     def call(self, method, path, **kwargs):
         """Any API call, e.g. ``call("GET", "/tasks/3")``; returns the JSON answer."""
-        response = self._http.request(method, self._api + path, **kwargs)
+        response = self._http.request(method, self._api + path, verify=self._verify, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 
     def _pages(self, path):
         url, results = self._api + path, []
         while url:
-            page = self._http.get(url)
+            page = self._http.get(url, verify=self._verify)
             page.raise_for_status()
             results += page.json()["results"]
             url = page.json()["next"]

@@ -438,7 +438,7 @@ class CVATDouble:
         session = self._sessions.get(cookies.get("sessionid"))
         if session is not None:
             if req.method not in SAFE_METHODS:
-                _check_csrf(cookies, req.headers)
+                _check_csrf(cookies, req.headers, self.url if self.tls else None)
             return self._users[session]
         if scheme.lower() == "basic":
             try:
@@ -1189,8 +1189,15 @@ def _cookies(headers):
     return {name: value for name, _, value in pairs}
 
 
-def _check_csrf(cookies, headers):
-    """Django's CSRF check for session-authenticated unsafe requests."""
+def _check_csrf(cookies, headers, https_origin=None):
+    """Django's CSRF check for session-authenticated unsafe requests; over https (``https_origin``) without an
+    ``Origin`` header the ``Referer`` must be there and of the same origin first."""
+    if https_origin and not headers.get("Origin"):
+        referer = headers.get("Referer")
+        if not referer:
+            raise _detail(403, "CSRF Failed: Referer checking failed - no Referer.")
+        if not (referer + "/").startswith(https_origin + "/"):
+            raise _detail(403, f"CSRF Failed: Referer checking failed - {referer} does not match any trusted origins.")
     if "csrftoken" not in cookies:
         raise _detail(403, "CSRF Failed: CSRF cookie not set.")
     token = headers.get("X-CSRFToken")

@@ -3,9 +3,9 @@
 against both. Only what the test created is seen and cleaned up: the server is shared and long-lived.
 
 Configured by ``LABELLOOP_CVAT_URL``, ``LABELLOOP_CVAT_USERNAME`` and ``LABELLOOP_CVAT_PASSWORD`` (an admin account,
-e.g. the one ``../shared/cvat-server/up.sh`` creates) and, for an https server with a private CA,
-``LABELLOOP_CVAT_CA_BUNDLE``. The double's second account (``user2``) is registered on first use with the double's
-password, so tests address the same people on both servers.
+e.g. the one ``../shared/cvat-server/up.sh`` creates) and, for the same server over https (``up.sh tls``),
+``LABELLOOP_CVAT_TLS_URL`` with its certificate authority ``LABELLOOP_CVAT_CA_BUNDLE``. The double's second account
+(``user2``) is registered on first use with the double's password, so tests address the same people on both.
 """
 
 import os
@@ -17,22 +17,25 @@ from testing.cvat_double import DEFAULT_USERS, User
 ENV = ("LABELLOOP_CVAT_URL", "LABELLOOP_CVAT_USERNAME", "LABELLOOP_CVAT_PASSWORD")
 
 
-def configured() -> bool:
-    """Whether the environment names a real CVAT server to test against."""
-    return all(os.environ.get(name) for name in ENV)
+TLS_ENV = ("LABELLOOP_CVAT_TLS_URL", "LABELLOOP_CVAT_CA_BUNDLE")
+
+
+def configured(tls: bool = False) -> bool:
+    """Whether the environment names a real CVAT server to test against (over https with ``tls``)."""
+    return all(os.environ.get(name) for name in ENV + (TLS_ENV if tls else ()))
 
 
 class RealCVAT:
     """The real server named by the environment; call ``cleanup()`` when the test ends."""
 
-    def __init__(self):
+    def __init__(self, tls: bool = False):
         url, username, password = (os.environ[name] for name in ENV)
-        self.url = url.rstrip("/")
-        self.ca_file = os.environ.get("LABELLOOP_CVAT_CA_BUNDLE") or None
+        self.url = (os.environ["LABELLOOP_CVAT_TLS_URL"] if tls else url).rstrip("/")
+        self.ca_file = os.environ["LABELLOOP_CVAT_CA_BUNDLE"] if tls else None
         self.owner = User(username, password, admin=True)
         self.users = [self.owner, *(user for user in DEFAULT_USERS[1:] if user.username != username)]
+        self._verify = self.ca_file or True  # passed with each request: REQUESTS_CA_BUNDLE beats a session's own
         self._http = requests.Session()
-        self._http.verify = self.ca_file or True
         self._http.auth = (username, password)  # Basic: no CSRF token, and no logout in a test revokes it
         self._http.headers["Accept"] = "application/vnd.cvat+json"
         for user in self.users[1:]:
@@ -40,7 +43,7 @@ class RealCVAT:
         self._before = {kind: self._last_id(kind) for kind in ("tasks", "projects")}
 
     def _call(self, method, path, **kwargs):
-        response = self._http.request(method, f"{self.url}/api{path}", **kwargs)
+        response = self._http.request(method, f"{self.url}/api{path}", verify=self._verify, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -48,7 +51,7 @@ class RealCVAT:
         """All results of a list endpoint sorted by descending id, down to ``newer_than`` (exclusive)."""
         url, results = f"{self.url}/api{path}", []
         while url:
-            page = self._http.get(url)
+            page = self._http.get(url, verify=self._verify)
             page.raise_for_status()
             fresh = [obj for obj in page.json()["results"] if obj["id"] > newer_than]
             results += fresh
@@ -59,7 +62,7 @@ class RealCVAT:
         login = requests.post(
             f"{self.url}/api/auth/login",
             json={"username": user.username, "password": user.password},
-            verify=self._http.verify,
+            verify=self._verify,
         )
         if login.status_code == 200:
             return

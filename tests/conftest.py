@@ -120,4 +120,4 @@ def prelabel_op():
     return foo.get_operator("@labelloop/mlops/prelabel")
 
 
-from harness.cvat_fixtures import cvat_double, cvat_double_env, cvat_env, cvat_server  # noqa: E402, F401
+from harness.cvat_fixtures import cvat_double, cvat_double_env, cvat_env, cvat_server, cvat_tls_server  # noqa: E402, F401

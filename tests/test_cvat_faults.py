@@ -13,7 +13,6 @@ from fiftyone.operators.executor import ExecutionError
 from harness import processes
 from testing import data
 from testing.cvat_annotator import Annotator
-from testing.cvat_double import CVATDouble
 
 PLUGIN = "@labelloop/mlops"
 
@@ -126,24 +125,24 @@ def test_another_users_task_is_forbidden(shapes, cvat_env, monkeypatch):
     assert snapshot(shapes) == before
 
 
-def test_tls_is_verified_unless_turned_off(shapes, monkeypatch):
-    with CVATDouble(tls=True) as double:
-        configure(double, monkeypatch)
-        with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
-            send(shapes.limit(1))
-        assert double.tasks == {}
-        sent = send(shapes.limit(1), verify_tls=False)
-        assert status(shapes, review=sent["run_key"], verify_tls=False)["jobs_total"] == 1
-        with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
-            status(shapes, review=sent["run_key"])
+def test_tls_is_verified_unless_turned_off(shapes, cvat_tls_server, monkeypatch):
+    configure(cvat_tls_server, monkeypatch)
+    with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
+        send(shapes.limit(1))
+    assert cvat_tls_server.tasks == {}
+    sent = send(shapes.limit(1), verify_tls=False)
+    assert status(shapes, review=sent["run_key"], verify_tls=False)["jobs_total"] == 1
+    with pytest.raises(ExecutionError, match="certificate of https://127.0.0.1:.* could not be verified"):
+        status(shapes, review=sent["run_key"])
+    assert load(shapes, review=sent["run_key"], verify_tls=False, cleanup=True)["deleted_task_ids"] == sent["task_ids"]
 
 
-def test_tls_is_verified_against_requests_ca_bundle(shapes, monkeypatch):
-    with CVATDouble(tls=True) as double:
-        configure(double, monkeypatch)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", double.ca_file)
-        sent = send(shapes.limit(1))
-        assert status(shapes, review=sent["run_key"])["jobs_total"] == 1
+def test_tls_is_verified_against_requests_ca_bundle(shapes, cvat_tls_server, monkeypatch):
+    configure(cvat_tls_server, monkeypatch)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cvat_tls_server.ca_file)
+    sent = send(shapes.limit(1))
+    assert status(shapes, review=sent["run_key"])["jobs_total"] == 1
+    assert load(shapes, review=sent["run_key"], cleanup=True)["deleted_task_ids"] == sent["task_ids"]
 
 
 def test_status_with_a_wrong_password_names_the_refused_login(shapes, cvat_env, monkeypatch):

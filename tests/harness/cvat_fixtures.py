@@ -35,6 +35,24 @@ def cvat_server(request):
         server.cleanup()
 
 
+@pytest.fixture(params=["double", pytest.param("real", marks=pytest.mark.cvat_real)])
+def cvat_tls_server(request):
+    """A CVAT server over https with a certificate of its own CA (``ca_file``): the double, then the real one behind
+    ``up.sh tls`` (skipped unless LABELLOOP_CVAT_TLS_URL and LABELLOOP_CVAT_CA_BUNDLE are set too)."""
+    if request.param == "double":
+        with CVATDouble(tls=True) as double:
+            yield double
+        assert not double.server_errors, "\n".join(double.server_errors)
+        return
+    if not cvat_real.configured(tls=True):
+        pytest.skip(REAL_REASON + " and LABELLOOP_CVAT_TLS_URL/CA_BUNDLE")
+    server = cvat_real.RealCVAT(tls=True)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
 def _configure(server, monkeypatch):
     """``server`` as the configured CVAT: FIFTYONE_CVAT_URL/USERNAME/PASSWORD name its owner account, and
     ``fo.annotation_config`` (which read those variables when FiftyOne was imported) is patched to match."""
