@@ -1,6 +1,7 @@
 """core.store.lease and its use by core.store.runs: one writer (or one job) per field, refusals that name the holder."""
 
 import socket
+from datetime import timedelta
 
 import pytest
 
@@ -79,3 +80,14 @@ def test_the_ttl_comes_from_the_environment(monkeypatch):
     assert lease.default_ttl() == 2.5
     monkeypatch.delenv(lease.TTL_ENV)
     assert lease.default_ttl() == lease.DEFAULT_TTL
+
+
+def test_a_lease_that_expires_while_it_is_being_taken_is_taken(dataset, monkeypatch):
+    """The holder's lease runs out between the upsert and the check of who holds it: the retry asks again at the
+    server's new time (with the first time kept, every retry was refused and the user told to try again)."""
+    dead = lease.acquire(dataset, ["predictions"], "dead", "bob", ttl=1)
+    expires = lease.live_leases(dataset, ["predictions"])[0]["expires_at"]
+    times = iter([expires - timedelta(seconds=0.5)])  # the first look: still held; every later look: expired
+    monkeypatch.setattr(lease, "_server_now", lambda: next(times, expires + timedelta(seconds=0.5)))
+    lease.acquire(dataset, ["predictions"], "mine", "alice").release()
+    dead.release()

@@ -134,7 +134,19 @@ def default_ttl() -> float:
 
 
 def _take(dataset, field, job, holder, ttl):
-    now = _server_now()
+    for _ in range(ATTEMPTS):
+        try:
+            _collection().update_one(*_take_request(dataset, field, job, holder, ttl, _server_now()), upsert=True)
+            return
+        except DuplicateKeyError as error:  # held by another job: busy, unless it expired since (then again, now)
+            doc = _collection().find_one({"dataset_id": dataset._doc.id, "field": field})
+            if doc is not None and doc["expires_at"] >= _server_now():
+                raise FieldBusy(busy_message(doc), doc) from error
+    raise RuntimeError(f"Could not take the lease on field '{field}' after {ATTEMPTS} attempts: try again.")
+
+
+def _take_request(dataset, field, job, holder, ttl, now):
+    """``(query, pipeline)`` of an upsert that joins ``job``'s lease on ``field`` or takes one expired at ``now``."""
     same_job = {"$eq": ["$job", job]}
     update = {
         "dataset_name": dataset.name,
@@ -144,15 +156,7 @@ def _take(dataset, field, job, holder, ttl):
         "expires_at": {"$max": ["$expires_at", now + timedelta(seconds=ttl)]},
     }
     query = {"dataset_id": dataset._doc.id, "field": field, "$or": [{"job": job}, {"expires_at": {"$lt": now}}]}
-    for _ in range(ATTEMPTS):
-        try:
-            _collection().update_one(query, [{"$set": update}], upsert=True)
-            return
-        except DuplicateKeyError as error:
-            doc = _collection().find_one({"dataset_id": dataset._doc.id, "field": field})
-            if doc is not None and doc["expires_at"] >= _server_now():
-                raise FieldBusy(busy_message(doc), doc) from error
-    raise RuntimeError(f"Could not take the lease on field '{field}' after {ATTEMPTS} attempts: try again.")
+    return query, [{"$set": update}]
 
 
 def _give_up(dataset_id, fields, job, run_key):
