@@ -4,6 +4,8 @@ Per category (the label when ``classwise``, else one), predictions are taken by 
 their order, a missing confidence counts as -1); each takes the available ground truth with the highest IoU at or
 above the threshold (a later one wins a tie); non-crowd objects match once, crowds (IoU = intersection / prediction
 area) match many and come last. Unmatched predictions are false positives, unmatched ground truth false negatives.
+A ground-truth object is a crowd when its ``iscrowd`` attribute is true, or, when it has none, its legacy
+``attributes["iscrowd"]`` (``crowd_flags``).
 """
 
 from collections.abc import Sequence
@@ -12,6 +14,10 @@ from typing import Self
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+import fiftyone as fo
+
+CROWD = "iscrowd"
 
 
 @dataclass
@@ -31,10 +37,18 @@ class Objects:
         confidences: Sequence[float | None] | None = None,
         crowd: Sequence[bool] | None = None,
     ) -> Self:
-        """The objects from plain lists (missing confidences None, crowd flags False)."""
+        """The objects from plain lists (missing confidences None; crowd flags as truth values, missing False)."""
         labels = list(labels or [])
         box_array = np.asarray(boxes, dtype=float).reshape(-1, 4) if labels else np.zeros((0, 4))
-        return cls(labels, box_array, list(confidences or [None] * len(labels)), list(crowd or [False] * len(labels)))
+        flags = [bool(flag) for flag in crowd] if crowd else [False] * len(labels)
+        return cls(labels, box_array, list(confidences or [None] * len(labels)), flags)
+
+
+def crowd_flags(list_path: str) -> fo.ViewExpression:
+    """The expression of each label's crowd value in the list ``list_path`` (e.g. ``ground_truth.detections``), as
+    ``evaluate_detections`` reads it: its ``iscrowd`` attribute when it has one, else ``attributes["iscrowd"]``."""
+    own, legacy = fo.ViewField(CROWD), fo.ViewField(f"attributes.{CROWD}.value")
+    return fo.ViewField(list_path).map((own.type() == "missing").if_else(legacy, own))
 
 
 @dataclass

@@ -119,3 +119,17 @@ def test_bad_input_exits_2_with_a_message_before_anything_is_written(synthetic_3
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
     synthetic_300.reload()
     assert not synthetic_300.has_field(f"{key}_score") and not (tmp_path / "r.json").exists()
+
+
+def test_wrong_to_wrong_counts_only_when_asked_and_samples_without_ground_truth_never(dataset, tmp_path):
+    from test_regression import classification_cases
+
+    classification_cases(dataset).persistent = True
+    args = ["--dataset", dataset.name, "--baseline", "baseline", "--candidate", "candidate", "--max-broken", "1"]
+    passed = gate(*args, "--json", str(tmp_path / "r.json"))
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert passed.stdout.startswith("PASSED: 1 broken, 1 fixed on 6 samples (1 wrong_to_wrong, 3 no_ground_truth)")
+    overall = json.loads((tmp_path / "r.json").read_text())["summary"]["overall"]
+    assert overall == {"fixed": 1, "broken": 1, "wrong_to_wrong": 1, "no_ground_truth": 3}
+    failed = gate(*args, "--count-wrong-to-wrong", "--key", "strict")
+    assert failed.returncode == 1 and "overall: 2 broken > 1 allowed" in failed.stdout, failed.stdout

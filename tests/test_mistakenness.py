@@ -65,8 +65,49 @@ def test_confidence_fallback_without_logits(digits):
     assert result["confidence"] == len(digits) and result["classes"] is None
     scores = digits.values("mistakenness")
     for i, (score, prediction) in enumerate(zip(scores, predictions, strict=True)):
-        assert score == pytest.approx(prediction.confidence if i in FLIPPED else 1 - prediction.confidence)
+        c = prediction.confidence
+        assert score == pytest.approx(1 - (1 - c) / 9 if i in FLIPPED else 1 - c)  # K = 10 labels
     assert _ranked_first(digits, "mistakenness", len(FLIPPED)) == set(FLIPPED)
+
+
+def test_without_logits_a_disagreement_outranks_an_unsure_agreement(dataset):
+    """Issue 19: agreement "3" at 0.50 scored 0.50, disagreement "8" at 0.45 only 0.45 (its true score is >= 0.55)."""
+    rows = [("3", "3", 0.50), ("3", "8", 0.45), ("5", "5", 0.99)]
+    dataset.add_samples(
+        fo.Sample(
+            filepath=f"/{i}.png",
+            ground_truth=fo.Classification(label=gt),
+            p=fo.Classification(label=pred, confidence=c),
+        )
+        for i, (gt, pred, c) in enumerate(rows)
+    )
+    M.compute(dataset, M.MistakennessRequest("p"))
+    agree, disagree, sure = dataset.values("mistakenness")
+    assert disagree == pytest.approx(1 - 0.55 / 2) and disagree >= 0.55 > agree == 0.5 > sure  # K = 3 labels
+
+
+def test_without_logits_the_ranking_is_at_least_brain_defaults(digits):
+    """Held-out check: noisy confidences (a disagreement is not always surer than an agreement), precision@k of
+    ours >= fiftyone-brain's default scorer (use_logits=False)."""
+    import fiftyone.brain as fob
+
+    rng = np.random.default_rng(3)
+    truth = digits.values("ground_truth.label")
+    flipped = rng.random(len(truth)) < 0.15
+    predicted = [str((int(t) + rng.integers(1, 10)) % 10) if rng.random() < 0.1 else t for t in truth]
+    digits.set_values(
+        "predictions",
+        [fo.Classification(label=p, confidence=float(rng.uniform(0.2, 1.0))) for p in predicted],
+    )
+    noisy = [str((int(t) + 1) % 10) if f else t for t, f in zip(truth, flipped, strict=True)]
+    digits.set_values("ground_truth", [fo.Classification(label=t) for t in noisy])
+    M.compute(digits, M.MistakennessRequest("predictions", prefix="ours_"))
+    fob.compute_mistakenness(digits, "predictions", label_field="ground_truth", progress=False)
+    k = int(flipped.sum())
+    ours, brain = (
+        len(_ranked_first(digits, f, k) & set(np.flatnonzero(flipped))) for f in ("ours_mistakenness", "mistakenness")
+    )
+    assert ours >= brain > 0
 
 
 def test_prelabel_logits_use_the_models_class_order(digits, tiny_models, prelabel_op):

@@ -2,12 +2,15 @@
 
 import itertools
 
+import numpy as np
 import pytest
 
 import fiftyone as fo
+import fiftyone.operators as foo
 
 from core.regression import compare as R
-from core.store import runs, writes
+from core.store import lease, runs, writes
+from harness import operators as ops
 from testing import data, synthetic
 
 
@@ -33,18 +36,74 @@ def test_per_sample_tp_fp_fn_equal_evaluate_detections(synthetic_1000):
             assert dataset.values(f"compare_{field}_{metric}") == dataset.values(f"eval_{field}_{metric}"), metric
 
 
-def test_object_categories_follow_the_two_evaluations(synthetic_1000):
-    dataset = synthetic_1000
-    R.compare(dataset, request(key="cats"))
-    gt = dataset.values("ground_truth.detections", unwind=True)
-    for obj in gt:
+def _legacy_detections(rng, objects, none_rate):
+    """Detections of ``(label, box, confidence, crowd)`` tuples whose crowd flags sit, for every other crowd, in the
+    legacy ``attributes`` dict (boolean or numeric), and whose labels are None at ``none_rate``."""
+    detections = []
+    for n, (label, box, confidence, crowd) in enumerate(objects):
+        label = None if rng.random() < none_rate else label
+        detection = fo.Detection(label=label, bounding_box=[float(v) for v in box], confidence=confidence)
+        if crowd and n % 2:
+            detection.attributes = {
+                "iscrowd": fo.BooleanAttribute(value=True) if n % 4 == 1 else fo.NumericAttribute(value=1)
+            }
+        elif crowd:
+            detection["iscrowd"] = True
+        detections.append(detection)
+    return fo.Detections(detections=detections)
+
+
+def test_legacy_crowd_attributes_and_none_labels_match_evaluate_detections(dataset):
+    """Issue 19: crowds in the legacy ``attributes`` dict are crowds, and None labels neither crash nor differ."""
+    rng = np.random.default_rng(5)
+    samples = []
+    for i in range(300):
+        gt = synthetic._ground_truth(rng, int(rng.integers(0, 12)), crowd_rate=0.2)
+        fields = {role: synthetic.predictions(rng, gt, *params) for role, params in synthetic.MODELS.items()}
+        fields = {role: _legacy_detections(rng, objects, 0.05) for role, objects in fields.items()}
+        samples.append(fo.Sample(filepath=f"/{i}.png", ground_truth=_legacy_detections(rng, gt, 0.05), **fields))
+    dataset.add_samples(samples, progress=False)
+    assert dataset.count("ground_truth.detections.attributes.iscrowd") > 20
+    assert dataset.count_values("candidate.detections.label")[None] > 10
+    for field in ("baseline", "candidate"):
+        dataset.evaluate_detections(field, gt_field="ground_truth", eval_key=f"eval_{field}")
+    result = R.compare(dataset, request())
+    labelled = [None not in a + b + c for a, b, c in zip(*_all_labels(dataset), strict=True)]
+    assert 50 < sum(labelled) < len(dataset)
+    for field in ("baseline", "candidate"):
+        ours = list(zip(*(dataset.values(f"compare_{field}_{m}") for m in ("tp", "fp", "fn")), strict=True))
+        assert ours == _counted_objects(dataset, field)
+        theirs = zip(*(dataset.values(f"eval_{field}_{m}") for m in ("tp", "fp", "fn")), strict=True)
+        assert [o for o, t, keep in zip(ours, theirs, labelled, strict=True) if keep and o != t] == []
+    _assert_categories_follow_the_evaluations(dataset, "compare")
+    assert result["per_class"][R.NO_LABEL]["new_fp"] > 0 and runs.list_suite_runs(dataset)[0]["status"] == "completed"
+
+
+def _all_labels(dataset):
+    """Per field, each sample's labels."""
+    return [[labels or [] for labels in dataset.values(f"{f}.detections.label")] for f in R._fields(request())]
+
+
+def _counted_objects(dataset, field):
+    """Per sample, (tp, fp, fn) counted from evaluate_detections' per-object results (its per-sample tallies count
+    a None-labelled ground-truth object as a false positive even when a prediction matches it)."""
+    preds = [p or [] for p in dataset.values(f"{field}.detections.eval_{field}")]
+    gts = [g or [] for g in dataset.values(f"ground_truth.detections.eval_{field}")]
+    return [(p.count("tp"), p.count("fp"), g.count("fn")) for p, g in zip(preds, gts, strict=True)]
+
+
+def _assert_categories_follow_the_evaluations(dataset, key):
+    for obj in dataset.values("ground_truth.detections", unwind=True):
         before, after = obj["eval_baseline"] == "tp", obj["eval_candidate"] == "tp"
         expected = {(False, True): {"fixed"}, (False, False): {"unchanged_fn"}, (True, False): {"broken", "class_flip"}}
-        assert obj["cats"] in expected.get(
-            (before, after), {"unchanged_tp", "localisation_change", "confidence_change"}
-        )
+        assert obj[key] in expected.get((before, after), {"unchanged_tp", "localisation_change", "confidence_change"})
     for obj in dataset.values("candidate.detections", unwind=True):
-        assert (obj["cats"] == "tp") == (obj["eval_candidate"] == "tp")
+        assert (obj[key] == "tp") == (obj["eval_candidate"] == "tp")
+
+
+def test_object_categories_follow_the_two_evaluations(synthetic_1000):
+    R.compare(synthetic_1000, request(key="cats"))
+    _assert_categories_follow_the_evaluations(synthetic_1000, "cats")
 
 
 def test_summary_counts_add_up_and_the_run_is_saved(synthetic_1000):
@@ -99,6 +158,18 @@ def test_edge_cases_empty_one_sided_and_crowd(dataset):
     assert rows["/c.png"].compare_fixed == 1 and rows["/c.png"].compare_score == -1
     assert rows["/d.png"].compare_baseline_tp == 2 and rows["/d.png"].ground_truth.detections[0].compare == "class_flip"
     assert rows["/e.png"].compare_score == 0
+
+
+def test_a_detection_without_a_label_is_compared_through_the_sdk(dataset):
+    """Issue 19: ground truth car, baseline car, candidate ``Detection(label=None)`` crashed the per-class summary."""
+    box = [0.1, 0.1, 0.3, 0.3]
+    car = fo.Detections(detections=[fo.Detection(label="car", bounding_box=box, confidence=0.9)])
+    unlabelled = fo.Detections(detections=[fo.Detection(label=None, bounding_box=box, confidence=0.9)])
+    dataset.add_sample(fo.Sample(filepath="/a.png", ground_truth=car, baseline=car.copy(), candidate=unlabelled))
+    result = foo.get_operator(ops.uri("compare_models"))(dataset, "baseline", "candidate")
+    assert result["overall"] == {"class_flip": 1, "new_fp": 1}
+    assert result["per_class"] == {"car": {"class_flip": 1}, R.NO_LABEL: {"new_fp": 1}}
+    assert runs.list_suite_runs(dataset)[0]["status"] == "completed" and lease.live_leases(dataset) == []
 
 
 def test_classifications(digits):
@@ -204,3 +275,46 @@ def test_gate_and_reports():
     top = [{"id": "abc", "filepath": "/x.png", "score": 3, "broken": 3, "fixed": 0}]
     text = report.markdown(report.report(summary, params, failures, top))
     assert "**FAILED**" in text and "| dog | 0 | 2 | 1 | 0 | 0 |" in text and "| abc | 3 | 3 | 0 | /x.png |" in text
+
+
+CLASSIFICATION_CASES = [  # ground truth, baseline, candidate -> category (before issues 19 and 12.9)
+    (None, None, "3", "no_ground_truth"),  # was broken
+    (None, "3", "5", "no_ground_truth"),  # was class_flip
+    (None, "3", None, "no_ground_truth"),  # was fixed
+    ("5", "9", "0", "wrong_to_wrong"),  # was class_flip, counted as broken
+    ("5", "5", "3", "broken"),
+    ("5", "3", "5", "fixed"),
+]
+
+
+def classification_cases(dataset):
+    """A sample per ``CLASSIFICATION_CASES`` row."""
+    label = lambda value: fo.Classification(label=value, confidence=0.9) if value else None  # noqa: E731
+    dataset.add_samples(
+        fo.Sample(filepath=f"/{i}.png", ground_truth=label(g), baseline=label(b), candidate=label(c))
+        for i, (g, b, c, _) in enumerate(CLASSIFICATION_CASES)
+    )
+    return dataset
+
+
+def test_classifications_without_ground_truth_or_wrong_to_wrong_are_counted_apart(dataset):
+    from core.regression import report
+
+    result = R.compare(classification_cases(dataset), request())
+    assert dataset.values("compare") == [row[-1] for row in CLASSIFICATION_CASES]
+    assert dataset.values("compare_score") == [0, 0, 0, 0, 1, -1] and result["regressed_samples"] == 1
+    assert result["overall"] == {"no_ground_truth": 3, "wrong_to_wrong": 1, "broken": 1, "fixed": 1}
+    assert result["per_class"] == {"5": {"wrong_to_wrong": 1, "broken": 1, "fixed": 1}}
+    summary = report.summarize(dataset, report.comparisons(dataset)[0])
+    assert (summary["overall"], summary["per_class"]) == (result["overall"], result["per_class"])
+    assert report.gate_failures(summary, max_broken=0) == [
+        "overall: 1 broken > 0 allowed",
+        "class '5': 1 broken > 0 allowed",
+    ]
+    assert report.gate_failures(summary, max_broken=1) == []
+    assert report.gate_failures(summary, max_broken=1, per_class=False, wrong_to_wrong=True) == [
+        "overall: 2 broken > 1 allowed"
+    ]
+    text = report.markdown(report.report(summary, report.comparisons(dataset)[0], [], []))
+    assert "| scope | fixed | broken | class_flip | new_fp | removed_fp | wrong_to_wrong | no_ground_truth |" in text
+    assert "| overall | 1 | 1 | 0 | 0 | 0 | 1 | 3 |" in text

@@ -2,11 +2,13 @@
 
 Classification: ``mistakenness = 1 - p(ground-truth label)``, with ``p = softmax(logits)`` over the model's class
 list (unlike fiftyone-brain's score, which ignores the probability of the given label). Predictions without logits
-fall back to their confidence: ``confidence`` when the predicted label differs from the ground truth, else
-``1 - confidence``. The class list of the logits is ``classes`` when given, else the class list of the model of the
-pre-labelling run that wrote the predictions (a transformers model's ``id2label`` order, through its class map),
-else the dataset's ``default_classes``, else the sorted labels of both fields; each only when its length equals the
-number of logits.
+tell only the confidence ``c`` of the predicted label: agreeing, ``1 - c``; disagreeing, the ground truth has at
+most ``1 - c``, taken as spread evenly over the ``K - 1`` other classes: ``1 - (1 - c) / (K - 1)`` (at least ``c``
+and ``1 - 1/K``, so every disagreement ranks above every agreement, as with fiftyone-brain's default scorer). The
+class list of the logits is ``classes`` when given, else the class list of the model of the pre-labelling run that
+wrote the predictions (a transformers model's ``id2label`` order, through its class map), else the dataset's
+``default_classes``, else the sorted labels of both fields; each only when its length equals the number of logits.
+``K`` is the length of the first of these lists (at least 2).
 
 Detections (predictions matched to ground truth with ``core.matching`` at the IoU threshold):
 - ``possible_missing`` (on predictions, and counted per sample): a prediction with confidence >= the threshold that
@@ -34,7 +36,7 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from ..exceptions import ModelError, refuse
-from ..matching import Objects, ious, match
+from ..matching import Objects, crowd_flags, ious, match
 from ..models import source as models
 from ..store import runs, schema, views
 from ..store.declared import FieldGuards
@@ -108,9 +110,7 @@ def resolve_classes(
                 f"{size} classes in its output order."
             ]
         return list(request.classes), _check_predicted_labels(samples, request, request.classes)
-    dataset = samples._root_dataset
-    labels = dataset.distinct(f"{request.gt_field}.label") + dataset.distinct(f"{request.pred_field}.label")
-    for candidate in (_run_classes(samples, request.pred_field), dataset.default_classes, sorted(set(labels))):
+    for candidate in _class_lists(samples, request)[1:]:
         if candidate and len(candidate) == size:
             return list(candidate), _check_predicted_labels(samples, request, candidate)
     return None, [
@@ -132,15 +132,16 @@ def compute(
     dataset = samples._root_dataset
     fields = written_fields(request, detections)
     params = {**asdict(request), "classes": classes}
-    key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     counts = Counter(samples=len(samples))
+    n_classes = None if detections else class_count(samples, request, classes)
+    key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as (rollback, _):
         ids = samples.values("id")
         chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
         if detections:
             results = (_detections_chunk(chunk, request, counts) for chunk in chunks)
         else:
-            results = _classification_results(chunks, request, classes, counts)
+            results = _classification_results(chunks, request, (classes, n_classes), counts)
         _declare_fields(dataset, request, detections)
         guards = FieldGuards(dataset, fields)
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
@@ -161,16 +162,33 @@ def written_fields(request: MistakennessRequest, detections: bool) -> list[str]:
     return [score, missing, spurious, f"{gt}.{score}", f"{gt}.{spurious}", f"{pred}.{missing}"]
 
 
-def _classification_results(chunks, request, classes, counts):
-    """Every chunk's ``(ids, updates)``, all scored before any is written; raises when the logits do not fit."""
-    results, disagreements = [], 0
+def class_count(
+    samples: fo.core.collections.SampleCollection, request: MistakennessRequest, classes: list[str] | None = None
+) -> int:
+    """``K``, the number of classes a prediction's confidence is weighed against: those of the logits
+    (``classes``), else the first class list known (see the module docstring), at least 2."""
+    found = classes or next((c for c in _class_lists(samples, request) if c), [])
+    return max(2, len(found))
+
+
+def _class_lists(samples, request):
+    """The candidate class lists, in order: given, the pre-labelling model's, the dataset's, both fields' labels."""
+    dataset = samples._root_dataset
+    labels = dataset.distinct(f"{request.gt_field}.label") + dataset.distinct(f"{request.pred_field}.label")
+    return request.classes, _run_classes(samples, request.pred_field), dataset.default_classes, sorted(set(labels))
+
+
+def _classification_results(chunks, request, class_info, counts):
+    """Every chunk's ``(ids, updates)``, all scored before any is written; raises when the logits do not fit.
+    ``class_info``: the classes of the logits (or None) and ``K``."""
+    classes, results, disagreements = class_info[0], [], 0
     for chunk in chunks:
         paths = ["_id", f"{request.gt_field}.label"]
         paths += [f"{request.pred_field}.{name}" for name in ("label", "confidence", "logits")]
         ids, *columns = chunk.values(paths)
         scores = []
         for truth, predicted, confidence, logits in zip(*columns, strict=True):
-            score, how = _classification_score(truth, predicted, confidence, logits, classes)
+            score, how = _classification_score(truth, predicted, confidence, logits, class_info)
             disagreements += how == "disagrees"
             counts[how] += 1
             scores.append(score)
@@ -184,8 +202,9 @@ def _classification_results(chunks, request, classes, counts):
     return results
 
 
-def _classification_score(truth, predicted, confidence, logits, classes):
+def _classification_score(truth, predicted, confidence, logits, class_info):
     """``(score, how)`` of one sample: how is logits, confidence, unscored or disagrees."""
+    classes, n_classes = class_info
     if truth is None or predicted is None:
         return None, "unscored"
     if logits is not None and classes:
@@ -199,17 +218,19 @@ def _classification_score(truth, predicted, confidence, logits, classes):
         return float(1.0 - p_truth), "logits"
     if confidence is None:
         return None, "unscored"
-    return float(confidence if predicted != truth else 1.0 - confidence), "confidence"
+    if predicted == truth:
+        return float(1.0 - confidence), "confidence"
+    return float(1.0 - (1.0 - confidence) / (n_classes - 1)), "confidence"
 
 
 def _detections_chunk(chunk, request, counts):
     gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
-    paths = ["_id", f"{gt}._id", f"{pred}._id", f"{gt}.label", f"{gt}.bounding_box", f"{gt}.iscrowd"]
+    paths = ["_id", f"{gt}._id", f"{pred}._id", f"{gt}.label", f"{gt}.bounding_box", crowd_flags(gt)]
     paths += [f"{pred}.label", f"{pred}.bounding_box", f"{pred}.confidence"]
     ids, gt_ids, pred_ids, labels, boxes, crowd, *predictions = chunk.values(paths, _allow_missing=True)
     updates = []
     for gt_label_ids, pred_label_ids, *row in zip(gt_ids, pred_ids, labels, boxes, crowd, *predictions, strict=True):
-        truth = Objects.of(row[0], row[1], crowd=[bool(x) for x in (row[2] or [])] or None)
+        truth = Objects.of(row[0], row[1], crowd=row[2])
         scores, missing, spurious = score_objects(Objects.of(*row[3:]), truth, request)
         updates.append(_detections_update(request, scores, missing, spurious, gt_label_ids, pred_label_ids))
         counts["possible_missing"] += int(missing.sum())

@@ -14,10 +14,11 @@ Categories
   ``unchanged_tp``, ``unchanged_fn``;
 - predictions: ``new_fp`` (a candidate false positive the baseline did not make), ``removed_fp`` (a baseline false
   positive the candidate no longer makes), ``unchanged_fp``, ``tp``;
-- classifications: per sample ``fixed``, ``broken``, ``class_flip`` (wrong in both, with another label),
-  ``confidence_change``, ``unchanged``.
+- classifications: per sample ``fixed``, ``broken``, ``wrong_to_wrong`` (wrong in both, with another label: not a
+  regression), ``confidence_change``, ``unchanged``, ``no_ground_truth`` (no ground-truth label: not judged).
 
-Score: ``broken + class_flip + new_fp - fixed - removed_fp`` (higher is worse).
+Score: ``broken + class_flip + new_fp - fixed - removed_fp`` (higher is worse). Objects without a label count under
+the class ``NO_LABEL``; ``no_ground_truth`` samples count only overall.
 """
 
 from collections import Counter, defaultdict
@@ -31,7 +32,7 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from ..exceptions import refuse
-from ..matching import Objects, ious, match
+from ..matching import Objects, crowd_flags, ious, match
 from ..store import runs, schema, views
 from ..store.declared import FieldGuards
 from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_type
@@ -47,7 +48,9 @@ GT_CATEGORIES = (
     "unchanged_fn",
 )
 FP_CATEGORIES = ("new_fp", "removed_fp", "unchanged_fp")
-CLS_CATEGORIES = ("fixed", "broken", "class_flip", "confidence_change", "unchanged")
+CLS_CATEGORIES = ("fixed", "broken", "wrong_to_wrong", "confidence_change", "unchanged", "no_ground_truth")
+UNCLASSED = ("no_ground_truth",)  # counted overall only: such samples have no class
+NO_LABEL = "(no label)"
 HARM, GAIN = ("broken", "class_flip", "new_fp"), ("fixed", "removed_fp")
 SAMPLE_COUNTS = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", "localisation_change", "confidence_change")
 CHUNK = 5000
@@ -137,10 +140,10 @@ def compare(
     refuse(check(samples, request))
     detections = _label_type(samples, request.gt_field) is fo.Detections
     fields = written_fields(request, detections)
+    totals = Totals()
     key = runs.start_run(
         samples, KIND, params=asdict(request), model=_models(samples, request), fields=fields, user=user
     )
-    totals = Totals()
     with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as (rollback, run):
         _declare_fields(samples._root_dataset, request, detections)
         guards = FieldGuards(samples._root_dataset, fields)
@@ -174,13 +177,13 @@ def _declare_fields(dataset, request, detections):
 def written_fields(request: CompareRequest, detections: bool) -> list[str]:
     """The sample fields (and label attributes) a comparison writes."""
     key = request.key
-    fields = [f"{key}_{name}" for name in ("score", "fixed", "broken", "class_flip")]
+    fields = [f"{key}_{name}" for name in ("score", "fixed", "broken")]
     if detections:
-        fields += [f"{key}_{name}" for name in ("new_fp", "removed_fp", "localisation_change", "confidence_change")]
+        fields += [f"{key}_{name}" for name in SAMPLE_COUNTS[2:]]
         fields += [f"{key}_{role}_{m}" for role in ("baseline", "candidate") for m in ("tp", "fp", "fn")]
         fields += [f"{f}.detections.{key}" for f in (request.gt_field, request.baseline_field, request.candidate_field)]
     else:
-        fields.append(key)
+        fields += [f"{key}_wrong_to_wrong", key]
     return fields
 
 
@@ -193,10 +196,12 @@ class Totals:
         self.samples = 0
         self.regressed_samples = 0
 
-    def add(self, category: str, label: str, n: int = 1) -> None:
-        """Counts ``n`` objects (or samples) of class ``label`` in ``category``."""
+    def add(self, category: str, label: str | None, n: int = 1) -> None:
+        """Counts ``n`` objects (or samples) of class ``label`` (None: ``NO_LABEL``) in ``category``; an
+        ``UNCLASSED`` category only overall."""
         self.overall[category] += n
-        self.per_class[label][category] += n
+        if category not in UNCLASSED:
+            self.per_class[NO_LABEL if label is None else label][category] += n
 
     def summary(self, kind: str) -> dict:
         """The counts as plain dicts, as saved with the run; ``kind``: detections or classification."""
@@ -313,37 +318,44 @@ def _classifications_chunk(chunk, request, totals):
     (truth, _), (base, conf_b), (cand, conf_c) = (
         chunk.values([f"{f}.label", f"{f}.confidence"]) for f in _fields(request)
     )
+    categories = _classification_categories(truth, base, cand, conf_b, conf_c, request.confidence_tolerance)
+    score = (categories == "broken").astype(int) - (categories == "fixed")
+    totals.samples += len(truth)
+    totals.regressed_samples += int((score > 0).sum())
+    for label, category in zip(truth, categories, strict=True):
+        totals.add(category, label)
+    key = request.key
+    updates = [
+        {key: c, f"{key}_score": int(v), **{f"{key}_{n}": int(c == n) for n in ("fixed", "broken", "wrong_to_wrong")}}
+        for c, v in zip(categories, score, strict=True)
+    ]
+    return ids, updates
+
+
+def _classification_categories(truth, base, cand, conf_b, conf_c, tolerance):
+    """Each sample's category from the three labels and the two confidences (lists)."""
     truth, base, cand = (np.array(v, dtype=object) for v in (truth, base, cand))
     conf_b, conf_c = (np.array([np.nan if c is None else c for c in v], dtype=float) for v in (conf_b, conf_c))
     right_b, right_c = base == truth, cand == truth
     categories = np.full(len(truth), "unchanged", dtype=object)
     categories[~right_b & right_c] = "fixed"
     categories[right_b & ~right_c] = "broken"
-    categories[~right_b & ~right_c & (base != cand)] = "class_flip"
-    categories[right_b & right_c & (np.abs(conf_c - conf_b) > request.confidence_tolerance)] = "confidence_change"
-    score = (categories == "broken").astype(int) + (categories == "class_flip") - (categories == "fixed")
-    totals.samples += len(truth)
-    totals.regressed_samples += int((score > 0).sum())
-    for label, category in zip(truth, categories, strict=True):
-        totals.add(category, label if label is not None else "(no label)")
-    key = request.key
-    updates = [
-        {key: c, f"{key}_score": int(v), **{f"{key}_{n}": int(c == n) for n in ("fixed", "broken", "class_flip")}}
-        for c, v in zip(categories, score, strict=True)
-    ]
-    return ids, updates
+    categories[~right_b & ~right_c & (base != cand)] = "wrong_to_wrong"
+    categories[right_b & right_c & (np.abs(conf_c - conf_b) > tolerance)] = "confidence_change"
+    categories[truth == None] = "no_ground_truth"  # noqa: E711  (elementwise)
+    return categories
 
 
 def _read_objects(chunk, request):
     """The sample ids, the label ids (per sample: of each field) and the ``Objects`` of the three fields, in one
     aggregation."""
-    paths = ["_id", f"{request.gt_field}.detections.iscrowd"]
+    paths = ["_id", crowd_flags(f"{request.gt_field}.detections")]
     for field in _fields(request):
         paths += [f"{field}.detections.{name}" for name in ("_id", "label", "bounding_box", "confidence")]
     ids, crowd, *columns = chunk.values(paths, _allow_missing=True)
     fields = [columns[i + 1 : i + 4] for i in range(0, 12, 4)]
     label_ids = list(zip(*columns[::4], strict=True))
-    gt = [Objects.of(*row, [bool(x) for x in (k or [])] or None) for *row, k in zip(*fields[0], crowd, strict=True)]
+    gt = [Objects.of(*row, k) for *row, k in zip(*fields[0], crowd, strict=True)]
     return ids, label_ids, gt, *([Objects.of(*row) for row in zip(*f, strict=True)] for f in fields[1:])
 
 

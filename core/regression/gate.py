@@ -4,6 +4,8 @@
         --max-broken 20 --max-ratio 0.25 --json report.json --markdown report.md
 
 Run from the plugin directory (or with it on PYTHONPATH). Exit codes: 0 passed, 1 failed the gate, 2 bad input.
+Classification samples without ground truth are never counted; those wrong before and after with another label
+only with ``--count-wrong-to-wrong``.
 """
 
 import argparse
@@ -30,12 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_input(problems)
     params = _comparison(samples, regression.compare(samples, request, progress=False)["run_key"])
     summary = regression_report.summarize(samples, params)
-    failures = regression_report.gate_failures(summary, args.max_broken, args.max_ratio, not args.overall_only)
+    failures = regression_report.gate_failures(
+        summary, args.max_broken, args.max_ratio, not args.overall_only, args.count_wrong_to_wrong
+    )
     data = regression_report.report(summary, params, failures, regression_report.top_regressions(samples, args.key))
     _write(args, data)
-    broken, fixed = regression_report.broken_fixed(summary["overall"])
+    broken, fixed = regression_report.broken_fixed(summary["overall"], args.count_wrong_to_wrong)
     verdict = "FAILED" if failures else "PASSED"
-    print(f"{verdict}: {broken} broken, {fixed} fixed on {summary['samples']} samples")
+    print(f"{verdict}: {broken} broken, {fixed} fixed on {summary['samples']} samples{_apart(summary['overall'])}")
     for failure in failures:
         print(f"  {failure}")
     return 1 if failures else 0
@@ -89,6 +93,12 @@ def _comparison(samples: fo.core.collections.SampleCollection, run_key: str) -> 
     return next(c for c in regression_report.comparisons(samples) if c["run_key"] == run_key)
 
 
+def _apart(overall: dict) -> str:
+    """The counts reported apart (wrong to another wrong, no ground truth), as a suffix of the verdict."""
+    apart = [f"{overall[name]} {name}" for name in regression_report.APART if overall.get(name)]
+    return f" ({', '.join(apart)})" if apart else ""
+
+
 def _write(args, data):
     if args.json:
         with open(args.json, "w") as f:
@@ -117,6 +127,11 @@ def _parser():
     parser.add_argument("--max-broken", type=int, help="fail when more objects/samples broke than this")
     parser.add_argument("--max-ratio", type=float, help="fail when broken / fixed exceeds this")
     parser.add_argument("--overall-only", action="store_true", help="apply the limits overall, not per class")
+    parser.add_argument(
+        "--count-wrong-to-wrong",
+        action="store_true",
+        help="count classification samples wrong before and after (with another label) as broken",
+    )
     parser.add_argument("--json", help="write the JSON report here")
     parser.add_argument("--markdown", help="write the Markdown report here")
     return parser

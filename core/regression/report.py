@@ -1,6 +1,9 @@
 """Reading a saved comparison back: counts for any view (one MongoDB aggregation), the worst-regressed samples
 and the objects of a class and category, the CI gate's verdict, JSON / Markdown reports; tagging the regressed
-samples (a run)."""
+samples (a run).
+
+"Broken" counts broken objects (or samples) and class flips; classification samples wrong before and after with
+another label (``wrong_to_wrong``) only when asked, and samples without ground truth (``no_ground_truth``) never."""
 
 import json
 import os
@@ -8,10 +11,11 @@ import os
 import fiftyone as fo
 
 from ..store import runs
-from .compare import CLS_CATEGORIES, GT_CATEGORIES, KIND
+from .compare import CLS_CATEGORIES, GT_CATEGORIES, KIND, NO_LABEL, UNCLASSED
 
 F = fo.ViewField
-BROKEN, FIXED = ("broken", "class_flip"), ("fixed",)
+BROKEN, FIXED, WRONG_TO_WRONG = ("broken", "class_flip"), ("fixed",), "wrong_to_wrong"
+APART = (WRONG_TO_WRONG, *UNCLASSED)  # reported apart from fixed and broken
 
 
 def comparisons(samples: fo.core.collections.SampleCollection) -> list[dict]:
@@ -47,7 +51,8 @@ def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> di
             category, label = row["_id"].get("category"), row["_id"].get("label")
             if category in counted:
                 overall[category] = overall.get(category, 0) + row["n"]
-                counts = per_class.setdefault(label if label is not None else "(no label)", {})
+            if category in counted and category not in UNCLASSED:
+                counts = per_class.setdefault(label if label is not None else NO_LABEL, {})
                 counts[category] = counts.get(category, 0) + row["n"]
     regressed = samples.count_values(F(f"{key}_score") > 0).get(True, 0)
     return {"samples": len(samples), "regressed_samples": regressed, "overall": overall, "per_class": per_class}
@@ -62,21 +67,27 @@ def summary_for(samples: fo.core.collections.SampleCollection, comparison: dict)
     return summarize(samples, comparison)
 
 
-def broken_fixed(counts: dict) -> tuple[int, int]:
-    """(broken, fixed) of a counts dict: broken includes class flips."""
-    return sum(counts.get(c, 0) for c in BROKEN), sum(counts.get(c, 0) for c in FIXED)
+def broken_fixed(counts: dict, wrong_to_wrong: bool = False) -> tuple[int, int]:
+    """(broken, fixed) of a counts dict: broken includes class flips, and ``wrong_to_wrong`` samples when asked."""
+    broken = BROKEN + (WRONG_TO_WRONG,) if wrong_to_wrong else BROKEN
+    return sum(counts.get(c, 0) for c in broken), sum(counts.get(c, 0) for c in FIXED)
 
 
 def gate_failures(
-    summary: dict, max_broken: int | None = None, max_ratio: float | None = None, per_class: bool = True
+    summary: dict,
+    max_broken: int | None = None,
+    max_ratio: float | None = None,
+    per_class: bool = True,
+    wrong_to_wrong: bool = False,
 ) -> list[str]:
-    """Why the candidate fails the gate (empty when it passes): broken > max_broken or broken/fixed > max_ratio."""
+    """Why the candidate fails the gate (empty when it passes): broken > max_broken or broken/fixed > max_ratio;
+    broken counts ``wrong_to_wrong`` samples only when asked."""
     scopes = [("overall", summary["overall"])]
     if per_class:
         scopes += [(f"class '{label}'", counts) for label, counts in sorted(summary["per_class"].items())]
     failures = []
     for scope, counts in scopes:
-        broken, fixed = broken_fixed(counts)
+        broken, fixed = broken_fixed(counts, wrong_to_wrong)
         if max_broken is not None and broken > max_broken:
             failures.append(f"{scope}: {broken} broken > {max_broken} allowed")
         if max_ratio is not None and broken and (not fixed or broken / fixed > max_ratio):
@@ -108,9 +119,14 @@ def objects_view(
     """The samples (and, for detections, only the objects) of class ``label`` in ``category``."""
     key, gt = comparison["key"], comparison["gt_field"]
     if samples._root_dataset.get_field(gt).document_type is fo.Classification:
-        return samples.match((F(f"{gt}.label") == label) & (F(key) == category))
+        return samples.match(_labelled(F(f"{gt}.label"), label) & (F(key) == category))
     field = {"new_fp": comparison["candidate_field"], "removed_fp": comparison["baseline_field"]}.get(category, gt)
-    return samples.filter_labels(field, (F("label") == label) & (F(key) == category))
+    return samples.filter_labels(field, _labelled(F("label"), label) & (F(key) == category))
+
+
+def _labelled(path: fo.ViewExpression, label: str) -> fo.ViewExpression:
+    """Whether the label at ``path`` is ``label`` (``NO_LABEL``: has none)."""
+    return ~path.exists() if label == NO_LABEL else path == label
 
 
 def tag_regressed(
@@ -120,9 +136,15 @@ def tag_regressed(
     on the tags; returns its key and how many samples it tagged."""
     params = {"comparison_key": comparison_key, "tag": tag}
     key = runs.start_run(samples, "tag_regressed", params=params, fields=["tags"], user=user)
-    with runs.recorded(samples, key) as run:
+    untagged = []
+
+    def untag(_error: BaseException) -> None:
+        samples._root_dataset.select(untagged).untag_samples(tag)
+
+    with runs.recorded(samples, key, on_failure=untag) as run:
         view = regressed(samples, comparison_key)
         count = len(view)  # before tagging: the view may exclude the tag
+        untagged += view.match_tags(tag, bool=False).values("id")
         view.tag_samples(tag)
         run.counts = {"tagged": count}
     return {"run_key": key, **run.counts}
@@ -145,7 +167,8 @@ def markdown(report_data: dict) -> str:
         "",
     ]
     lines += [f"- {failure}" for failure in report_data["failures"]] + [""]
-    columns = ("fixed", "broken", "class_flip", "new_fp", "removed_fp")
+    apart = tuple(c for c in APART if c in summary["overall"])
+    columns = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", *apart)
     lines += ["| scope | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     scopes = [("overall", summary["overall"])] + sorted(summary["per_class"].items())
     lines += [f"| {name} | " + " | ".join(str(c.get(k, 0)) for k in columns) + " |" for name, c in scopes]

@@ -42,7 +42,8 @@ def start_run(
 
     The run takes the lease on the ``fields`` it will write until ``finish_run``: ``exceptions.FieldBusy`` (nothing
     registered) when another run is writing one of them. Runs of one ``job`` (the shards of a scaled-out request)
-    share the lease. The fields that do not exist yet are recorded as ``created_fields``.
+    share the lease. The fields that do not exist yet are recorded as ``created_fields``. When registering fails,
+    the lease is released and a run registered nonetheless is recorded as failed.
     """
     key = key or new_run_key(kind)
     user = user or current_user()
@@ -66,9 +67,13 @@ def start_run(
             error=None,
         )
         samples.register_run(key, config)
-    except BaseException:
-        if held:
-            held.release()
+    except BaseException as error:
+        try:
+            if samples._root_dataset.has_run(key):  # registered, then failed: not left running
+                _record_end(samples, key, {}, error)
+        finally:
+            if held:
+                held.release()
         raise
     if held:
         _leases[key] = held
@@ -83,17 +88,26 @@ def finish_run(
 ) -> None:
     """Marks run ``key`` completed (or failed, when ``error`` is given) with its final counts; releases its lease."""
     try:
-        dataset = samples._root_dataset
-        config = dataset.get_run_info(key).config
-        config.status = FAILED if error else COMPLETED
-        config.finished_at = now_iso()
-        config.counts = dict(counts or {})
-        config.error = str(error) if error else None
-        dataset.update_run_config(key, config)
+        _record_end(samples, key, counts, error)
     finally:
-        held = _leases.pop(key, None)
-        if held:
-            held.release()
+        _release(key)
+
+
+def _record_end(samples, key, counts, error=None):
+    """Records run ``key`` as completed (or failed with ``error``) with ``counts``; the lease stays held."""
+    dataset = samples._root_dataset
+    config = dataset.get_run_info(key).config
+    config.status = FAILED if error else COMPLETED
+    config.finished_at = now_iso()
+    config.counts = dict(counts or {})
+    config.error = str(error) if error else None
+    dataset.update_run_config(key, config)
+
+
+def _release(key):
+    held = _leases.pop(key, None)
+    if held:
+        held.release()
 
 
 @dataclass
@@ -111,12 +125,14 @@ def recorded(
     on_failure: Callable[[BaseException], BaseException | None] | None = None,
 ) -> Iterator[Recording]:
     """The body of run ``key``; yields the ``Recording`` whose counts (``counts`` when given) the body fills in or
-    replaces. A successful run is recorded completed with its counts; a failed one failed with the counts as they
-    stand and the error, which is raised again. ``on_failure(error)``, when given, first takes back what the body
-    left (the run still holds its lease) and may return an exception to raise instead, from the error."""
+    replaces. A successful run is recorded completed with its counts; a failed one (recording its completion
+    included) failed with the counts as they stand and the error, which is raised again. ``on_failure(error)``, when
+    given, first takes back what the body left (the run still holds its lease) and may return an exception to raise
+    instead, from the error. The lease is released whatever happens."""
     run = Recording({} if counts is None else counts)
     try:
         yield run
+        _record_end(samples, key, run.counts)
     except BaseException as error:
         try:
             replacement = on_failure(error) if on_failure else None
@@ -125,7 +141,7 @@ def recorded(
         if replacement is None:
             raise
         raise replacement from error
-    finish_run(samples, key, counts=run.counts)
+    _release(key)
 
 
 def list_suite_runs(samples: fo.core.collections.SampleCollection) -> list[dict]:

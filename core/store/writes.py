@@ -104,13 +104,15 @@ def rolled_back_on_failure(
     ``runs.recorded``); yields its ``Rollback`` and ``Recording``. When it fails, its writes are taken back, the run
     is recorded as failed and the error is raised again (a ``ValueError``, which explains a problem of the request,
     as it is; others saying that ``what`` failed and was taken back)."""
-    rollback = Rollback(samples._root_dataset, fields)
+    rollbacks = []
 
     def taken_back(error: BaseException) -> RuntimeError | None:
-        rollback.undo()
+        for rollback in rollbacks:
+            rollback.undo()
         if isinstance(error, ValueError) or not isinstance(error, Exception):
             return None
         return RuntimeError(f"The {what} failed and what it had written was taken back: {error}")
 
     with runs.recorded(samples, key, counts, on_failure=taken_back) as run:
-        yield rollback, run
+        rollbacks.append(Rollback(samples._root_dataset, fields))
+        yield rollbacks[0], run
