@@ -91,8 +91,7 @@ class Annotator:
 
     def move_shape(self, task_id, shape, dx, dy):
         """Drags ``shape`` (a shape dict as listed) by ``(dx, dy)`` pixels."""
-        points = [p + (dy if i % 2 else dx) for i, p in enumerate(shape["points"])]
-        moved = {k: v for k, v in shape.items() if k != "elements"} | {"points": points}
+        moved = {k: v for k, v in shape.items() if k != "elements"} | {"points": _shifted(shape["points"], dx, dy)}
         return self._edit(task_id, "update", "shapes", moved)
 
     def delete_shape(self, task_id, shape):
@@ -101,9 +100,19 @@ class Annotator:
 
     def add_box(self, task_id, frame, label, box):
         """Draws a rectangle ``box`` = ``[x1, y1, x2, y2]`` (pixels) of class ``label`` on frame ``frame``."""
+        return self.add_shape(task_id, frame, label, "rectangle", box)
+
+    def add_shape(self, task_id, frame, label, shape_type, points):
+        """Draws a shape of ``shape_type`` ("rectangle", "polygon", "polyline", "points", or "mask": CVAT's RLE
+        followed by the box ``x1, y1, x2, y2``) with the flat pixel ``points`` of class ``label`` on frame ``frame``."""
         label_id, attributes = self._defaults(task_id, label)
-        shape = {"type": "rectangle", "label_id": label_id, "frame": frame, "points": box, "attributes": attributes}
+        shape = {"type": shape_type, "label_id": label_id, "frame": frame, "points": points, "attributes": attributes}
         return self._edit(task_id, "create", "shapes", shape)
+
+    def move_track(self, task_id, track, dx, dy):
+        """Drags every keyframe of ``track`` (a track dict as listed) by ``(dx, dy)`` pixels."""
+        shapes = [shape | {"points": _shifted(shape["points"], dx, dy)} for shape in track["shapes"]]
+        return self._edit(task_id, "update", "tracks", track | {"shapes": shapes})
 
     def relabel_tag(self, task_id, tag, label):
         """Changes a tag's class as the UI does: the new label's attributes are reset to their defaults."""
@@ -123,3 +132,8 @@ class Annotator:
     def set_job(self, job_id, **fields):
         """PATCHes a job, e.g. ``state="completed"``, ``stage="validation"``."""
         return self.call("PATCH", f"/jobs/{job_id}", json=fields)
+
+
+def _shifted(points, dx, dy):
+    """Flat ``[x, y, x, y, ...]`` pixel points moved by ``(dx, dy)``."""
+    return [p + (dy if i % 2 else dx) for i, p in enumerate(points)]

@@ -1,6 +1,7 @@
 """A real CVAT server seen through the test double's test-facing interface (``url``, ``owner``, ``users``,
 ``user()``, ``tasks``, ``projects``, ``jobs``, ``annotations()``, ``delete_task()``, ``ca_file``), so that one test runs
-against both. Only what the test created is seen and cleaned up: the server is shared and long-lived.
+against both. Only what was created since the object was made is seen and cleaned up (by anyone: run one test
+session at a time against a server, as CI does).
 
 Configured by ``LABELLOOP_CVAT_URL``, ``LABELLOOP_CVAT_USERNAME`` and ``LABELLOOP_CVAT_PASSWORD`` (an admin account,
 e.g. the one ``../shared/cvat-server/up.sh`` creates) and, for the same server over https (``up.sh tls``),

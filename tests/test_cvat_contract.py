@@ -2,14 +2,16 @@
 
 Replay rules (the recordings redact secrets and carry the real server's ids):
 * ids the double handed out replace the recorded ones, learned by walking each recorded response beside the
-  double's (``id`` of tasks/jobs/labels/specs/shapes/tags, ``task_id``, ``label_id``, ``spec_id``, users, rq ids);
+  double's (``id`` of tasks/jobs/labels/specs/shapes/tags/tracks and of a track's keyframes, numbered apart,
+  ``task_id``, ``label_id``, ``spec_id``, users, rq ids);
 * each request is sent with the recorded auth scheme (session cookie, ``X-CSRFToken``, ``Token``, ``Bearer``,
   ``Basic``) and the credentials of the session it belongs to: the one logged in during the same phase of the
   same client, else that client's first login (one documented exception, ``SESSION_OF``);
 * where the recorder deliberately sent wrong secrets (a login answered 400, any 401) wrong ones are sent too —
   the revoked login key when the user has logged out since, otherwise a bogus one;
 * uploaded files are synthesised PNGs of the recorded sizes and names (cvat-sdk's redacted local paths become
-  the names of its ``upload_file_order``).
+  the names of its ``upload_file_order``), videos as testing/record_cvat_shapes.py makes them, with the frame count
+  the task's recorded ``data/meta`` has.
 Each answer must have the recorded status, headers that matter (Content-Type, Location, Allow, WWW-Authenticate,
 the names of the cookies set) and body shape: same JSON types (null matching anything), the same keys recursively,
 list elements pairwise; values and ``<... trimmed>`` markers are ignored.
@@ -20,6 +22,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from PIL import Image
 
 from testing.cvat_annotator import Annotator
 from testing.cvat_double import CVATDouble, User
+from testing.record_cvat_shapes import video
 
 # The exchanges recorded with a real CVAT 2.23.1 (a copy of the team's shared recordings, kept with the tests).
 CONTRACT = Path(os.environ.get("CVAT_CONTRACT_DIR", Path(__file__).parent / "data" / "cvat-contract"))
@@ -40,10 +44,24 @@ FOLDERS = [
     "errors",
     "fo_classifications",
     "fo_detections_roundtrip",
+    "fo_instances",
+    "fo_keypoints",
+    "fo_polygons",
     "fo_project",
+    "fo_segmentation",
+    "fo_video",
     "sdk_status/sdk-2.23.1",
     "sdk_status/sdk-2.80.0",
 ]
+# (folder, double) replays that differ from the recording until issue 14 teaches the double the shape; what differs is
+# what a replay against the double found (the real server answers these folders as recorded)
+DOUBLE_DIFFERS = {
+    "fo_video": "issue 14: the double takes the video upload (202) but makes no frames or job of it (9 of 26 exchanges "
+    "differ): GET /api/jobs?task_id= stays empty; GET /api/tasks/{id}/data/meta, GET /api/jobs/{id}/annotations and "
+    "the annotator's PATCH /api/jobs/{id}/annotations/ (a track update, a shape create) answer 404; "
+    "GET /api/tasks/{id} lacks size, data, data_chunk_size, data_compressed_chunk_type, data_original_chunk_type, "
+    "image_quality",
+}
 # concurrency/: both processes annotate, the annotator edits both tasks, both load (as in its README)
 CONCURRENCY = [
     ("procA", "annotate"),
@@ -68,6 +86,7 @@ KEY_KINDS = {
 }
 NESTED_KINDS = {"shapes": "shape", "elements": "shape", "tags": "tag", "tracks": "track", "attributes": "spec"}
 PATH_KINDS = {"tasks": "task", "jobs": "job", "projects": "project", "labels": "label", "users": "user"}
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 COMPARED_HEADERS = ("Content-Type", "WWW-Authenticate")  # and Allow on a 405 (the recorder kept it only there)
 
 
@@ -97,6 +116,20 @@ def _png(size):
     buffer = io.BytesIO()
     Image.new("RGB", (96, 72), "gray").save(buffer, "PNG")
     return buffer.getvalue().ljust(size, b"\0")
+
+
+def _nested_kind(key, kind):
+    """The kind of the ids inside ``key`` of an object of ``kind``: a track's keyframes (``shapes``) are numbered apart
+    from shapes, a skeleton track's ``elements`` are tracks."""
+    if kind == "track" and key in ("shapes", "elements"):
+        return "tracked_shape" if key == "shapes" else "track"
+    return NESTED_KINDS.get(key, "user" if key in KEY_KINDS else kind)
+
+
+def _video(frames):
+    """A small MPEG-4 video of ``frames`` frames, as testing/record_cvat_shapes.py uploads."""
+    with tempfile.TemporaryDirectory() as folder:
+        return Path(video(Path(folder) / "clip.mp4", frames)).read_bytes()
 
 
 def _kind(value):
@@ -172,7 +205,7 @@ class Replay:
             if key in KEY_KINDS and not isinstance(item, dict | list):
                 out[key] = self._map(KEY_KINDS[key] or kind, item)
             else:
-                out[key] = self._substitute(item, NESTED_KINDS.get(key, "user" if key in KEY_KINDS else kind))
+                out[key] = self._substitute(item, _nested_kind(key, kind))
         return out
 
     def _learn(self, recorded, served, kind):
@@ -185,7 +218,7 @@ class Replay:
                 if key in KEY_KINDS and _kind(r) == _kind(s) == "number":
                     self.ids[KEY_KINDS[key] or kind].setdefault(r, s)
                 else:
-                    self._learn(r, s, NESTED_KINDS.get(key, "user" if key in KEY_KINDS else kind))
+                    self._learn(r, s, _nested_kind(key, kind))
 
     def _path(self, path):
         path = re.sub(r"/api/(tasks|jobs|projects|users)/(\d+)", lambda m: self._path_id(m[1], m[2]), path)
@@ -253,10 +286,18 @@ class Replay:
         return {
             "data": fields,
             "files": [
-                (p["name"], (f"/tmp/replay/{names[i]}" if names else p["filename"], _png(p["size"])))
+                (p["name"], (f"/tmp/replay/{names[i]}" if names else p["filename"], self._media(p, exchange)))
                 for i, p in enumerate(files)
             ],
         }
+
+    def _media(self, part, exchange):
+        """An uploaded file: a video with the task's recorded frame count for a video's name, else a PNG of the
+        recorded size."""
+        if Path(part["filename"]).suffix.lower() not in VIDEO_SUFFIXES:
+            return _png(part["size"])
+        later = (e for _, e in self.exchanges if e["seq"] > exchange["seq"] and e["request"]["path"].endswith("/meta"))
+        return _video(next(e["response"]["body"]["json"]["size"] for e in later))
 
     def _upload_order(self, exchange):
         later = (e for _, e in self.exchanges if e["seq"] > exchange["seq"] and e["request"]["body"])
@@ -352,6 +393,8 @@ def contract():
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_double_answers_like_recorded_cvat(contract, cvat_server, folder):
     """Every recorded exchange of ``folder``, replayed in order, gets the recorded status, headers and body shape."""
+    if isinstance(cvat_server, CVATDouble) and folder in DOUBLE_DIFFERS:
+        pytest.skip(DOUBLE_DIFFERS[folder])
     replay = Replay(cvat_server, folder)
     report = []
     for client, exchange in replay.exchanges:
