@@ -38,7 +38,7 @@ class AcceptPrelabels(common.LabelLoopOperator):
 
     def resolve_output(self, ctx):
         return common.run_output(
-            "Pre-labels accepted", [("promoted", "Labels promoted"), ("kept_human", "Human labels kept")]
+            ctx, "Pre-labels accepted", [("promoted", "Labels promoted"), ("kept_human", "Human labels kept")]
         )
 
     def __call__(

@@ -37,8 +37,14 @@ class SelectForAnnotation(common.LabelLoopOperator):
             common.block_all(inputs, active_learning.check(view, **_arguments(ctx.params)))
 
     def execute(self, ctx):
-        result = active_learning.select(ctx.target_view(), **_arguments(ctx.params), user=common.user(ctx))
+        arguments = _arguments(ctx.params)
+        result = active_learning.select(ctx.target_view(), **arguments, user=common.user(ctx))
+        ctx.ops.notify(f"Tagged {result['tagged']} samples '{arguments['tag']}' to annotate next", variant="success")
         return common.finished(ctx, result, "Done", samples_only=True)
+
+    def resolve_output(self, ctx):
+        title = f"Batch tagged '{_arguments(ctx.params)['tag']}': filter the grid by this sample tag"
+        return common.run_output(ctx, title, [("tagged", "Samples tagged")], [("mean_uncertainty", "Mean uncertainty")])
 
     def __call__(
         self,

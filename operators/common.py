@@ -11,8 +11,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
+
+PLUGIN = "@labelloop/mlops"
+PANELS = ("labelloop_overview", "labelloop_regression")
+"""The suite's panels (their names), which ``refresh_panels`` renders again when an operator has finished."""
 
 
 def operator_config(name, label, description, icon="/assets/icon.svg"):
@@ -101,6 +106,12 @@ def block(inputs, message, name="invalid_input"):
     return prop
 
 
+def warn(inputs, message, name="replaces"):
+    """Shows ``message`` (when there is one) as a warning that does not block execution, e.g. what a run replaces."""
+    if message:
+        inputs.view(name, types.Warning(label=message))
+
+
 def block_all(inputs, messages):
     """Blocks execution with one warning per message; True when there was any."""
     for i, message in enumerate(messages):
@@ -154,29 +165,52 @@ def progress_reporter(ctx):
     return lambda fraction, label: ctx.set_progress(progress=fraction, label=label)
 
 
-def run_output(title, numbers, floats=()):
-    """The output view of a run: its key, then ``(name, label)`` integer (and float) results."""
+def run_output(ctx, title, numbers, floats=(), strings=(("run_key", "Run"),), lists=()):
+    """The output view of a run: ``(name, label)`` string, integer, float and list results, each only when the
+    result (``ctx.results``) has a value for it: the App shows "No value provided" rows and empty headings else."""
+    results = ctx.results or {}
     outputs = types.Object()
-    outputs.str("run_key", label="Run")
-    for name, label in numbers:
-        outputs.int(name, label=label)
-    for name, label in floats:
-        outputs.float(name, label=label)
+    for pairs, add in (
+        (strings, outputs.str),
+        (numbers, outputs.int),
+        (floats, outputs.float),
+        (lists, lambda name, label: outputs.list(name, types.String(), label=label)),
+    ):
+        for name, label in pairs:
+            if results.get(name) not in (None, [], ""):
+                add(name, label=label)
     return types.Property(outputs, view=types.View(label=title))
 
 
 def finished(ctx, result, label=None, samples_only=False):
     """The end of an execution: reports the progress complete with ``label`` (when given), reloads the App's dataset
-    (only its samples with ``samples_only``) so that it shows what was written, and returns ``result``."""
+    (only its samples with ``samples_only``) and refreshes the suite's panels, so that they show what was written,
+    and returns ``result``."""
     if label:
         ctx.set_progress(progress=1.0, label=label)
     (ctx.ops.reload_samples if samples_only else ctx.ops.reload_dataset)()
+    refresh_panels(ctx)
     return result
+
+
+def refresh_panels(ctx) -> None:
+    """Makes each of the suite's panels open in the App render again, with its own state: the App tells a panel when
+    the view changes, not when an operator wrote to the dataset. Nothing to do outside the App."""
+    for panel in _panels(ctx.spaces):
+        if panel.type in PANELS:
+            state = (panel.state or {}).get("state", {})
+            params = {"panel_id": panel.component_id, "__method__": "on_refresh", "panel_state": state}
+            ctx.trigger(f"{PLUGIN}/{panel.type}", params=params)
+
+
+def _panels(space):
+    """The panels of an App ``fo.Space`` (None: none), in its nested spaces too."""
+    for child in getattr(space, "children", None) or []:
+        yield from _panels(child) if isinstance(child, fo.Space) else [child]
 
 
 def progress_bar(ctx, what="samples"):
     """FiftyOne's ``progress`` argument for ``core``: a terminal bar that also reports to the App or the worker."""
-    import fiftyone as fo
 
     def report(bar):
         ctx.set_progress(progress=bar.progress, label=f"{bar.iteration} / {bar.total} {what}")

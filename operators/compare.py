@@ -3,7 +3,7 @@
 import fiftyone as fo
 
 from ..core.regression import compare as regression
-from ..core.regression.defaults import default_settings, label_fields
+from ..core.regression.defaults import default_settings, label_fields, replaced
 from ..core.store.fields import GROUND_TRUTH
 from . import common
 
@@ -36,6 +36,7 @@ class CompareModels(common.LabelLoopOperator):
             inputs, "candidate_field", fields, defaults["candidate_field"], "Candidate predictions", required=True
         )
         inputs.str("key", default=defaults["key"], label="Comparison key", description="Prefix of the result fields")
+        common.warn(inputs, replaced(view, ctx.params.get("key") or defaults["key"]))
         for name, label in (
             ("iou", "IoU threshold"),
             ("iou_tolerance", "Localisation change tolerance (IoU)"),
@@ -57,7 +58,7 @@ class CompareModels(common.LabelLoopOperator):
 
     def resolve_output(self, ctx):
         counts = [("samples", "Samples compared"), ("regressed_samples", "Samples that regressed")]
-        return common.run_output("Comparison saved: open the Model regression panel", counts)
+        return common.run_output(ctx, "Comparison saved: open the Model regression panel", counts)
 
     def __call__(
         self,

@@ -44,7 +44,7 @@ class LoadFromCVAT(common.DatasetOperator):
 
     def resolve_output(self, ctx):
         numbers = [(name, name.replace("_", " ").capitalize()) for name in ("samples", *merge.COUNTS)]
-        return common.run_output("Corrections loaded (previous ground truth kept until accepted)", numbers)
+        return common.run_output(ctx, "Corrections loaded (previous ground truth kept until accepted)", numbers)
 
     def __call__(
         self,

@@ -69,7 +69,7 @@ class SendToCVAT(common.LabelLoopOperator):
             ("gt_labels", "Ground-truth labels sent"),
             ("prefilled", "Predictions pre-populated"),
         ]
-        return common.run_output("Sent to CVAT", numbers)
+        return common.run_output(ctx, "Sent to CVAT", numbers)
 
     def __call__(
         self,

@@ -18,7 +18,8 @@ PARAM_TYPES = {
 }
 EXPLANATION = (
     "Classification: mistakenness = 1 - p(ground-truth label) under the softmax of the prediction's logits "
-    "(without logits: the confidence when the labels differ, else 1 - confidence). "
+    "(without logits, from the confidence c of the predicted label: 1 - c when it agrees, else "
+    "1 - (1 - c) / (K - 1) over K classes, so every disagreement ranks above every agreement). "
     "Detections: possible_missing flags confident predictions that overlap no ground truth; possible_spurious flags "
     "ground-truth objects that no prediction overlaps; an object's mistakenness is confidence x (1 - IoU) / "
     "(1 - threshold) when matched, the highest overlapping confidence when another class (or a duplicate) covers "
@@ -59,6 +60,7 @@ class ComputeMistakenness(common.LabelLoopOperator):
             if not common.block_all(inputs, mistakenness.check(view, req)):
                 for i, note in enumerate(mistakenness.notes(view, req)):
                     inputs.view(f"note_{i}", types.Notice(label=note))
+                common.warn(inputs, _replaced(view, req))
 
     def execute(self, ctx):
         result = mistakenness.compute(
@@ -72,7 +74,7 @@ class ComputeMistakenness(common.LabelLoopOperator):
             ("possible_missing", "Possibly missing objects"),
             ("possible_spurious", "Possibly spurious objects"),
         ]
-        return common.run_output("Mistakenness computed: sort by it in the grid", counts)
+        return common.run_output(ctx, "Mistakenness computed: sort by it in the grid", counts)
 
     def __call__(
         self,
@@ -107,6 +109,16 @@ class ComputeMistakenness(common.LabelLoopOperator):
         if isinstance(params.get("classes"), (list, tuple)):
             params["classes"] = ",".join(params["classes"])
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+
+def _replaced(view, req):
+    """What the run would replace: the fields of an earlier run with the same prefix."""
+    existing = [
+        req.name(w) for w in ("mistakenness", "possible_missing", "possible_spurious") if view.has_field(req.name(w))
+    ]
+    if existing:
+        return f"Replaces the existing fields {', '.join(existing)}: set another Field prefix to keep them."
+    return None
 
 
 def request(params):

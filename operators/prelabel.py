@@ -1,7 +1,6 @@
 """``prelabel``: apply a zoo or transformers model to the target view, with provenance, resume and scale-out."""
 
 import fiftyone as fo
-from fiftyone.operators import types
 
 from ..core.models import tasks
 from ..core.prelabel import run as prelabel
@@ -63,13 +62,10 @@ class Prelabel(common.LabelLoopOperator):
         return model_form.execute(self, ctx)
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("run_key", label="Run")
-        outputs.str("task", label="Task")
-        for name, label in COUNT_FIELDS:
-            outputs.int(name, label=label)
-        outputs.list("failures", types.String(), label="Unreadable images (first 20)")
-        return types.Property(outputs, view=types.View(label="Pre-labelling finished"))
+        strings = (("run_key", "Run"), ("task", "Task"))
+        failures = (("failures", "Unreadable images (first 20)"),)
+        title = "Shards queued" if (ctx.results or {}).get("queued_shards") else "Pre-labelling finished"
+        return common.run_output(ctx, title, COUNT_FIELDS, strings=strings, lists=failures)
 
     def __call__(
         self,

@@ -29,10 +29,15 @@ def table(columns):
     return view
 
 
-def add_summary_tables(obj):
-    """Adds the tables of ``display_rows`` to the ``types.Object`` ``obj``."""
-    obj.list("label_field_rows", types.Object(), label="Label fields", view=table(LABEL_FIELD_COLUMNS))
-    obj.list("run_rows", types.Object(), label="LabelLoop runs", view=table(RUN_COLUMNS))
+def add_summary_tables(obj: types.Object, rows: dict | None = None) -> None:
+    """Adds the tables of ``display_rows`` to the ``types.Object`` ``obj``, showing ``rows`` (``display_rows``'
+    result) when given, else the values of the output they are in."""
+    rows = rows or {}
+    for name, label, columns in (
+        ("label_field_rows", "Label fields", LABEL_FIELD_COLUMNS),
+        ("run_rows", "LabelLoop runs", RUN_COLUMNS),
+    ):
+        obj.list(name, types.Object(), label=label, view=table(columns), default=rows.get(name))
 
 
 def display_rows(summary):

@@ -80,9 +80,8 @@ class ComputeUniqueness(_FromEmbeddings):
         return _score(ctx, U.compute_uniqueness, k=_k(ctx.params), output_field=_output_field(ctx.params))
 
     def resolve_output(self, ctx):
-        return common.run_output(
-            "Uniqueness written: sort by it in the App", [("samples", "Samples scored")], [("mean", "Mean uniqueness")]
-        )
+        title = "Uniqueness written: sort by it in the App"
+        return common.run_output(ctx, title, [("samples", "Samples scored")], [("mean", "Mean uniqueness")])
 
 
 class FindNearDuplicates(_FromEmbeddings):
@@ -117,7 +116,7 @@ class FindNearDuplicates(_FromEmbeddings):
 
     def resolve_output(self, ctx):
         counts = [("groups", "Groups of near duplicates"), ("duplicates", "Samples beyond one per group")]
-        return common.run_output(f"Groups written: filter by '{U.GROUP_FIELD}'", counts)
+        return common.run_output(ctx, f"Groups written: filter by '{U.GROUP_FIELD}'", counts)
 
 
 def add_embeddings_inputs(ctx, inputs, view):

@@ -27,41 +27,32 @@ class LabelLoopOverviewPanel(foo.Panel):
         )
 
     def on_load(self, ctx):
-        self._refresh(ctx)
+        """Nothing to load: ``render`` summarises the App's current view."""
 
     def on_change_view(self, ctx):
-        self._refresh(ctx)
+        """Only makes the App render the panel again, for the new view."""
 
     def on_change_dataset(self, ctx):
-        self._refresh(ctx)
+        """Only makes the App render the panel again, for the new dataset."""
 
     def on_refresh(self, ctx):
-        self._refresh(ctx)
+        """Only makes the App render the panel again: a person's click, or an operator that finished (see
+        ``operators.common.refresh_panels``)."""
 
     def render(self, ctx):
+        """The view's summary, in the rendered output alone: the panel writes no state, which would make the App
+        reload its page and drop the sidebar filters (see ``panels.regression``)."""
+        summary = info.summarize(ctx.view)
         panel = types.Object()
-        panel.md(_header(ctx.panel.state), name="header")
-        tables.add_summary_tables(panel)
+        panel.md(header(summary), name="header")
+        tables.add_summary_tables(panel, tables.display_rows(summary))
         panel.btn("refresh", label="Refresh", icon="refresh", on_click=self.on_refresh)
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, px=2, py=2))
 
-    def _refresh(self, ctx):
-        summary = info.summarize(ctx.view)
-        ctx.panel.set_state(
-            {
-                "dataset": summary["dataset"],
-                "num_samples": summary["num_samples"],
-                "num_runs": len(summary["runs"]),
-                **tables.display_rows(summary),
-            }
-        )
 
-
-def _header(state):
-    if state.get("dataset") is None:
-        return "**LabelLoop**: loading..."
+def header(summary: dict) -> str:
+    """The panel's first line: dataset, samples in the view, runs on the dataset."""
     return (
-        f"**LabelLoop on `{state.get('dataset')}`**: "
-        f"{state.get('num_samples')} samples in the current view, "
-        f"{state.get('num_runs')} LabelLoop runs on the dataset."
+        f"**LabelLoop on `{summary['dataset']}`**: {summary['num_samples']} samples in the current view, "
+        f"{len(summary['runs'])} LabelLoop runs on the dataset."
     )

@@ -1,4 +1,9 @@
-"""The Model regression panel: what the candidate fixed and broke, per class and sample by sample."""
+"""The Model regression panel: what the candidate fixed and broke, per class and sample by sample.
+
+``render`` shows everything for the App's current view, and only a person's clicks write the panel's state: the App
+keeps panel state in its workspace, and a workspace change makes it reload the page, which drops the sidebar filters
+(FiftyOne 1.22). The hooks of the App's changes therefore only let ``render`` run again.
+"""
 
 import os
 
@@ -37,46 +42,48 @@ class RegressionPanel(foo.Panel):
         )
 
     def on_load(self, ctx):
-        self._refresh(ctx)
+        """Nothing to load: ``render`` reads the comparison for the App's current view."""
 
     def on_change_view(self, ctx):
-        self._refresh(ctx)
+        """Only makes the App render the panel again, for the new view (see ``render``)."""
 
     def on_change_dataset(self, ctx):
-        ctx.panel.set_state("comparison", None)
-        self._refresh(ctx)
+        """Only makes the App render the panel again, for the new dataset."""
+
+    def on_refresh(self, ctx):
+        """Only makes the App render the panel again: an operator finished (see ``operators.common.refresh_panels``)."""
 
     def on_select_comparison(self, ctx):
-        self._refresh(ctx, _event(ctx).get("value"))
+        self._pick(ctx, _event(ctx).get("value"))
 
     def on_page(self, ctx):
-        page = max(0, (ctx.panel.state.page or 0) + int(_event(ctx).get("step", 1)))
-        ctx.panel.set_state("page", page)
-        self._load_rows(ctx, ctx.panel.state.comparison, page)
+        ctx.panel.set_state("page", max(0, (ctx.panel.state.page or 0) + int(_event(ctx).get("step", 1))))
 
     def on_click_bar(self, ctx):
-        """Filters the grid to the objects of the clicked class and category."""
-        event, comparison = _event(ctx), ctx.panel.state.comparison
-        label, category = event.get("x"), event.get("trace")
+        """Filters the grid to the objects of the clicked class and category. The class is the bar's id, the class
+        name as stored: plotly may turn an x value that looks like a number into one."""
+        event, comparison = _event(ctx), shown_comparison(ctx)
+        label, category = event.get("id"), event.get("trace")
         if not comparison or label is None or category is None:
             return
         ctx.ops.set_view(view=report.objects_view(ctx.view, comparison, label, category))
 
     def on_open_row(self, ctx):
         """Opens the clicked sample with the ground truth and both prediction fields visible."""
-        rows, comparison = ctx.panel.state.rows or [], ctx.panel.state.comparison
-        index = _event(ctx).get("row")
-        if comparison and index is not None and 0 <= int(index) < len(rows):
-            fields = [comparison[f] for f in ("gt_field", "baseline_field", "candidate_field")]
-            ctx.ops.set_active_fields(fields=fields)
+        comparison, index = shown_comparison(ctx), _event(ctx).get("row")
+        if not comparison or index is None or int(index) < 0:
+            return
+        rows = _page(ctx.view, comparison, ctx.panel.state.page or 0)
+        if int(index) < len(rows):
+            ctx.ops.set_active_fields(fields=[comparison[f] for f in defaults.COMPARED_FIELDS])
             ctx.ops.open_sample(id=rows[int(index)]["id"])
 
     def on_show_regressed(self, ctx):
-        ctx.ops.set_view(view=report.regressed(ctx.view, ctx.panel.state.comparison["key"]))
+        ctx.ops.set_view(view=report.regressed(ctx.view, shown_comparison(ctx)["key"]))
 
     def on_tag(self, ctx):
         """Tags the regressed samples of the view (a run recorded with the App user)."""
-        key = ctx.panel.state.comparison["key"]
+        key = shown_comparison(ctx)["key"]
         tagged = report.tag_regressed(ctx.view, key, REGRESSION_TAG, user=user(ctx))["tagged"]
         ctx.ops.notify(f"Tagged {tagged} regressed samples '{REGRESSION_TAG}'", variant="success")
         ctx.ops.reload_samples()
@@ -84,7 +91,7 @@ class RegressionPanel(foo.Panel):
     def on_send_to_cvat(self, ctx):
         """Tags the regressed samples and opens the send_to_cvat form for them, pre-populated from the candidate."""
         self.on_tag(ctx)
-        comparison = ctx.panel.state.comparison
+        comparison = shown_comparison(ctx)
         params = {
             "tag": REGRESSION_TAG,
             "gt_field": comparison["gt_field"],
@@ -97,7 +104,7 @@ class RegressionPanel(foo.Panel):
         notification when they are wrong); ``on_compared`` shows the new comparison when it succeeds."""
         state = ctx.panel.state
         picked = {**(state.fields or {}), **(state.numbers or {})}
-        settings = {**defaults.default_settings(ctx.dataset, state.comparison), **picked}
+        settings = {**defaults.default_settings(ctx.dataset, shown_comparison(ctx)), **picked}
         params = {name: settings[name] for name in defaults.SETTINGS}
         problems = regression.check(ctx.view, regression.CompareRequest.from_params(params))
         if problems:
@@ -107,36 +114,29 @@ class RegressionPanel(foo.Panel):
 
     def on_compared(self, ctx):
         """Shows the comparison ``compare_models`` just saved (its result's run key)."""
-        self._refresh(ctx, (_event(ctx).get("result") or {}).get("run_key"))
+        self._pick(ctx, (_event(ctx).get("result") or {}).get("run_key"))
 
     def on_export(self, ctx):
-        path = report.export_report(ctx.view, ctx.panel.state.comparison)
+        path = report.export_report(ctx.view, shown_comparison(ctx))
         ctx.panel.set_state("exported", path)
         ctx.ops.notify(f"Report written to {path}", variant="success")
 
     def render(self, ctx):
+        """Everything the panel shows, for the App's current view: view changes write no panel state (see the
+        module's docstring)."""
         panel = types.Object()
-        state = ctx.panel.state
-        comparison = state.comparison
-        _settings_form(panel, ctx, self.on_compare)
+        saved = report.comparisons(ctx.dataset)
+        comparison = _shown(saved, ctx.panel.state.picked)
+        _settings_form(panel, ctx, comparison, self.on_compare)
         if not comparison:
             panel.md("**No model comparison yet.** Pick the fields above and press *Compare*.", name="empty")
             return types.Property(panel, view=types.GridView(orientation="vertical", px=2, py=2))
-        _comparison_picker(panel, state, self.on_select_comparison)
-        panel.md(headline(comparison, state.summary or {}), name="headline")
-        panel.plot(
-            "per_class",
-            data=bar_traces(state.summary or {}),
-            layout=BAR_LAYOUT,
-            on_click=self.on_click_bar,
-            config={"displayModeBar": False},
-            height=40,
-        )
-        table = types.TableView()
-        for key, label in (("score", "Score"), ("broken", "Broken"), ("fixed", "Fixed"), ("name", "Sample")):
-            table.add_column(key, label=label)
-        table.add_row_action("open", on_click=self.on_open_row, label="Open", icon="open_in_new")
-        panel.list("rows", types.Object(), view=table, label=f"Worst-regressed samples (page {(state.page or 0) + 1})")
+        _comparison_picker(panel, saved, comparison, self.on_select_comparison)
+        summary = report.summary_for(ctx.view, comparison)
+        panel.md(headline(comparison, summary), name="headline")
+        plot = {"data": bar_traces(summary), "layout": BAR_LAYOUT, "config": {"displayModeBar": False}}
+        panel.plot("per_class", on_click=self.on_click_bar, **plot)
+        self._add_rows(panel, ctx, comparison)
         buttons = panel.h_stack("actions", gap=1)
         buttons.btn("prev", label="Previous", on_click=self.on_page, params={"step": -1})
         buttons.btn("next", label="Next", on_click=self.on_page, params={"step": 1})
@@ -146,26 +146,21 @@ class RegressionPanel(foo.Panel):
         buttons.btn("export", label="Export report", on_click=self.on_export)
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, px=2, py=2))
 
-    def _refresh(self, ctx, run_key=None):
-        """Shows comparison ``run_key`` when given, else the one to show (see ``_shown``), for the current view."""
-        saved = report.comparisons(ctx.dataset)
-        chosen = [c for c in saved if c["run_key"] == run_key]
-        comparison = chosen[0] if chosen else _shown(saved, ctx.panel.state.comparison, ctx.panel.state.latest)
-        ctx.panel.set_state(
-            {
-                "comparison": comparison,
-                "latest": saved[0]["run_key"] if saved else None,
-                "choices": [{"value": c["run_key"], "label": _choice_label(c)} for c in saved],
-                "summary": report.summary_for(ctx.view, comparison) if comparison else None,
-                "page": 0,
-            }
-        )
-        if comparison:
-            self._load_rows(ctx, comparison, 0)
+    def _add_rows(self, panel, ctx, comparison):
+        """The table of the shown page of worst-regressed samples, each with an Open action."""
+        table = types.TableView()
+        for key, label in (("score", "Score"), ("broken", "Broken"), ("fixed", "Fixed"), ("name", "Sample")):
+            table.add_column(key, label=label)
+        table.add_row_action("open", on_click=self.on_open_row, label="Open", icon="open_in_new")
+        page = ctx.panel.state.page or 0
+        rows = [{**row, "name": os.path.basename(row["filepath"])} for row in _page(ctx.view, comparison, page)]
+        panel.list("rows", types.Object(), view=table, default=rows, label=f"Worst-regressed samples (page {page + 1})")
 
-    def _load_rows(self, ctx, comparison, page):
-        rows = report.top_regressions(ctx.view, comparison["key"], limit=PAGE, skip=page * PAGE)
-        ctx.panel.set_state("rows", [{**row, "name": os.path.basename(row["filepath"])} for row in rows])
+    def _pick(self, ctx, run_key):
+        """Shows comparison ``run_key`` from now on (the newest, whichever it is, when it is the newest), page 1."""
+        saved = report.comparisons(ctx.dataset)
+        newest = saved[0]["run_key"] if saved else None
+        ctx.panel.set_state({"picked": None if run_key == newest else run_key, "page": 0})
 
 
 BAR_LAYOUT = {
@@ -174,6 +169,7 @@ BAR_LAYOUT = {
     "height": 300,
     "margin": {"t": 40, "b": 40, "l": 40, "r": 10},
     "legend": {"orientation": "h"},
+    "xaxis": {"type": "category", "title": {"text": "class"}},
 }
 
 
@@ -185,6 +181,7 @@ def bar_traces(summary):
             "type": "bar",
             "name": category,
             "x": classes,
+            "ids": classes,
             "marker": {"color": colour},
             "y": [summary["per_class"][c].get(category, 0) for c in classes],
         }
@@ -205,9 +202,18 @@ def headline(comparison, summary):
     )
 
 
-def _settings_form(panel, ctx, on_compare):
+def shown_comparison(ctx) -> dict | None:
+    """The comparison the panel shows: the one the person picked while it is saved, else the newest."""
+    return _shown(report.comparisons(ctx.dataset), ctx.panel.state.picked)
+
+
+def _page(samples, comparison, page):
+    return report.top_regressions(samples, comparison["key"], limit=PAGE, skip=page * PAGE)
+
+
+def _settings_form(panel, ctx, comparison, on_compare):
     """Fields, IoU and tolerances of a new comparison (defaults: the shown comparison, or the latest runs)."""
-    start = defaults.default_settings(ctx.dataset, ctx.panel.state.comparison)
+    start = defaults.default_settings(ctx.dataset, comparison)
     label_fields = defaults.label_fields(ctx.dataset)
     fields = panel.h_stack("fields", gap=1)
     for name, label in (("gt_field", "Ground truth"), ("baseline_field", "Baseline"), ("candidate_field", "Candidate")):
@@ -220,21 +226,22 @@ def _settings_form(panel, ctx, on_compare):
         numbers.float(name, default=start[name], label=label)
     numbers.str("key", default=start["key"], label="Key")
     numbers.btn("compare", label="Compare", variant="contained", on_click=on_compare)
+    replaced = defaults.replaced(ctx.dataset, (ctx.panel.state.numbers or {}).get("key") or start["key"])
+    if replaced:
+        panel.view("replaces", types.Warning(label=replaced))
 
 
-def _comparison_picker(panel, state, on_change):
-    if len(state.choices or []) > 1:
+def _comparison_picker(panel, saved, comparison, on_change):
+    if len(saved) > 1:
         choices = types.Dropdown(label="Comparison")
-        for choice in state.choices:
-            choices.add_choice(choice["value"], label=choice["label"])
-        panel.str("picked", view=choices, default=state.comparison["run_key"], on_change=on_change)
+        for choice in saved:
+            choices.add_choice(choice["run_key"], label=_choice_label(choice))
+        panel.str("picked", view=choices, default=comparison["run_key"], on_change=on_change)
 
 
-def _shown(saved, current, latest):
-    """The comparison of ``saved`` (newest first) to show: ``current`` while it is saved, unless it was the
-    ``latest`` one when last shown (then the newest, so that a comparison made meanwhile shows), else the newest."""
-    follows_newest = not current or current["run_key"] == latest
-    kept = None if follows_newest else next((c for c in saved if c["run_key"] == current["run_key"]), None)
+def _shown(saved, picked):
+    """The comparison of ``saved`` (newest first) to show: run ``picked`` while it is saved, else the newest."""
+    kept = next((c for c in saved if c["run_key"] == picked), None)
     return kept or (saved[0] if saved else None)
 
 

@@ -29,6 +29,24 @@ def state_of(requests):
     return state
 
 
+def rendered(requests):
+    """The properties of the panel output that ``requests`` show (the panel renders everything it shows)."""
+    [output] = requests["show_panel_output"]
+    return output["output"]["type"]["properties"]
+
+
+def shown_rows(requests):
+    return rendered(requests)["rows"]["default"]
+
+
+@pytest.mark.parametrize("method", ["on_load", "on_change_view", "on_change_dataset"])
+def test_what_the_app_does_writes_no_panel_state(compared, method):
+    """Panel state lives in the App's workspace: writing it reloads the page and drops the sidebar filters."""
+    requests = ops.run_panel(PANEL, compared.limit(20), method)
+    assert not {"set_panel_state", "patch_panel_state", "set_panel_data", "patch_panel_data"} & set(requests)
+    assert "20 samples" in rendered(requests)["headline"]["default"]
+
+
 def test_panel_without_a_comparison_says_what_to_do(shapes):
     requests = ops.run_panel(PANEL, shapes, "on_load")
     [output] = requests["show_panel_output"]
@@ -37,49 +55,46 @@ def test_panel_without_a_comparison_says_what_to_do(shapes):
 
 def test_on_load_shows_counts_bars_and_the_worst_samples(compared):
     requests = ops.run_panel(PANEL, compared, "on_load")
-    state = state_of(requests)
-    assert state["comparison"]["key"] == "compare" and state["summary"]["samples"] == 200
-    scores = [row["score"] for row in state["rows"]]
+    properties = rendered(requests)
+    scores = [row["score"] for row in shown_rows(requests)]
     assert len(scores) == 15 and scores == sorted(scores, reverse=True) and scores[0] > 0
-    [output] = requests["show_panel_output"]
-    properties = output["output"]["type"]["properties"]
     traces = properties["per_class"]["view"]["data"]
     assert [t["name"] for t in traces] == ["fixed", "broken", "class_flip", "new_fp", "removed_fp"]
-    assert traces[0]["x"] == sorted(synthetic.CLASSES) and sum(traces[0]["y"]) == state["summary"]["overall"]["fixed"]
-    assert "Fixed " in properties["headline"]["default"]
+    fixed = compared.sum("compare_fixed")
+    assert traces[0]["x"] == sorted(synthetic.CLASSES) and sum(traces[0]["y"]) == fixed
+    assert "200 samples" in properties["headline"]["default"] and f"Fixed {fixed}" in properties["headline"]["default"]
 
 
 def test_the_current_view_is_the_scope(compared):
-    state = state_of(ops.run_panel(PANEL, compared.limit(50), "on_change_view"))
-    assert state["summary"]["samples"] == 50
-    assert state["summary"]["overall"]["fixed"] < compared.sum("compare_fixed")
+    headline = rendered(ops.run_panel(PANEL, compared.limit(50), "on_change_view"))["headline"]["default"]
+    assert "50 samples" in headline
+    assert f"Fixed {compared.sum('compare_fixed')}" not in headline
 
 
 def test_clicking_a_bar_filters_the_grid_to_those_objects(compared):
-    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
-    requests = ops.run_panel(PANEL, compared, "on_click_bar", state=state, event_args={"x": "car", "trace": "broken"})
+    requests = ops.run_panel(PANEL, compared, "on_click_bar", event_args={"id": "car", "x": "car", "trace": "broken"})
     [set_view] = requests["set_view"]
     stages = json.dumps(set_view["view"])
     assert "FilterLabels" in stages and "broken" in stages and "car" in stages
 
 
 def test_opening_a_row_shows_both_prediction_fields(compared):
-    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
-    requests = ops.run_panel(PANEL, compared, "on_open_row", state=state, event_args={"row": 0})
-    assert requests["open_sample"][0]["id"] == state["rows"][0]["id"]
+    rows = shown_rows(ops.run_panel(PANEL, compared, "on_load"))
+    requests = ops.run_panel(PANEL, compared, "on_open_row", event_args={"row": 1})
+    assert requests["open_sample"][0]["id"] == rows[1]["id"]
     assert requests["set_active_fields"][0]["fields"] == ["ground_truth", "baseline", "candidate"]
 
 
 def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
-    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
-    page2 = state_of(ops.run_panel(PANEL, compared, "on_page", state=state, event_args={"step": 1}))
-    assert page2["page"] == 1 and page2["rows"][0]["id"] not in {r["id"] for r in state["rows"]}
-    requests = ops.run_panel(PANEL, compared, "on_send_to_cvat", state=state)
-    assert len(compared.match_tags("regression")) == state["summary"]["regressed_samples"] > 0
+    first = shown_rows(ops.run_panel(PANEL, compared, "on_load"))
+    paged = ops.run_panel(PANEL, compared, "on_page", event_args={"step": 1})
+    assert state_of(paged)["page"] == 1 and shown_rows(paged)[0]["id"] not in {r["id"] for r in first}
+    requests = ops.run_panel(PANEL, compared, "on_send_to_cvat")
+    assert len(compared.match_tags("regression")) == len(compared.match(fo.ViewField("compare_score") > 0)) > 0
     (prompt,) = requests["prompt_user_for_operation"]
     assert prompt["operator_uri"].endswith("send_to_cvat") and prompt["params"]["tag"] == "regression"
     monkeypatch.setenv("LABELLOOP_REPORTS_DIR", str(tmp_path))
-    exported = state_of(ops.run_panel(PANEL, compared, "on_export", state=state))["exported"]
+    exported = state_of(ops.run_panel(PANEL, compared, "on_export"))["exported"]
     assert os.path.isfile(exported) and os.path.isfile(exported.replace(".md", ".json"))
     assert exported.startswith(str(tmp_path))  # read when exporting, not when the module was imported
 
@@ -114,25 +129,31 @@ def test_a_comparison_started_from_the_panel(shapes):
     result = ops.run("compare_models", shapes, prompt["params"]).result
     on_success = prompt["on_success"].rsplit("#", 1)[-1]
     requests = ops.run_panel(PANEL, shapes, on_success, state=picked, event_args={"result": result})
-    state = state_of(requests)
-    assert state["comparison"]["key"] == "from_panel" and state["comparison"]["iou"] == 0.6
-    assert state["summary"]["samples"] == len(shapes) and shapes.has_field("from_panel_score")
-    [output] = requests["show_panel_output"]
-    properties = output["output"]["type"]["properties"]
+    properties = rendered(requests)
+    assert f"{len(shapes)} samples" in properties["headline"]["default"] and shapes.has_field("from_panel_score")
+    numbers = properties["numbers"]["type"]["properties"]
+    assert numbers["iou"]["default"] == 0.6  # the next comparison starts from the shown one's settings...
+    assert numbers["key"]["default"] == "compare"  # ...under a key no comparison uses, so it replaces nothing
     form = {**properties["fields"]["type"]["properties"], **properties["numbers"]["type"]["properties"]}
     assert {"gt_field", "baseline_field", "candidate_field", "iou", "iou_tolerance", "compare"} <= set(form)
     assert properties["fields"]["type"]["properties"]["baseline_field"]["default"] == "baseline"
 
 
 def test_a_newer_comparison_shows_when_the_latest_was_shown(compared):
-    latest = state_of(ops.run_panel(PANEL, compared, "on_load"))
+    def shown_key(requests):
+        picker = rendered(requests)["picked"]
+        [label] = [c["label"] for c in picker["view"]["choices"] if c["value"] == picker["default"]]
+        return label.split(":")[0]
+
     compare = foo.get_operator(ops.uri("compare_models"))
     compare(compared, "baseline", "candidate", key="newer")
-    assert state_of(ops.run_panel(PANEL, compared, "on_change_view", state=latest))["comparison"]["key"] == "newer"
-    first = {"value": latest["comparison"]["run_key"]}
-    older = state_of(ops.run_panel(PANEL, compared, "on_select_comparison", state=latest, event_args=first))
+    newer = ops.run_panel(PANEL, compared, "on_change_view")
+    assert shown_key(newer) == "newer"
+    choices = rendered(newer)["picked"]["view"]["choices"]
+    oldest = {"value": choices[-1]["value"]}  # the picker lists the comparisons newest first
+    older = state_of(ops.run_panel(PANEL, compared, "on_select_comparison", event_args=oldest))
     compare(compared, "baseline", "candidate", key="newest")
-    assert state_of(ops.run_panel(PANEL, compared, "on_change_view", state=older))["comparison"]["key"] == "compare"
+    assert shown_key(ops.run_panel(PANEL, compared, "on_change_view", state=older)) == "compare"
 
 
 def test_tagging_is_recorded_as_a_run_with_its_user(compared):
@@ -146,8 +167,7 @@ def test_tagging_is_recorded_as_a_run_with_its_user(compared):
     assert record["counts"] == {"tagged": len(compared.match_tags("worse"))} == {"tagged": result["tagged"]}
     assert result["tagged"] == len(compared.match(fo.ViewField("compare_score") > 0)) > 0
     assert not lease.live_leases(compared, ["tags"])
-    state = state_of(ops.run_panel(PANEL, compared, "on_load"))
-    notified = ops.run_panel(PANEL, compared, "on_tag", state=state)["notify"]
+    notified = ops.run_panel(PANEL, compared, "on_tag")["notify"]
     from_panel = runs.list_suite_runs(compared)[0]
     assert from_panel["kind"] == "tag_regressed" and from_panel["params"]["tag"] == "regression"
     assert f"Tagged {from_panel['counts']['tagged']} " in notified[0]["message"]
@@ -167,3 +187,13 @@ def test_a_bad_comparison_from_the_panel_is_reported(shapes):
     [notified] = requests["notify"]
     assert notified["message"] == "Ground truth, baseline and candidate must be three different fields."
     assert "prompt_user_for_operation" not in requests and not shapes.has_field("compare_score")
+
+
+def test_default_models_are_two_different_models(shapes):
+    from core.regression import defaults
+    from core.store import runs
+
+    for field, model in (("old", "model-a"), ("copy", "model-b"), ("new", "model-b")):  # newest last
+        runs.finish_run(shapes, runs.start_run(shapes, "prelabel", model=model, fields=[field]))
+    assert defaults.default_models(shapes) == ("old", "new")  # not "copy": the same model as the candidate
+    assert defaults.free_key(shapes) == "compare" and defaults.replaced(shapes, "compare") is None

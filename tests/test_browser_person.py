@@ -1,0 +1,165 @@
+"""Issue 12: the App as a person uses it. Each test clicks and types as a person would and asserts what they see."""
+
+import os
+import re
+
+import pytest
+
+import fiftyone as fo
+import fiftyone.operators as foo
+
+from harness import browser
+
+F = fo.ViewField
+STEADY_MS = 10_000  # how long a count must hold: the panels used to undo a filter within 1-5 s
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not browser.chromium_available() and not os.environ.get("CI"),  # in CI a missing browser is a failure
+        reason="needs Debian's chromium (`make test` installs it)",
+    ),
+]
+
+
+@pytest.fixture
+def compared_digits(digits):
+    """The digits with ``baseline`` (wrong on every 5th digit) and ``candidate`` (wrong on every 7th) predictions,
+    compared; wrong means the next class ("3" for a 2)."""
+    truth = digits.values("ground_truth.label")
+    indexes = digits.values("digit_index")
+    for field, every in (("baseline", 5), ("candidate", 7)):
+        labels = [str((int(t) + 1) % 10) if i % every == 0 else t for t, i in zip(truth, indexes, strict=True)]
+        digits.set_values(field, [fo.Classification(label=label, confidence=0.9) for label in labels])
+    foo.get_operator("@labelloop/mlops/compare_models")(digits, "baseline", "candidate")
+    return digits
+
+
+PANELS = [("Model regression", "Worst-regressed samples"), ("LabelLoop", "Label fields")]
+
+
+@pytest.mark.parametrize("panel, shown", PANELS)
+def test_a_sidebar_filter_stays_with_a_panel_open(compared_digits, panel, shown):
+    threes = len(compared_digits.match(F("ground_truth.label") == "3"))
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, panel, shown)
+        filter_labels(page, "ground_truth", "3")
+        page.get_by_text(grid_count(threes)).wait_for()
+        assert count_holds(page, threes), f"the {panel} panel undid the sidebar filter"
+
+
+def test_a_class_bar_that_looks_like_a_number_shows_its_samples(compared_digits):
+    broken_twos = compared_digits.match((F("ground_truth.label") == "2") & (F("compare") == "broken"))
+    assert len(broken_twos) == 2  # baseline right, candidate wrong: digits 42 and 77 of the fixture
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, "Model regression", "Worst-regressed samples")
+        ticks = page.locator(".js-plotly-plot .xtick text")
+        ticks.first.wait_for()
+        assert ticks.evaluate_all("ts => ts.map(t => t.textContent)") == [
+            str(c) for c in range(10)
+        ]  # every class named on the axis, as stored
+        click_bar(page, "broken", "2")
+        page.get_by_text(grid_count(2)).wait_for()
+        page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')
+        assert page.locator('[data-cy="looker"]').count() == 2
+
+
+def test_an_operator_says_what_it_did_and_the_panel_shows_it(compared_digits):
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, "LabelLoop", "1 LabelLoop runs on the dataset")
+        open_operator(page, "Select for annotation")
+        pick(page, "Predictions (with logits or confidences)", "candidate")
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Batch tagged 'to_annotate'").wait_for()  # the result stays until the person closes it
+        page.get_by_text("Tagged 50 samples 'to_annotate' to annotate next").wait_for()  # and a notification
+        output = page.get_by_role("dialog").inner_text()
+        assert "Samples tagged" in output and "50" in output and "No value provided" not in output
+        page.get_by_role("button", name="Close").click()
+        page.get_by_text("2 LabelLoop runs on the dataset").wait_for()  # the panel shows the new run
+    assert len(compared_digits.match_tags("to_annotate")) == 50
+
+
+def test_a_form_says_what_a_run_would_replace(compared_digits):
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_operator(page, "Compare models")
+        key = page.get_by_text("Comparison key", exact=True).locator("xpath=following::input[1]")
+        key.wait_for()
+        assert key.input_value() == "compare_2"  # by default a new comparison replaces none
+        warning = page.get_by_text("Key 'compare' holds the comparison candidate vs baseline")
+        assert not warning.count()
+        key.fill("compare")
+        key.press("Tab")
+        warning.wait_for()  # said before Execute, which still runs if the person wants it
+
+
+def open_operator(page, label):
+    """Opens operator "LabelLoop: ``label``" from the operator browser (the ` key), as a person does."""
+    page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')  # the App takes keys once loaded
+    page.keyboard.press("Backquote")
+    search = page.get_by_placeholder("Search operations by name...")
+    search.wait_for()
+    search.type(label)
+    page.get_by_text(f"LabelLoop: {label}").first.click()
+
+
+def pick(page, label, choice):
+    """Picks ``choice`` in the form's dropdown labelled ``label``."""
+    page.get_by_text(label).first.locator("xpath=following::div[@role='combobox'][1]").click()
+    page.get_by_role("option", name=choice, exact=True).click()
+
+
+def click_bar(page, trace, category):
+    """Clicks the bar of ``category`` (an x value) in ``trace`` (a legend name) of the panel's plot, with the mouse."""
+    bar = page.evaluate_handle(
+        """([trace, category]) => {
+            const plot = document.querySelector('.js-plotly-plot');
+            const index = plot.data.findIndex(t => t.name === trace);
+            const point = plot.data[index].x.indexOf(category);
+            return plot.querySelectorAll('g.trace.bars')[index].querySelectorAll('g.point')[point];
+        }""",
+        [trace, category],
+    ).as_element()
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def open_panel(page, name, shown):
+    """Opens panel ``name`` from the "+" of the grid's space and waits for ``shown`` (text) in it."""
+    page.locator('[title="New panel"]').first.click()
+    page.get_by_text(name, exact=True).first.click()
+    page.get_by_text(shown).first.wait_for()
+
+
+def filter_labels(page, field, label):
+    """Filters the grid in the sidebar as a person does: expands ``field``, types ``label``, picks it."""
+    page.get_by_text(field, exact=True).first.click()
+    box = page.get_by_placeholder("+ filter by label").first
+    box.click()
+    box.type(label)
+    page.get_by_text(label, exact=True).last.wait_for()
+    box.press("Enter")
+
+
+def count_holds(page, count, ms=STEADY_MS):
+    """Whether the grid shows ``count`` samples throughout ``ms`` (polls the count until it changes or time is up)."""
+    changed = "n => !Array.from(document.querySelectorAll('div')).some(d => d.innerText === n)"
+    try:
+        page.wait_for_function(changed, arg=f"{count} samples", timeout=ms, polling=200)
+    except browser_timeout():
+        return True
+    return False
+
+
+def browser_timeout():
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    return PlaywrightTimeout
+
+
+def grid_count(n):
+    """The grid's sample count text ("1 sample", "12 samples")."""
+    return re.compile(rf"^{n} samples?$")
