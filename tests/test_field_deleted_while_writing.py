@@ -1,8 +1,10 @@
-"""A person deletes an output field while a run writes it (pre-labelling, a comparison, mistakenness, uniqueness):
+"""A person deletes an output field while a run writes it (pre-labelling, a comparison, mistakenness, uniqueness,
+accepting pre-labels, a CVAT review field, merging a review):
 the dataset stays readable and the run fails saying so (issue 15, item 2). FiftyOne deletes a field in two steps,
 unsetting its values on every sample and then saving the schema without it; a write landing after the first step
 must not stay behind undeclared."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -13,7 +15,10 @@ import pytest
 import fiftyone as fo
 import fiftyone.core.odm as foo
 
+from core.annotation import merge as cvat_merge
+from core.annotation import review_field as cvat_review
 from core.models import source as models
+from core.prelabel import accept as A
 from core.prelabel import run as prelabel
 from core.quality import mistakenness as M
 from core.quality import uniqueness as U
@@ -134,3 +139,41 @@ def test_a_field_deleted_between_two_chunk_writes_of_uniqueness_fails_it(dataset
     with pytest.raises(RuntimeError, match=DELETED):
         U.compute_uniqueness(dataset, "emb")
     assert_readable_and_failed(dataset, "uniqueness")
+
+
+def assert_readable_without(dataset, field):
+    """The dataset reads, and ``field`` is neither declared nor set on any sample."""
+    dataset.reload()
+    assert field not in dataset.get_field_schema()
+    assert len(list(dataset.iter_samples())) == len(dataset)
+    assert not dataset._sample_collection.count_documents({field: {"$exists": True}})
+
+
+def test_the_ground_truth_deleted_between_two_chunks_of_accept_fails_it(shapes, monkeypatch):
+    data.add_simulated_predictions(shapes)
+    shapes.set_values("ground_truth", [None] * len(shapes))  # every sample takes the candidate's boxes
+    monkeypatch.setattr(A, "CHUNK", 8)
+    before_call(monkeypatch, A, "_accept_chunk", 2, lambda: delete_in_another_process(shapes, "ground_truth"))
+    with pytest.raises(RuntimeError, match=DELETED):
+        A.accept(shapes, "candidate", threshold=0.0)
+    assert_readable_and_failed(shapes, "ground_truth")
+
+
+def test_the_review_field_deleted_between_two_chunks_of_a_send_fails_it(shapes, monkeypatch):
+    monkeypatch.setattr(cvat_review, "CHUNK", 8)
+    delete = functools.partial(delete_in_another_process, shapes, "ground_truth_review")
+    before_call(monkeypatch, cvat_review, "bulk_set", 2, delete)
+    with pytest.raises(RuntimeError, match=DELETED):
+        cvat_review.build(shapes, "ground_truth", "ground_truth_review")
+    assert_readable_without(shapes, "ground_truth_review")
+
+
+def test_the_ground_truth_deleted_between_two_chunks_of_a_merge_fails_it(shapes, monkeypatch):
+    cvat_review.build(shapes, "ground_truth", "ground_truth_review")
+    sent = dict(zip(shapes.values("id"), shapes.values("ground_truth.detections.id"), strict=True))
+    monkeypatch.setattr(cvat_merge, "CHUNK", 8)
+    collection = fo.core.collections.SampleCollection
+    before_call(monkeypatch, collection, "set_values", 3, lambda: delete_in_another_process(shapes, "ground_truth"))
+    with pytest.raises(RuntimeError, match=DELETED):
+        cvat_merge.merge(shapes, "ground_truth", "ground_truth_review", backup_field="gt_backup", sent_ids=sent)
+    assert_readable_without(shapes, "ground_truth")
