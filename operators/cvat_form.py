@@ -2,6 +2,7 @@
 
 from ..core.annotation import records
 from ..core.annotation.connection import SECRET_KEYS, CVATSettings
+from ..core.exceptions import CVATError
 from . import common
 
 CONNECTION_PARAMS = {"organization": common.STR, "verify_tls": common.BOOL}
@@ -17,6 +18,15 @@ def settings(ctx):
         organization=ctx.params.get("organization"),
         verify_tls=CVATSettings.verify_tls if verify is None else bool(verify),
     )
+
+
+def warn_unless_configured(ctx, inputs, blocks: bool) -> None:
+    """Says up front when the secrets do not say where CVAT is and who logs in (see ``settings``); the warning
+    ``blocks`` execution unless another problem already does (the SDK raises the first problem)."""
+    try:
+        settings(ctx)
+    except CVATError as error:
+        (common.block if blocks else common.warn)(inputs, str(error), name="cvat_not_configured")
 
 
 def add_connection_inputs(inputs):

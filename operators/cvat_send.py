@@ -13,7 +13,9 @@ REQUEST = cvat_send.SendRequest
 _NAMES = common.STR.described("a list or a comma-separated string of names")
 PARAM_TYPES = {
     **cvat_form.CONNECTION_PARAMS,
-    **dict.fromkeys(("tag", "saved_view", "score_field", "gt_field", "pred_field", "schema_from"), common.STR),
+    **dict.fromkeys(
+        ("tag", "saved_view", "regressed_in", "score_field", "gt_field", "pred_field", "schema_from"), common.STR
+    ),
     **dict.fromkeys(("project_name", "task_assignee"), common.STR),
     **dict.fromkeys(("min_score", "threshold", "iou"), common.NUMBER),
     **dict.fromkeys(("top_k", "task_size", "segment_size", "image_quality"), common.INT),
@@ -36,6 +38,8 @@ class SendToCVAT(common.LabelLoopOperator):
 
     def form(self, ctx, inputs, view, well_typed):
         dataset = ctx.dataset
+        problems = _problems(ctx.params, view) if well_typed and ctx.params.get("gt_field") else []
+        cvat_form.warn_unless_configured(ctx, inputs, blocks=not problems)
         label_fields = store_fields.field_names(dataset, _LABEL_TYPES)
         default_gt = common.if_offered(store_fields.GROUND_TRUTH, label_fields)
         common.choice(inputs, "gt_field", label_fields, default_gt, "Field to correct (ground truth)", required=True)
@@ -47,12 +51,7 @@ class SendToCVAT(common.LabelLoopOperator):
         _selection_inputs(inputs, dataset)
         _task_inputs(inputs)
         cvat_form.add_connection_inputs(inputs)
-        if well_typed and ctx.params.get("gt_field"):
-            request, selection = _arguments(ctx.params)
-            problems = cvat_selection.problems(view, selection)
-            if not problems:
-                problems = cvat_send.check(cvat_selection.apply(view, selection), request)
-            common.block_all(inputs, problems)
+        common.block_all(inputs, problems)
 
     def execute(self, ctx):
         request, selection = _arguments(ctx.params)
@@ -91,6 +90,7 @@ class SendToCVAT(common.LabelLoopOperator):
                 (default: ``SendRequest.threshold``); ``iou``, skip predicted boxes overlapping the ground truth at
                 this IoU (default: ``SendRequest.iou``). Selection (default: all of ``sample_collection``):
                 ``tag``, only samples with this tag; ``saved_view``, only samples of this saved view;
+                ``regressed_in``, only samples that regressed in this model comparison (its key);
                 ``score_field``, a numeric field that ranks the samples, with ``min_score``, its lowest value,
                 and ``top_k``, how many of the highest to send. Tasks: ``schema_from``, the label schema from
                 ``"dataset"`` or ``"project"`` (default: ``SendRequest.schema_from``); ``project_name``, the CVAT
@@ -115,9 +115,18 @@ class SendToCVAT(common.LabelLoopOperator):
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 
 
+def _problems(params, view):
+    """Why the send of ``params`` cannot run on ``view``, as messages."""
+    request, selection = _arguments(params)
+    problems = cvat_selection.problems(view, selection)
+    return problems or cvat_send.check(cvat_selection.apply(view, selection), request)
+
+
 def _selection_inputs(inputs, dataset):
     inputs.str("tag", label="Only samples with this tag", description="e.g. to_annotate; empty: all")
     common.choice(inputs, "saved_view", cvat_selection.saved_views(dataset), None, "Only samples of this saved view")
+    comparisons = cvat_selection.comparison_keys(dataset)
+    common.choice(inputs, "regressed_in", comparisons, None, "Only samples that regressed in comparison")
     scores = store_fields.field_names(dataset, ftype=_SCORE_TYPES)
     common.choice(inputs, "score_field", scores, None, "Score rule: field", "e.g. mistakenness, uniqueness")
     inputs.float("min_score", label="Score rule: at least")
@@ -140,6 +149,7 @@ def _arguments(params):
     selection = cvat_selection.Selection(
         tag=params.get("tag") or None,
         saved_view=params.get("saved_view") or None,
+        regressed_in=params.get("regressed_in") or None,
         score_field=params.get("score_field") or None,
         min_score=params.get("min_score"),
         top_k=params.get("top_k"),

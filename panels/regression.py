@@ -5,6 +5,7 @@ keeps panel state in its workspace, and a workspace change makes it reload the p
 (FiftyOne 1.22). The hooks of the App's changes therefore only let ``render`` run again.
 """
 
+import math
 import os
 
 import fiftyone.operators as foo
@@ -18,13 +19,14 @@ REGRESSION_TAG = "regression"
 COMPARE_MODELS = "@labelloop/mlops/compare_models"
 
 PAGE = 15
-TRACES = (
-    ("fixed", "#2ca02c"),
-    ("broken", "#d62728"),
-    ("class_flip", "#ff7f0e"),
-    ("new_fp", "#9467bd"),
-    ("removed_fp", "#17becf"),
-)
+COLOURS = {
+    "fixed": "#2ca02c",
+    "broken": "#d62728",
+    "class_flip": "#ff7f0e",
+    "new_fp": "#9467bd",
+    "removed_fp": "#17becf",
+    "wrong_to_wrong": "#7f7f7f",
+}
 
 
 class RegressionPanel(foo.Panel):
@@ -57,7 +59,10 @@ class RegressionPanel(foo.Panel):
         self._pick(ctx, _event(ctx).get("value"))
 
     def on_page(self, ctx):
-        ctx.panel.set_state("page", max(0, (ctx.panel.state.page or 0) + int(_event(ctx).get("step", 1))))
+        """Shows the next (or previous, ``step`` -1) page of the worst-regressed samples, never past either end."""
+        summary = report.summary_for(ctx.view, shown_comparison(ctx))
+        page = shown_page(ctx, summary) + int(_event(ctx).get("step", 1))
+        ctx.panel.set_state("page", min(max(0, page), pages(summary) - 1))
 
     def on_click_bar(self, ctx):
         """Filters the grid to the objects of the clicked class and category. The class is the bar's id, the class
@@ -73,7 +78,7 @@ class RegressionPanel(foo.Panel):
         comparison, index = shown_comparison(ctx), _event(ctx).get("row")
         if not comparison or index is None or int(index) < 0:
             return
-        rows = _page(ctx.view, comparison, ctx.panel.state.page or 0)
+        rows = _page(ctx.view, comparison, shown_page(ctx, report.summary_for(ctx.view, comparison)))
         if int(index) < len(rows):
             ctx.ops.set_active_fields(fields=[comparison[f] for f in defaults.COMPARED_FIELDS])
             ctx.ops.open_sample(id=rows[int(index)]["id"])
@@ -89,11 +94,11 @@ class RegressionPanel(foo.Panel):
         ctx.ops.reload_samples()
 
     def on_send_to_cvat(self, ctx):
-        """Tags the regressed samples and opens the send_to_cvat form for them, pre-populated from the candidate."""
-        self.on_tag(ctx)
+        """Opens the send_to_cvat form for the regressed samples, pre-populated from the candidate: nothing is
+        written before the person executes it."""
         comparison = shown_comparison(ctx)
         params = {
-            "tag": REGRESSION_TAG,
+            "regressed_in": comparison["key"],
             "gt_field": comparison["gt_field"],
             "pred_field": comparison["candidate_field"],
         }
@@ -136,25 +141,26 @@ class RegressionPanel(foo.Panel):
         panel.md(headline(comparison, summary), name="headline")
         plot = {"data": bar_traces(summary), "layout": BAR_LAYOUT, "config": {"displayModeBar": False}}
         panel.plot("per_class", on_click=self.on_click_bar, **plot)
-        self._add_rows(panel, ctx, comparison)
+        page, last = shown_page(ctx, summary), pages(summary) - 1
+        self._add_rows(panel, ctx, comparison, page, last)
         buttons = panel.h_stack("actions", gap=1)
-        buttons.btn("prev", label="Previous", on_click=self.on_page, params={"step": -1})
-        buttons.btn("next", label="Next", on_click=self.on_page, params={"step": 1})
+        buttons.btn("prev", label="Previous", on_click=self.on_page, params={"step": -1}, disabled=page == 0)
+        buttons.btn("next", label="Next", on_click=self.on_page, params={"step": 1}, disabled=page == last)
         buttons.btn("show", label="Show regressed samples", on_click=self.on_show_regressed)
         buttons.btn("tag", label=f"Tag as '{REGRESSION_TAG}'", on_click=self.on_tag)
         buttons.btn("cvat", label="Send regressed to CVAT", on_click=self.on_send_to_cvat)
         buttons.btn("export", label="Export report", on_click=self.on_export)
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, px=2, py=2))
 
-    def _add_rows(self, panel, ctx, comparison):
-        """The table of the shown page of worst-regressed samples, each with an Open action."""
+    def _add_rows(self, panel, ctx, comparison, page, last):
+        """The table of page ``page`` (of ``last`` + 1) of worst-regressed samples, each with an Open action."""
         table = types.TableView()
         for key, label in (("score", "Score"), ("broken", "Broken"), ("fixed", "Fixed"), ("name", "Sample")):
             table.add_column(key, label=label)
         table.add_row_action("open", on_click=self.on_open_row, label="Open", icon="open_in_new")
-        page = ctx.panel.state.page or 0
         rows = [{**row, "name": os.path.basename(row["filepath"])} for row in _page(ctx.view, comparison, page)]
-        panel.list("rows", types.Object(), view=table, default=rows, label=f"Worst-regressed samples (page {page + 1})")
+        label = f"Worst-regressed samples (page {page + 1}) of {last + 1} page{'s' if last else ''}"
+        panel.list("rows", types.Object(), view=table, default=rows, label=label)
 
     def _pick(self, ctx, run_key):
         """Shows comparison ``run_key`` from now on (the newest, whichever it is, when it is the newest), page 1."""
@@ -166,15 +172,18 @@ class RegressionPanel(foo.Panel):
 BAR_LAYOUT = {
     "barmode": "group",
     "title": {"text": "Per class: fixed vs broken (click a bar to see those objects)"},
-    "height": 300,
+    "height": 340,
     "margin": {"t": 40, "b": 40, "l": 40, "r": 10},
-    "legend": {"orientation": "h"},
+    "showlegend": True,
+    "legend": {"orientation": "h", "x": 0, "y": -0.2, "title": {"text": "click a bar:"}},
+    "bargap": 0.15,
+    "bargroupgap": 0.05,
     "xaxis": {"type": "category", "title": {"text": "class"}},
 }
 
 
 def bar_traces(summary):
-    """Plotly bar traces, one per category, over the classes."""
+    """Plotly bar traces, one per category the comparison's kind can have, over the classes."""
     classes = sorted(summary.get("per_class", {}))
     return [
         {
@@ -182,24 +191,46 @@ def bar_traces(summary):
             "name": category,
             "x": classes,
             "ids": classes,
-            "marker": {"color": colour},
+            "marker": {"color": COLOURS[category]},
             "y": [summary["per_class"][c].get(category, 0) for c in classes],
         }
-        for category, colour in TRACES
+        for category in report.charted(summary)
     ]
 
 
-def headline(comparison, summary):
-    """One line: which models, how many samples, fixed vs broken."""
+def headline(comparison: dict, summary: dict) -> str:
+    """One line: which models, how many samples, fixed vs broken, and what is reported apart from them."""
     broken, fixed = report.broken_fixed(summary.get("overall", {}))
-    overall = summary.get("overall", {})
     return (
         f"**`{comparison['candidate_field']}`** vs **`{comparison['baseline_field']}`** on "
         f"`{comparison['gt_field']}` — {summary.get('samples', 0)} samples, "
-        f"{summary.get('regressed_samples', 0)} regressed. **Fixed {fixed}**, **broken {broken}** "
-        f"(class flips {overall.get('class_flip', 0)}), new false positives {overall.get('new_fp', 0)}, "
-        f"removed {overall.get('removed_fp', 0)}."
+        f"{summary.get('regressed_samples', 0)} regressed. **Fixed {fixed}**, **broken {broken}**{_apart(summary)}."
     )
+
+
+def _apart(summary):
+    """The headline's end: for classifications the samples neither fixed nor broken, else the false positives."""
+    overall = summary.get("overall", {})
+    if summary.get("kind") == "classification":
+        return (
+            f"; {overall.get('wrong_to_wrong', 0)} wrong before and after (not broken), "
+            f"{overall.get('no_ground_truth', 0)} without ground truth (not judged)"
+        )
+    return (
+        f" (class flips {overall.get('class_flip', 0)}), new false positives {overall.get('new_fp', 0)}, "
+        f"removed {overall.get('removed_fp', 0)}"
+    )
+
+
+def pages(summary: dict) -> int:
+    """How many pages the worst-regressed samples of ``summary`` take (at least one, maybe empty)."""
+    return max(1, math.ceil(summary.get("regressed_samples", 0) / PAGE))
+
+
+def shown_page(ctx, summary: dict) -> int:
+    """The page the panel shows: the person's, or the first when the view has shrunk below it."""
+    page = ctx.panel.state.page or 0
+    return page if page < pages(summary) else 0
 
 
 def shown_comparison(ctx) -> dict | None:
@@ -236,7 +267,9 @@ def _comparison_picker(panel, saved, comparison, on_change):
         choices = types.Dropdown(label="Comparison")
         for choice in saved:
             choices.add_choice(choice["run_key"], label=_choice_label(choice))
-        panel.str("picked", view=choices, default=comparison["run_key"], on_change=on_change)
+        # named after the shown run: a value the App kept in the panel's state for another property never
+        # overrides (a blank or stale choice after a new comparison); on_change reads the event's value
+        panel.str(f"picked_{comparison['run_key']}", view=choices, default=comparison["run_key"], on_change=on_change)
 
 
 def _shown(saved, picked):

@@ -12,6 +12,7 @@ from harness import browser
 
 F = fo.ViewField
 STEADY_MS = 10_000  # how long a count must hold: the panels used to undo a filter within 1-5 s
+MIN_BAR_PX = 12  # the narrowest class bar a person can aim at and read
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,9 +27,21 @@ pytestmark = [
 def compared_digits(digits):
     """The digits with ``baseline`` (wrong on every 5th digit) and ``candidate`` (wrong on every 7th) predictions,
     compared; wrong means the next class ("3" for a 2)."""
+    return compared(digits, candidate_wrong_every=7)
+
+
+@pytest.fixture
+def paged_digits(digits):
+    """The digits compared as ``compared_digits``, but with the candidate wrong on every 3rd digit: 32 regressed."""
+    return compared(digits, candidate_wrong_every=3)
+
+
+def compared(digits, candidate_wrong_every):
+    """``digits`` with ``baseline`` predictions wrong on every 5th digit and ``candidate`` ones wrong on every
+    ``candidate_wrong_every``-th, compared."""
     truth = digits.values("ground_truth.label")
     indexes = digits.values("digit_index")
-    for field, every in (("baseline", 5), ("candidate", 7)):
+    for field, every in (("baseline", 5), ("candidate", candidate_wrong_every)):
         labels = [str((int(t) + 1) % 10) if i % every == 0 else t for t, i in zip(truth, indexes, strict=True)]
         digits.set_values(field, [fo.Classification(label=label, confidence=0.9) for label in labels])
     foo.get_operator("@labelloop/mlops/compare_models")(digits, "baseline", "candidate")
@@ -94,6 +107,43 @@ def test_a_form_says_what_a_run_would_replace(compared_digits):
         key.fill("compare")
         key.press("Tab")
         warning.wait_for()  # said before Execute, which still runs if the person wants it
+
+
+def test_the_chart_has_a_legend_wide_bars_and_no_false_positive_bars_on_classifications(compared_digits):
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, "Model regression", "Worst-regressed samples")
+        legend = page.locator(".js-plotly-plot .legend .traces .legendtext")
+        legend.first.wait_for()
+        names = legend.evaluate_all("ts => ts.map(t => t.textContent)")
+        assert names == ["fixed", "broken", "wrong_to_wrong"]  # no always-zero false-positive traces
+        page.get_by_text("0 wrong before and after (not broken), 0 without ground truth (not judged)").wait_for()
+        widths = page.locator(".js-plotly-plot g.trace.bars g.point path").evaluate_all(
+            "paths => paths.map(p => p.getBoundingClientRect().width)"
+        )
+        assert min(widths) >= MIN_BAR_PX, widths
+
+
+def test_paging_stops_at_the_last_page_and_restarts_when_the_view_shrinks(paged_digits):
+    regressed = paged_digits.match(F("compare_score") > 0)
+    threes = len(regressed.match(F("ground_truth.label") == "3"))
+    assert len(regressed) == 32 and threes  # 3 pages of 15
+    with browser.app_page(paged_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, "Model regression", "Worst-regressed samples (page 1) of 3 pages")
+        next_page = page.get_by_role("button", name="Next")
+        for shown in (2, 3):
+            next_page.click()
+            page.get_by_text(f"Worst-regressed samples (page {shown}) of 3 pages").wait_for()
+        assert next_page.is_disabled() and shown_rows(page) == 2
+        filter_labels(page, "ground_truth", "3")
+        page.get_by_text("Worst-regressed samples (page 1) of 1 page").wait_for()
+        assert next_page.is_disabled() and shown_rows(page) == threes
+
+
+def shown_rows(page):
+    """How many samples the panel's table shows (each row has an Open action)."""
+    return page.get_by_role("button", name="Open").count()
 
 
 def open_operator(page, label):
@@ -163,3 +213,26 @@ def browser_timeout():
 def grid_count(n):
     """The grid's sample count text ("1 sample", "12 samples")."""
     return re.compile(rf"^{n} samples?$")
+
+
+def test_sending_the_regressed_samples_writes_nothing_before_execute(compared_digits, monkeypatch):
+    for key in ("URL", "USERNAME", "PASSWORD"):
+        monkeypatch.delenv(f"FIFTYONE_CVAT_{key}", raising=False)  # the App server inherits this environment
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, "Model regression", "Worst-regressed samples")
+        page.get_by_role("button", name="Send regressed to CVAT").click()
+        page.get_by_text("Only samples that regressed in comparison").wait_for()
+        warning = page.get_by_text("CVAT is not configured: set FIFTYONE_CVAT_URL")
+        warning.wait_for()
+        assert in_viewport(warning), "the warning is below the fold"
+        assert page.get_by_role("button", name="Execute").is_disabled()
+        page.get_by_role("button", name="Cancel").click()
+        warning.wait_for(state="hidden")
+    assert not len(compared_digits.match_tags("regression"))
+
+
+def in_viewport(locator):
+    """Whether all of ``locator``'s first element is inside the page's viewport (unscrolled, unclipped)."""
+    box, size = locator.first.bounding_box(), locator.page.viewport_size
+    return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= size["height"]

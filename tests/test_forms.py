@@ -51,6 +51,19 @@ def test_a_valid_request_shows_no_warning(digits, tiny_models):
     assert {"threshold", "top_k", "class_map", "store_logits", "num_shards", "overwrite"} <= set(properties)
 
 
+def test_send_form_says_up_front_that_cvat_is_not_configured(digits, monkeypatch):
+    for key in ("URL", "USERNAME", "PASSWORD"):
+        monkeypatch.delenv(f"FIFTYONE_CVAT_{key}", raising=False)
+    properties = form("send_to_cvat", digits, {"gt_field": "ground_truth"})
+    (warning,) = [p for p in properties.values() if p.invalid]
+    assert warning.error_message.startswith("CVAT is not configured: set FIFTYONE_CVAT_URL")
+    assert list(properties)[0] == "cvat_not_configured"  # the form's first line
+    properties = form("send_to_cvat", digits, {"gt_field": "ground_truth", "regressed_in": "nope"})
+    warnings = [p.error_message for p in properties.values() if p.invalid]  # the SDK raises the first
+    assert warnings == ["No model comparison 'nope' on this dataset (comparisons: none)."]
+    assert properties["cvat_not_configured"].view.label.startswith("CVAT is not configured")  # said, not blocking
+
+
 def test_accept_form_lists_label_fields(digits, tiny_models, prelabel_op):
     prelabel_op(digits, tiny_models["classification"])
     properties = form("accept_prelabels", digits, {})

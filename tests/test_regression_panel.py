@@ -8,6 +8,7 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
+from core.annotation import selection as cvat_selection
 from harness import operators as ops
 from testing import synthetic
 
@@ -90,9 +91,11 @@ def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
     paged = ops.run_panel(PANEL, compared, "on_page", event_args={"step": 1})
     assert state_of(paged)["page"] == 1 and shown_rows(paged)[0]["id"] not in {r["id"] for r in first}
     requests = ops.run_panel(PANEL, compared, "on_send_to_cvat")
-    assert len(compared.match_tags("regression")) == len(compared.match(fo.ViewField("compare_score") > 0)) > 0
+    assert not len(compared.match_tags("regression"))  # nothing written before the person executes the send
     (prompt,) = requests["prompt_user_for_operation"]
-    assert prompt["operator_uri"].endswith("send_to_cvat") and prompt["params"]["tag"] == "regression"
+    assert prompt["operator_uri"].endswith("send_to_cvat") and prompt["params"]["regressed_in"] == "compare"
+    regressed = cvat_selection.apply(compared, cvat_selection.Selection(regressed_in="compare"))
+    assert set(regressed.values("id")) == set(compared.match(fo.ViewField("compare_score") > 0).values("id"))
     monkeypatch.setenv("LABELLOOP_REPORTS_DIR", str(tmp_path))
     exported = state_of(ops.run_panel(PANEL, compared, "on_export"))["exported"]
     assert os.path.isfile(exported) and os.path.isfile(exported.replace(".md", ".json"))
@@ -140,16 +143,20 @@ def test_a_comparison_started_from_the_panel(shapes):
 
 
 def test_a_newer_comparison_shows_when_the_latest_was_shown(compared):
+    def picker(requests):
+        """The comparison picker (its property is named after the shown run)."""
+        return next(view for name, view in rendered(requests).items() if name.startswith("picked_"))
+
     def shown_key(requests):
-        picker = rendered(requests)["picked"]
-        [label] = [c["label"] for c in picker["view"]["choices"] if c["value"] == picker["default"]]
+        shown = picker(requests)
+        [label] = [c["label"] for c in shown["view"]["choices"] if c["value"] == shown["default"]]
         return label.split(":")[0]
 
     compare = foo.get_operator(ops.uri("compare_models"))
     compare(compared, "baseline", "candidate", key="newer")
     newer = ops.run_panel(PANEL, compared, "on_change_view")
     assert shown_key(newer) == "newer"
-    choices = rendered(newer)["picked"]["view"]["choices"]
+    choices = picker(newer)["view"]["choices"]
     oldest = {"value": choices[-1]["value"]}  # the picker lists the comparisons newest first
     older = state_of(ops.run_panel(PANEL, compared, "on_select_comparison", event_args=oldest))
     compare(compared, "baseline", "candidate", key="newest")
@@ -197,3 +204,15 @@ def test_default_models_are_two_different_models(shapes):
         runs.finish_run(shapes, runs.start_run(shapes, "prelabel", model=model, fields=[field]))
     assert defaults.default_models(shapes) == ("old", "new")  # not "copy": the same model as the candidate
     assert defaults.free_key(shapes) == "compare" and defaults.replaced(shapes, "compare") is None
+
+
+def test_a_classification_chart_shows_wrong_to_wrong_and_no_false_positives(digits):
+    truth = digits.values("ground_truth.label")
+    wrong = [str((int(t) + 1) % 10) for t in truth]
+    for field, labels in (("baseline", wrong), ("candidate", [str((int(t) + 2) % 10) for t in truth])):
+        digits.set_values(field, [fo.Classification(label=label) for label in labels])
+    foo.get_operator(ops.uri("compare_models"))(digits, "baseline", "candidate")
+    properties = rendered(ops.run_panel(PANEL, digits, "on_load"))
+    assert [t["name"] for t in properties["per_class"]["view"]["data"]] == ["fixed", "broken", "wrong_to_wrong"]
+    assert f"{len(digits)} wrong before and after (not broken)" in properties["headline"]["default"]
+    assert properties["rows"]["view"]["label"] == "Worst-regressed samples (page 1) of 1 page"

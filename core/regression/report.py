@@ -16,6 +16,11 @@ from .compare import CLS_CATEGORIES, GT_CATEGORIES, KIND, NO_LABEL, UNCLASSED
 F = fo.ViewField
 BROKEN, FIXED, WRONG_TO_WRONG = ("broken", "class_flip"), ("fixed",), "wrong_to_wrong"
 APART = (WRONG_TO_WRONG, *UNCLASSED)  # reported apart from fixed and broken
+CHARTED = {
+    "classification": ("fixed", "broken", WRONG_TO_WRONG),
+    "detections": ("fixed", "broken", "class_flip", "new_fp", "removed_fp"),
+}
+"""The categories a per-class chart shows, by kind of comparison: classifications have no false positives."""
 
 
 def comparisons(samples: fo.core.collections.SampleCollection) -> list[dict]:
@@ -30,7 +35,8 @@ def comparisons(samples: fo.core.collections.SampleCollection) -> list[dict]:
 def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> dict:
     """Counts per category overall and per class for ``samples`` (any view) of the comparison ``params``."""
     key, gt = params["key"], params["gt_field"]
-    if samples._root_dataset.get_field(gt).document_type is fo.Classification:
+    classification = _is_classification(samples, gt)
+    if classification:
         sources = [([], {"label": f"${gt}.label", "category": f"${key}"}, CLS_CATEGORIES)]
     else:
         sources = [
@@ -55,7 +61,19 @@ def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> di
                 counts = per_class.setdefault(label if label is not None else NO_LABEL, {})
                 counts[category] = counts.get(category, 0) + row["n"]
     regressed = samples.count_values(F(f"{key}_score") > 0).get(True, 0)
-    return {"samples": len(samples), "regressed_samples": regressed, "overall": overall, "per_class": per_class}
+    kind = "classification" if classification else "detections"
+    return {
+        "kind": kind,
+        "samples": len(samples),
+        "regressed_samples": regressed,
+        "overall": overall,
+        "per_class": per_class,
+    }
+
+
+def charted(summary: dict) -> tuple[str, ...]:
+    """The categories a per-class chart of ``summary`` shows (see ``CHARTED``)."""
+    return CHARTED[summary.get("kind", "detections")]
 
 
 def summary_for(samples: fo.core.collections.SampleCollection, comparison: dict) -> dict:
@@ -118,10 +136,14 @@ def objects_view(
 ) -> fo.DatasetView:
     """The samples (and, for detections, only the objects) of class ``label`` in ``category``."""
     key, gt = comparison["key"], comparison["gt_field"]
-    if samples._root_dataset.get_field(gt).document_type is fo.Classification:
+    if _is_classification(samples, gt):
         return samples.match(_labelled(F(f"{gt}.label"), label) & (F(key) == category))
     field = {"new_fp": comparison["candidate_field"], "removed_fp": comparison["baseline_field"]}.get(category, gt)
     return samples.filter_labels(field, _labelled(F("label"), label) & (F(key) == category))
+
+
+def _is_classification(samples: fo.core.collections.SampleCollection, gt_field: str) -> bool:
+    return samples._root_dataset.get_field(gt_field).document_type is fo.Classification
 
 
 def _labelled(path: fo.ViewExpression, label: str) -> fo.ViewExpression:
