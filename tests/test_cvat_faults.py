@@ -11,6 +11,7 @@ import fiftyone.operators as foo
 from fiftyone.operators.executor import ExecutionError
 
 from harness import processes
+from harness.cvat_fixtures import configure
 from testing import data
 from testing.cvat_annotator import Annotator
 
@@ -27,13 +28,6 @@ def load(samples, **options):
 
 def status(samples, **options):
     return foo.get_operator(f"{PLUGIN}/cvat_status")(samples, **options)
-
-
-def configure(double, monkeypatch):
-    """``double`` as the CVAT server of the FIFTYONE_CVAT_* variables, logged in as its owner."""
-    owner = double.owner
-    for key, value in {"URL": double.url, "USERNAME": owner.username, "PASSWORD": owner.password}.items():
-        monkeypatch.setenv(f"FIFTYONE_CVAT_{key}", value)
 
 
 def snapshot(dataset):

@@ -7,6 +7,7 @@ import requests
 
 import fiftyone.operators as foo
 
+from harness.cvat_fixtures import configure
 from testing.cvat_annotator import Annotator
 
 PLUGIN = "@labelloop/mlops"
@@ -14,13 +15,6 @@ PLUGIN = "@labelloop/mlops"
 
 def run(name, samples, **options):
     return foo.get_operator(f"{PLUGIN}/{name}")(samples, **options)
-
-
-def configure(server, monkeypatch):
-    """``server`` as the CVAT of the FIFTYONE_CVAT_* variables, logged in as its owner."""
-    owner = server.owner
-    for key, value in {"URL": server.url, "USERNAME": owner.username, "PASSWORD": owner.password}.items():
-        monkeypatch.setenv(f"FIFTYONE_CVAT_{key}", value)
 
 
 def person(server, username="user2", verify=True):

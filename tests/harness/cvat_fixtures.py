@@ -53,7 +53,7 @@ def cvat_tls_server(request):
         server.cleanup()
 
 
-def _configure(server, monkeypatch):
+def configure(server, monkeypatch):
     """``server`` as the configured CVAT: FIFTYONE_CVAT_URL/USERNAME/PASSWORD name its owner account, and
     ``fo.annotation_config`` (which read those variables when FiftyOne was imported) is patched to match."""
     import fiftyone as fo
@@ -69,10 +69,10 @@ def _configure(server, monkeypatch):
 @pytest.fixture
 def cvat_env(cvat_server, monkeypatch):
     """``cvat_server`` (double, then real) as the configured CVAT server."""
-    return _configure(cvat_server, monkeypatch)
+    return configure(cvat_server, monkeypatch)
 
 
 @pytest.fixture
 def cvat_double_env(cvat_double, monkeypatch):
     """The double as the configured CVAT server."""
-    return _configure(cvat_double, monkeypatch)
+    return configure(cvat_double, monkeypatch)
