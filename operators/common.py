@@ -14,6 +14,9 @@ from typing import NamedTuple
 import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators import types
+from fiftyone.operators.executor import ExecutionOptions
+
+from .progress import LARGE_VIEW, progress_bar, progress_reporter, streamed  # noqa: F401 (the operators' progress)
 
 PLUGIN = "@labelloop/mlops"
 PANELS = ("labelloop_overview", "labelloop_regression")
@@ -31,6 +34,7 @@ def operator_config(name, label, description, icon="/assets/icon.svg"):
         allow_immediate_execution=True,
         allow_delegated_execution=True,
         default_choice_to_delegated=False,
+        execute_as_generator=True,  # see progress.streamed
     )
 
 
@@ -51,6 +55,14 @@ class LabelLoopOperator(foo.Operator):
     targets_view = True
     """Whether the form reads ``ctx.target_view()``: FiftyOne then offers the App's target choice (whole dataset,
     current view, selected samples) at the top of the form."""
+    long_running = False
+    """Whether the work grows with the samples (a model, embeddings, a comparison): on a view of ``LARGE_VIEW``
+    samples or more the form then says so and chooses scheduling (delegated execution) by default."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "execute" in cls.__dict__:
+            cls.execute = streamed(cls.execute)  # progress in the App as the work goes on
 
     @property
     def config(self):
@@ -67,8 +79,18 @@ class LabelLoopOperator(foo.Operator):
         inputs = types.Object()
         view = ctx.target_view() if self.targets_view else None
         well_typed = check_types(inputs, ctx.params, self.param_types)
+        if self._large(view):
+            inputs.view("large_view", types.Notice(label=large_view_notice(len(view))))
         self.form(ctx, inputs, view, well_typed)
+        warnings_first(inputs)
         return types.Property(inputs, view=types.View(label=self.title))
+
+    def resolve_execution_options(self, ctx):
+        large = self._large(ctx.target_view() if self.targets_view else None)
+        return ExecutionOptions(allow_delegated_execution=True, default_choice_to_delegated=large)
+
+    def _large(self, view) -> bool:
+        return self.long_running and view is not None and len(view) >= LARGE_VIEW
 
     def form(self, ctx, inputs, view, well_typed) -> None:
         """Adds the operator's inputs, and what blocks a run as warnings (``block``), to ``inputs``.
@@ -83,6 +105,15 @@ class DatasetOperator(LabelLoopOperator):
     ``ctx.dataset`` (``view`` is None), and the App offers no target choice."""
 
     targets_view = False
+
+
+def large_view_notice(count: int) -> str:
+    """What the form of a long operation on ``count`` samples says about scheduling it."""
+    return (
+        f"{count:,} samples: this can take minutes, with the App waiting. Schedule runs it in the background on a "
+        "delegated worker (`fiftyone delegated launch`; open-source FiftyOne also needs "
+        "FIFTYONE_ALLOW_LEGACY_ORCHESTRATORS=true where the App runs)."
+    )
 
 
 def choice(inputs, name, values, default, label, description=None, required=False):
@@ -110,6 +141,13 @@ def warn(inputs, message, name="replaces"):
     """Shows ``message`` (when there is one) as a warning that does not block execution, e.g. what a run replaces."""
     if message:
         inputs.view(name, types.Warning(label=message))
+
+
+def warnings_first(inputs: types.Object) -> None:
+    """Moves the form's warnings above its inputs, in their order: a warning that blocks Execute must be in view
+    when the form opens, not below the fold of a long form."""
+    warning = {name: isinstance(prop.view, types.Warning) for name, prop in inputs.properties.items()}
+    inputs.properties = dict(sorted(inputs.properties.items(), key=lambda item: not warning[item[0]]))
 
 
 def block_all(inputs, messages):
@@ -160,11 +198,6 @@ def check_types(inputs, params, declared):
     return not wrong
 
 
-def progress_reporter(ctx):
-    """A ``progress(fraction, label)`` callback for ``core`` that reports through the operator context."""
-    return lambda fraction, label: ctx.set_progress(progress=fraction, label=label)
-
-
 def run_output(ctx, title, numbers, floats=(), strings=(("run_key", "Run"),), lists=()):
     """The output view of a run: ``(name, label)`` string, integer, float and list results, each only when the
     result (``ctx.results``) has a value for it: the App shows "No value provided" rows and empty headings else."""
@@ -207,15 +240,6 @@ def _panels(space):
     """The panels of an App ``fo.Space`` (None: none), in its nested spaces too."""
     for child in getattr(space, "children", None) or []:
         yield from _panels(child) if isinstance(child, fo.Space) else [child]
-
-
-def progress_bar(ctx, what="samples"):
-    """FiftyOne's ``progress`` argument for ``core``: a terminal bar that also reports to the App or the worker."""
-
-    def report(bar):
-        ctx.set_progress(progress=bar.progress, label=f"{bar.iteration} / {bar.total} {what}")
-
-    return fo.report_progress(report, dt=0.5)
 
 
 def user(ctx):

@@ -22,6 +22,7 @@ class CompareModels(common.LabelLoopOperator):
     """
 
     name = "compare_models"
+    long_running = True
     label = "Compare models"
     description = "What a candidate fixed and broke relative to a baseline"
     param_types = PARAM_TYPES

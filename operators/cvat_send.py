@@ -32,6 +32,7 @@ class SendToCVAT(common.LabelLoopOperator):
     """
 
     name = "send_to_cvat"
+    long_running = True
     label = "Send to CVAT"
     description = "Send flagged samples to CVAT, pre-populated with predictions"
     param_types = PARAM_TYPES

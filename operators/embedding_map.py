@@ -17,6 +17,7 @@ class ComputeEmbeddingMap(common.LabelLoopOperator):
     """
 
     name = "compute_embedding_map"
+    long_running = True
     label = "Compute embedding map"
     description = "UMAP, t-SNE or PCA of an embeddings field"
     param_types = PARAM_TYPES

@@ -31,6 +31,7 @@ class Prelabel(common.LabelLoopOperator):
     """
 
     name = "prelabel"
+    long_running = True
     label = "Pre-label with a model"
     description = "Apply a zoo or Hugging Face model and write its labels"
     param_types = PARAM_TYPES

@@ -18,6 +18,8 @@ class _FromEmbeddings(common.LabelLoopOperator):
     """What both operators share: their params, the embeddings source at the top of the form (an embeddings field,
     or a model that writes it first) and the SDK entry point."""
 
+    long_running = True
+
     def form(self, ctx, inputs, view, well_typed):
         add_embeddings_inputs(ctx, inputs, view)
         self.settings_form(ctx, inputs, view, well_typed)

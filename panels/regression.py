@@ -5,6 +5,7 @@ keeps panel state in its workspace, and a workspace change makes it reload the p
 (FiftyOne 1.22). The hooks of the App's changes therefore only let ``render`` run again.
 """
 
+import base64
 import math
 import os
 
@@ -12,7 +13,7 @@ import fiftyone.operators as foo
 from fiftyone.operators import types
 
 from ..core.regression import compare as regression
-from ..core.regression import defaults, report
+from ..core.regression import defaults, metrics, report
 from ..operators.common import user
 
 REGRESSION_TAG = "regression"
@@ -73,6 +74,15 @@ class RegressionPanel(foo.Panel):
             return
         ctx.ops.set_view(view=report.objects_view(ctx.view, comparison, label, category))
 
+    def on_click_transition(self, ctx):
+        """Shows the samples of the clicked cell of the transition matrix (baseline class -> candidate class)."""
+        event, comparison = _event(ctx), shown_comparison(ctx)
+        summary = report.summary_for(ctx.view, comparison) if comparison else {}
+        classes = transition_classes(summary)
+        baseline, candidate = (_class_named(event.get(axis), classes) for axis in ("y", "x"))
+        if baseline is not None and candidate is not None:
+            ctx.ops.set_view(view=report.transition_view(ctx.view, comparison, baseline, candidate))
+
     def on_open_row(self, ctx):
         """Opens the clicked sample with the ground truth and both prediction fields visible."""
         comparison, index = shown_comparison(ctx), _event(ctx).get("row")
@@ -122,9 +132,11 @@ class RegressionPanel(foo.Panel):
         self._pick(ctx, (_event(ctx).get("result") or {}).get("run_key"))
 
     def on_export(self, ctx):
-        path = report.export_report(ctx.view, shown_comparison(ctx))
-        ctx.panel.set_state("exported", path)
-        ctx.ops.notify(f"Report written to {path}", variant="success")
+        """Has the browser download the report of the shown comparison for the App's view (Markdown and JSON)."""
+        files = report.export_files(ctx.view, shown_comparison(ctx))
+        for name, media_type, text in files:
+            ctx.ops.browser_download(url=data_url(text, media_type), filename=name)
+        ctx.ops.notify(f"Report downloaded: {', '.join(name for name, _, _ in files)}", variant="success")
 
     def render(self, ctx):
         """Everything the panel shows, for the App's current view: view changes write no panel state (see the
@@ -139,8 +151,14 @@ class RegressionPanel(foo.Panel):
         _comparison_picker(panel, saved, comparison, self.on_select_comparison)
         summary = report.summary_for(ctx.view, comparison)
         panel.md(headline(comparison, summary), name="headline")
+        numbers = metrics.model_metrics(summary)
+        _metrics_table(panel, numbers["overall"], summary.get("kind"))
         plot = {"data": bar_traces(summary), "layout": BAR_LAYOUT, "config": {"displayModeBar": False}}
         panel.plot("per_class", on_click=self.on_click_bar, **plot)
+        _per_class_table(panel, numbers["per_class"])
+        if summary.get("transitions"):
+            plot = {"data": [transition_trace(summary)], "layout": MATRIX_LAYOUT, "config": {"displayModeBar": False}}
+            panel.plot("transitions", on_click=self.on_click_transition, **plot)
         page, last = shown_page(ctx, summary), pages(summary) - 1
         self._add_rows(panel, ctx, comparison, page, last)
         buttons = panel.h_stack("actions", gap=1)
@@ -180,6 +198,103 @@ BAR_LAYOUT = {
     "bargroupgap": 0.05,
     "xaxis": {"type": "category", "title": {"text": "class"}},
 }
+
+
+MATRIX_LAYOUT = {
+    "title": {"text": "Baseline class -> candidate class (samples; click a cell to see them)"},
+    "height": 380,
+    "margin": {"t": 40, "b": 50, "l": 70, "r": 10},
+    "xaxis": {"type": "category", "title": {"text": "candidate"}},
+    "yaxis": {"type": "category", "title": {"text": "baseline"}, "autorange": "reversed"},
+}
+MODEL_ROWS = {
+    "classification": (("accuracy", "Accuracy"), ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1")),
+    "detections": (
+        ("precision", "Precision"),
+        ("recall", "Recall"),
+        ("f1", "F1"),
+        ("tp", "True positives"),
+        ("fp", "False positives"),
+        ("fn", "False negatives"),
+    ),
+}
+"""The rows of the models table by kind of comparison (FiftyOne's ``metrics()`` names; micro averages)."""
+
+
+def _metrics_table(panel, overall: dict, kind: str | None) -> None:
+    """Both models' numbers and the change, as FiftyOne's evaluation gives them, for the view."""
+    table = types.TableView()
+    for key, label in (
+        ("metric", "Metric"),
+        ("baseline", "Baseline"),
+        ("candidate", "Candidate"),
+        ("change", "Change"),
+    ):
+        table.add_column(key, label=label)
+    rows = [
+        _metric_row(label, overall["baseline"][key], overall["candidate"][key])
+        for key, label in MODEL_ROWS[kind or "detections"]
+    ]
+    panel.list("models", types.Object(), view=table, default=rows, label="Models (FiftyOne's evaluation numbers)")
+
+
+def _per_class_table(panel, per_class: dict) -> None:
+    """Per class: support, and each model's precision, recall and F1 with the change of F1."""
+    table = types.TableView()
+    columns = (("class", "Class"), ("support", "Support"), ("precision", "Precision"), ("recall", "Recall"))
+    for key, label in (*columns, ("f1", "F1"), ("change", "F1 change")):
+        table.add_column(key, label=label)
+    rows = []
+    for label, models in sorted(per_class.items()):
+        base, cand = models["baseline"], models["candidate"]
+        row = {"class": label, "support": str(base["support"]), "change": _change(base["f1"], cand["f1"])}
+        row.update({k: f"{_number(base[k])} -> {_number(cand[k])}" for k in ("precision", "recall", "f1")})
+        rows.append(row)
+    panel.list("classes", types.Object(), view=table, default=rows, label="Per class (baseline -> candidate)")
+
+
+def _metric_row(label: str, base: float, cand: float) -> dict:
+    return {"metric": label, "baseline": _number(base), "candidate": _number(cand), "change": _change(base, cand)}
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def _change(base: float, cand: float) -> str:
+    return f"{cand - base:+d}" if isinstance(base, int) else f"{cand - base:+.3f}"
+
+
+def transition_classes(summary: dict) -> list[str]:
+    """The classes of a classification comparison's transition matrix, in order."""
+    transitions = summary.get("transitions", {})
+    return sorted(set(transitions) | {c for row in transitions.values() for c in row})
+
+
+def transition_trace(summary: dict) -> dict:
+    """The heatmap of how many samples went from each baseline class to each candidate class."""
+    classes, transitions = transition_classes(summary), summary["transitions"]
+    z = [[transitions.get(b, {}).get(c, 0) for c in classes] for b in classes]
+    return {"type": "heatmap", "x": classes, "y": classes, "z": z, "colorscale": "Blues", "texttemplate": "%{z}"}
+
+
+def _class_named(value, classes: list[str]) -> str | None:
+    """The class a clicked axis value stands for: plotly may give a class name that looks like a number as one."""
+    if value is None:
+        return None
+    return str(value) if str(value) in classes else next((c for c in classes if _same_number(c, value)), None)
+
+
+def _same_number(name: str, value) -> bool:
+    try:
+        return float(name) == float(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def data_url(text: str, media_type: str) -> str:
+    """``text`` as a data URL the browser downloads as it is (no file is written on the server)."""
+    return f"data:{media_type};charset=utf-8;base64,{base64.b64encode(text.encode()).decode()}"
 
 
 def bar_traces(summary):

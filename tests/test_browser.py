@@ -38,6 +38,7 @@ def test_operator_and_panel_in_the_app(shapes):
         page.get_by_text("LabelLoop: Dataset info").first.click()
         page.get_by_role("button", name="Execute").click()
         page.get_by_text("Samples in the target view").wait_for()
+        browser.close_progress(page)
         output = page.inner_text("body")
         assert str(len(shapes)) in output and "Detections" in output and key in output
         page.get_by_role("button", name="Close").click()

@@ -88,6 +88,7 @@ def test_an_operator_says_what_it_did_and_the_panel_shows_it(compared_digits):
         page.get_by_role("button", name="Execute").click()
         page.get_by_text("Batch tagged 'to_annotate'").wait_for()  # the result stays until the person closes it
         page.get_by_text("Tagged 50 samples 'to_annotate' to annotate next").wait_for()  # and a notification
+        browser.close_progress(page)
         output = page.get_by_role("dialog").inner_text()
         assert "Samples tagged" in output and "50" in output and "No value provided" not in output
         page.get_by_role("button", name="Close").click()
@@ -236,3 +237,83 @@ def in_viewport(locator):
     """Whether all of ``locator``'s first element is inside the page's viewport (unscrolled, unclipped)."""
     box, size = locator.first.bounding_box(), locator.page.viewport_size
     return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= size["height"]
+
+
+@pytest.fixture
+def all_digits(digits_dir):
+    """All 1,797 digits, in a dataset of their own: a view large enough to take a while."""
+    from testing import data
+
+    dataset = data.build_digits(f"all-digits-{os.getpid()}", digits_dir)
+    yield dataset
+    dataset.delete()
+
+
+def test_a_long_run_shows_done_total_and_time_left_as_it_goes(all_digits, tiny_models):
+    with browser.app_page(all_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_operator(page, "Pre-label with a model")
+        page.get_by_text("1,797 samples: this can take minutes").wait_for()
+        model = page.get_by_text("Model", exact=True).locator("xpath=following::input[1]")
+        model.fill(str(tiny_models["classification"]))
+        model.press("Tab")
+        assert execution_choice(page) == "Schedule"  # offered first on a large view
+        choose_execution(page, "Execute")
+        page.get_by_role("button", name="Execute").click()
+        running = page.get_by_text(re.compile(r"^\d+ / 1797 samples, about \d+ (s|min)"))
+        running.wait_for()
+        done = int(running.inner_text().split(" / ")[0])
+        assert 0 < done < 1797
+        page.get_by_text("Pre-labelling finished").wait_for()  # the result comes at the end, as before
+        assert "1797" in page.get_by_role("dialog").inner_text()
+        page.get_by_text("predictions", exact=True).wait_for()  # the App reloaded the dataset: the new field shows
+    all_digits.reload()
+    assert all_digits.count("predictions") == 1797
+
+
+def execution_choice(page):
+    """The label of the form's main execution button ("Execute", "Schedule")."""
+    return page.get_by_role("group", name="split button").get_by_role("button").first.inner_text().strip()
+
+
+def choose_execution(page, choice):
+    """Picks ``choice`` ("Execute" or "Schedule") in the menu beside the form's execution button."""
+    page.get_by_role("group", name="split button").locator('[aria-haspopup="menu"]').click()
+    page.get_by_role("menuitem").filter(has_text=choice).first.click()
+    page.get_by_role("button", name=choice, exact=True).wait_for()
+
+
+def test_the_panel_shows_both_models_and_a_transition_opens_its_samples(compared_digits):
+    from core.regression import metrics, report
+
+    comparison = report.comparisons(compared_digits)[0]
+    summary = report.summary_for(compared_digits, comparison)
+    accuracy = compared_digits.evaluate_classifications("baseline", "ground_truth").metrics()["accuracy"]
+    assert metrics.model_metrics(summary)["overall"]["baseline"]["accuracy"] == pytest.approx(accuracy)
+    base, cand = next((b, c) for b, row in summary["transitions"].items() for c in row if b != c)
+    expected = len(report.transition_view(compared_digits, comparison, base, cand))
+    with browser.app_page(compared_digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_panel(page, "Model regression", "Models (FiftyOne's evaluation numbers)")
+        row = page.get_by_role("row").filter(has_text="Accuracy").first
+        assert f"{accuracy:.3f}" in row.inner_text()  # the number FiftyOne's evaluation gives
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Export report").click()
+        assert download.value.suggested_filename == f"{compared_digits.name}-compare.md"
+        click_cell(page, base, cand)
+        page.get_by_text(grid_count(expected)).wait_for()
+
+
+def click_cell(page, baseline, candidate):
+    """Clicks the transition matrix's cell of ``baseline`` (row) and ``candidate`` (column) with the mouse."""
+    point = page.evaluate(
+        """([y, x]) => {
+            const plot = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.data[0].type === 'heatmap');
+            plot.scrollIntoView();
+            const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
+            const box = plot.querySelector('.nsewdrag').getBoundingClientRect();
+            return {x: box.left + xa.l2p(xa.d2l(x)), y: box.top + ya.l2p(ya.d2l(y))};
+        }""",
+        [baseline, candidate],
+    )
+    page.mouse.click(point["x"], point["y"])

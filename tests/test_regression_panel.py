@@ -1,7 +1,7 @@
 """compare_models and the Model regression panel, driven through the operator machinery as the App does."""
 
+import base64
 import json
-import os
 
 import pytest
 
@@ -96,10 +96,10 @@ def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):
     assert prompt["operator_uri"].endswith("send_to_cvat") and prompt["params"]["regressed_in"] == "compare"
     regressed = cvat_selection.apply(compared, cvat_selection.Selection(regressed_in="compare"))
     assert set(regressed.values("id")) == set(compared.match(fo.ViewField("compare_score") > 0).values("id"))
-    monkeypatch.setenv("LABELLOOP_REPORTS_DIR", str(tmp_path))
-    exported = state_of(ops.run_panel(PANEL, compared, "on_export"))["exported"]
-    assert os.path.isfile(exported) and os.path.isfile(exported.replace(".md", ".json"))
-    assert exported.startswith(str(tmp_path))  # read when exporting, not when the module was imported
+    downloads = ops.run_panel(PANEL, compared, "on_export")["browser_download"]
+    assert [d["filename"] for d in downloads] == [f"{compared.name}-compare.md", f"{compared.name}-compare.json"]
+    text = base64.b64decode(downloads[0]["url"].split("base64,", 1)[1]).decode()
+    assert f"Scope: {len(compared)} of {len(compared)} samples of dataset '{compared.name}'" in text
 
 
 def test_compare_models_operator_defaults_and_bad_input(digits, tiny_models, prelabel_op, tmp_path):

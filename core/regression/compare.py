@@ -50,6 +50,8 @@ GT_CATEGORIES = (
 FP_CATEGORIES = ("new_fp", "removed_fp", "unchanged_fp")
 CLS_CATEGORIES = ("fixed", "broken", "wrong_to_wrong", "confidence_change", "unchanged", "no_ground_truth")
 UNCLASSED = ("no_ground_truth",)  # counted overall only: such samples have no class
+BASELINE_FP = {"unchanged_fp": "baseline_unchanged_fp"}
+"""The baseline's false-positive categories as counted (the candidate's ``unchanged_fp`` keeps its name)."""
 NO_LABEL = "(no label)"
 HARM, GAIN = ("broken", "class_flip", "new_fp"), ("fixed", "removed_fp")
 SAMPLE_COUNTS = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", "localisation_change", "confidence_change")
@@ -193,15 +195,28 @@ class Totals:
     def __init__(self):
         self.overall = Counter()
         self.per_class = defaultdict(Counter)
+        self.transitions = defaultdict(Counter)
         self.samples = 0
         self.regressed_samples = 0
+
+    def add_predictions(self, truth, base, cand) -> None:
+        """Counts, over samples with ground truth, each model's predicted and correctly predicted classes and the
+        baseline -> candidate transitions (classifications; None: ``NO_LABEL``)."""
+        for t, b, c in zip(truth, base, cand, strict=True):
+            if t is None:
+                continue
+            for model, label in (("baseline", b), ("candidate", c)):
+                if label is not None:
+                    self.per_class[label][f"{model}_predicted"] += 1
+                    self.per_class[label][f"{model}_correct"] += label == t
+            self.transitions[_named(b)][_named(c)] += 1
 
     def add(self, category: str, label: str | None, n: int = 1) -> None:
         """Counts ``n`` objects (or samples) of class ``label`` (None: ``NO_LABEL``) in ``category``; an
         ``UNCLASSED`` category only overall."""
         self.overall[category] += n
         if category not in UNCLASSED:
-            self.per_class[NO_LABEL if label is None else label][category] += n
+            self.per_class[_named(label)][category] += n
 
     def summary(self, kind: str) -> dict:
         """The counts as plain dicts, as saved with the run; ``kind``: detections or classification."""
@@ -211,7 +226,16 @@ class Totals:
             "regressed_samples": self.regressed_samples,
             "overall": {k: int(v) for k, v in self.overall.items()},
             "per_class": {label: {k: int(v) for k, v in c.items()} for label, c in sorted(self.per_class.items())},
+            **({"transitions": _plain(self.transitions)} if kind == "classification" else {}),
         }
+
+
+def _named(label: str | None) -> str:
+    return NO_LABEL if label is None else label
+
+
+def _plain(nested: dict) -> dict:
+    return {a: {b: int(n) for b, n in sorted(row.items())} for a, row in sorted(nested.items())}
 
 
 def _detections_chunk(chunk, request, totals):
@@ -309,8 +333,8 @@ def _count_sample(totals, gt, base, cand, categories):
         if category != "tp":
             totals.add(category, label)
     for label, category in zip(base.labels, categories["baseline"], strict=True):
-        if category == "removed_fp":
-            totals.add(category, label)
+        if category in ("removed_fp", "unchanged_fp"):
+            totals.add(BASELINE_FP.get(category, category), label)
 
 
 def _classifications_chunk(chunk, request, totals):
@@ -324,6 +348,7 @@ def _classifications_chunk(chunk, request, totals):
     totals.regressed_samples += int((score > 0).sum())
     for label, category in zip(truth, categories, strict=True):
         totals.add(category, label)
+    totals.add_predictions(truth, base, cand)
     key = request.key
     updates = [
         {key: c, f"{key}_score": int(v), **{f"{key}_{n}": int(c == n) for n in ("fixed", "broken", "wrong_to_wrong")}}

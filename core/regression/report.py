@@ -6,12 +6,11 @@ samples (a run).
 another label (``wrong_to_wrong``) only when asked, and samples without ground truth (``no_ground_truth``) never."""
 
 import json
-import os
 
 import fiftyone as fo
 
 from ..store import runs
-from .compare import CLS_CATEGORIES, GT_CATEGORIES, KIND, NO_LABEL, UNCLASSED
+from .compare import BASELINE_FP, CLS_CATEGORIES, GT_CATEGORIES, KIND, NO_LABEL, UNCLASSED, Totals
 
 F = fo.ViewField
 BROKEN, FIXED, WRONG_TO_WRONG = ("broken", "class_flip"), ("fixed",), "wrong_to_wrong"
@@ -33,42 +32,62 @@ def comparisons(samples: fo.core.collections.SampleCollection) -> list[dict]:
 
 
 def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> dict:
-    """Counts per category overall and per class for ``samples`` (any view) of the comparison ``params``."""
+    """Counts per category overall and per class for ``samples`` (any view) of the comparison ``params``, as
+    ``compare.Totals.summary`` saves them for the whole dataset."""
     key, gt = params["key"], params["gt_field"]
     classification = _is_classification(samples, gt)
     if classification:
-        sources = [([], {"label": f"${gt}.label", "category": f"${key}"}, CLS_CATEGORIES)]
+        sources = [([], {"label": f"${gt}.label", "category": f"${key}"}, CLS_CATEGORIES, {})]
     else:
         sources = [
             (
                 [{"$unwind": f"${field}.detections"}],
                 {"label": f"${field}.detections.label", "category": f"${field}.detections.{key}"},
                 counted,
+                renamed,
             )
-            for field, counted in (
-                (gt, GT_CATEGORIES),
-                (params["candidate_field"], ("new_fp", "unchanged_fp")),
-                (params["baseline_field"], ("removed_fp",)),
+            for field, counted, renamed in (
+                (gt, GT_CATEGORIES, {}),
+                (params["candidate_field"], ("new_fp", "unchanged_fp"), {}),
+                (params["baseline_field"], ("removed_fp", "unchanged_fp"), BASELINE_FP),
             )
         ]
     overall, per_class = {}, {}
-    for unwind, group_id, counted in sources:
+    for unwind, group_id, counted, renamed in sources:
         for row in _group(samples, unwind, group_id):
             category, label = row["_id"].get("category"), row["_id"].get("label")
-            if category in counted:
-                overall[category] = overall.get(category, 0) + row["n"]
-            if category in counted and category not in UNCLASSED:
+            if category not in counted:
+                continue
+            category = renamed.get(category, category)
+            overall[category] = overall.get(category, 0) + row["n"]
+            if category not in UNCLASSED:
                 counts = per_class.setdefault(label if label is not None else NO_LABEL, {})
                 counts[category] = counts.get(category, 0) + row["n"]
     regressed = samples.count_values(F(f"{key}_score") > 0).get(True, 0)
-    kind = "classification" if classification else "detections"
-    return {
-        "kind": kind,
+    summary = {
+        "kind": "classification" if classification else "detections",
         "samples": len(samples),
         "regressed_samples": regressed,
         "overall": overall,
         "per_class": per_class,
     }
+    if classification:
+        _add_predictions(samples, params, summary)
+    return summary
+
+
+def _add_predictions(samples, params, summary) -> None:
+    """Adds what ``compare.Totals.add_predictions`` counts: each model's predicted classes and the transitions."""
+    labels = {role: f"${params[f'{role}_field']}.label" for role in ("gt", "baseline", "candidate")}
+    totals = Totals()
+    for row in _group(samples, [], labels):
+        ids = row["_id"]
+        truth, base, cand = ([ids.get(role)] * row["n"] for role in ("gt", "baseline", "candidate"))
+        totals.add_predictions(truth, base, cand)
+    predicted = totals.summary("classification")
+    for label, counts in predicted["per_class"].items():
+        summary["per_class"].setdefault(label, {}).update(counts)
+    summary["transitions"] = predicted["transitions"]
 
 
 def charted(summary: dict) -> tuple[str, ...]:
@@ -142,6 +161,16 @@ def objects_view(
     return samples.filter_labels(field, _labelled(F("label"), label) & (F(key) == category))
 
 
+def transition_view(
+    samples: fo.core.collections.SampleCollection, comparison: dict, baseline: str, candidate: str
+) -> fo.DatasetView:
+    """The samples with ground truth whose baseline predicted ``baseline`` and candidate ``candidate`` (class
+    names; ``NO_LABEL``: no label), as counted in a classification comparison's transitions."""
+    base, cand = (F(f"{comparison[f'{role}_field']}.label") for role in ("baseline", "candidate"))
+    judged = F(f"{comparison['gt_field']}.label").exists()
+    return samples.match(judged & _labelled(base, baseline) & _labelled(cand, candidate))
+
+
 def _is_classification(samples: fo.core.collections.SampleCollection, gt_field: str) -> bool:
     return samples._root_dataset.get_field(gt_field).document_type is fo.Classification
 
@@ -207,23 +236,16 @@ def markdown(report_data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def reports_dir() -> str:
-    """Where exported reports go: ``LABELLOOP_REPORTS_DIR``, else ``~/.fiftyone/labelloop/reports``."""
-    return os.environ.get("LABELLOOP_REPORTS_DIR") or os.path.expanduser("~/.fiftyone/labelloop/reports")
-
-
-def export_report(samples: fo.core.collections.SampleCollection, comparison: dict, directory: str | None = None) -> str:
-    """Writes the Markdown and JSON reports of ``comparison`` for ``samples``; returns the Markdown path."""
-    directory = directory or reports_dir()
-    os.makedirs(directory, exist_ok=True)
+def export_files(samples: fo.core.collections.SampleCollection, comparison: dict) -> list[tuple[str, str, str]]:
+    """The report of ``comparison`` for ``samples`` (the App's view) as ``(file name, media type, text)``: Markdown
+    and JSON, each saying which samples it covers."""
+    dataset = samples._root_dataset
     summary = summarize(samples, comparison)
     data = report(summary, comparison, [], top_regressions(samples, comparison["key"], limit=50))
-    stem = os.path.join(directory, f"{samples._root_dataset.name}-{comparison['key']}")
-    with open(stem + ".json", "w") as f:
-        json.dump(data, f, indent=2, default=str)
-    with open(stem + ".md", "w") as f:
-        f.write(markdown(data))
-    return stem + ".md"
+    data["scope"] = f"{summary['samples']} of {len(dataset)} samples of dataset '{dataset.name}' (the view shown)"
+    stem = f"{dataset.name}-{comparison['key']}"
+    text = markdown(data).replace("\n", f"\n\nScope: {data['scope']}.\n", 1)
+    return [(f"{stem}.md", "text/markdown", text), (f"{stem}.json", "application/json", json.dumps(data, default=str))]
 
 
 def _group(samples, unwind, group_id):

@@ -55,3 +55,12 @@ def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def close_progress(page):
+    """Closes the App's progress dialog of a finished operation, which covers its result, as a person does (its
+    Done button; nothing when the operation reported no progress)."""
+    done = page.get_by_role("button", name="Done", exact=True)
+    if done.count():
+        done.first.click()
+        done.first.wait_for(state="hidden")
