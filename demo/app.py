@@ -19,19 +19,21 @@ def main():
     args = parser.parse_args()
     if not fo.dataset_exists(args.dataset):
         raise SystemExit(f"No dataset '{args.dataset}': run `make demo` first.")
-    spaces = fo.Space(
-        children=[
-            fo.Panel(type="Samples", pinned=True),
-            fo.Panel(type="labelloop_regression"),
-            fo.Panel(type="labelloop_overview"),
-        ],
-        orientation="horizontal",
-    )
     session = fo.launch_app(
-        fo.load_dataset(args.dataset), spaces=spaces, port=args.port, address=args.address, auto=False
+        fo.load_dataset(args.dataset), spaces=layout(), port=args.port, address=args.address, auto=False
     )
     print(f"App: http://{args.address}:{args.port} (Ctrl-C to stop)")
     session.wait(-1)
+
+
+def layout() -> fo.Space:
+    """The samples grid on the left; on the right, the Model regression and LabelLoop panels as tabs of a space of
+    their own (tab bars: a person closes them or adds another panel with "+"), wide enough for their tables."""
+    regression = fo.Panel(type="labelloop_regression")
+    panels = fo.Space(children=[regression, fo.Panel(type="labelloop_overview")], active_child=regression.component_id)
+    samples = fo.Panel(type="Samples", pinned=True)
+    grid = fo.Space(children=[samples], active_child=samples.component_id)
+    return fo.Space(children=[grid, panels], orientation="horizontal", sizes=[0.4, 0.6])
 
 
 if __name__ == "__main__":

@@ -53,8 +53,15 @@ def run_rows(records):
     return [_run_row(record) for record in records]
 
 
+def counts_cell(counts: dict) -> str:
+    """A run's counts as one short line ("written=120, labels=240"): its numbers and words, with the numbers of a
+    nested ``overall`` dict (a comparison's); per-class and other nested tables stay in the run's record."""
+    flat = {**{k: v for k, v in counts.items() if not isinstance(v, dict | list)}, **counts.get("overall", {})}
+    return ", ".join(f"{k}={v}" for k, v in flat.items())
+
+
 def _run_row(run):
-    counts = ", ".join(f"{k}={v}" for k, v in (run["counts"] or {}).items())
+    counts = counts_cell(run["counts"] or {})
     created = set(run.get("created_fields") or [])
     fields = ", ".join(f"{name} (new)" if name in created else name for name in run["fields"] or [])
     row = {key: run.get(key) for key, _ in RUN_COLUMNS}

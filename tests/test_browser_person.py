@@ -317,3 +317,38 @@ def click_cell(page, baseline, candidate):
         [baseline, candidate],
     )
     page.mouse.click(point["x"], point["y"])
+
+
+@pytest.mark.parametrize("width, height", [(1600, 1000), (1920, 1080)])
+def test_the_make_app_layout_has_tabs_and_nothing_clipped(compared_digits, width, height):
+    from demo import app
+
+    with browser.app_page(compared_digits, width=width, height=height, spaces=app.layout()) as page:
+        browser.dismiss_popups(page)
+        page.get_by_text("Worst-regressed samples").first.wait_for()
+        for tab in ("Model regression", "LabelLoop"):  # tab bars: a person can switch, close, add panels
+            assert page.get_by_text(tab, exact=True).count(), tab
+        for control in (page.get_by_role("button", name="Compare"), page.get_by_role("button", name="Open")):
+            assert horizontally_in_view(control), control
+        page.get_by_text("LabelLoop", exact=True).first.click()
+        page.get_by_text("LabelLoop runs on the dataset").first.wait_for()
+        assert horizontally_in_view(page.get_by_role("columnheader", name="Status").first)
+
+
+def horizontally_in_view(locator):
+    """Whether ``locator``'s first element lies within the page's width (not clipped on the right)."""
+    box = locator.first.bounding_box()
+    return box is not None and 0 <= box["x"] and box["x"] + box["width"] <= locator.page.viewport_size["width"]
+
+
+def test_a_blocking_warning_is_in_view_when_the_form_is_long(digits):
+    with browser.app_page(digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        open_operator(page, "Pre-label with a model")
+        model = page.get_by_text("Model", exact=True).locator("xpath=following::input[1]")
+        model.fill("/no/such/model-folder")
+        model.press("Tab")
+        warning = page.get_by_text("No such model directory").first
+        warning.wait_for()
+        assert in_viewport(warning), "the warning is below the fold"  # it was under 12 inputs
+        assert page.get_by_role("button", name="Execute").is_disabled()

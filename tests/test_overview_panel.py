@@ -36,3 +36,14 @@ def test_view_change_refreshes_the_counts(shapes):
 def _rendered(requests):
     [output] = requests["show_panel_output"]
     return output["output"]["type"]["properties"]
+
+
+def test_a_comparison_run_is_one_short_line_in_the_runs_table(digits):
+    from core.regression import compare as R
+
+    digits.clone_sample_field("ground_truth", "baseline")
+    digits.clone_sample_field("ground_truth", "candidate")
+    R.compare(digits, R.CompareRequest("ground_truth", "baseline", "candidate"))
+    [row] = _rendered(ops.run_panel(NAME, digits, "on_load"))["run_rows"]["default"]
+    assert "{" not in row["counts"] and "per_class" not in row["counts"]  # was a raw dict, rows hundreds of px tall
+    assert row["counts"].startswith(f"kind=classification, samples={len(digits)}, regressed_samples=0")

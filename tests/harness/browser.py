@@ -21,14 +21,15 @@ def chromium_available():
 
 
 @contextlib.contextmanager
-def app_page(dataset, width=1400, height=900):
-    """Yields a playwright page showing ``dataset`` in a freshly launched App server."""
+def app_page(dataset, width=1400, height=900, spaces=None):
+    """Yields a playwright page showing ``dataset`` in a freshly launched App server (in ``spaces``, a
+    ``fo.Space`` layout, when given)."""
     from playwright.sync_api import sync_playwright
 
     import fiftyone as fo
 
     port = _free_port()
-    session = fo.launch_app(dataset, port=port, address="127.0.0.1", remote=True, auto=False)
+    session = fo.launch_app(dataset, spaces=spaces, port=port, address="127.0.0.1", remote=True, auto=False)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
