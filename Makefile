@@ -3,28 +3,38 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+MLSERVER_VENV := .venv-mlserver
+MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export FIFTYONE_PLUGINS_DIR := $(CURDIR)
 export FIFTYONE_DATABASE_VALIDATION := false
 export FIFTYONE_DO_NOT_TRACK := true
 
-.PHONY: demo test app screenshots install chromium clean
+.PHONY: demo test app screenshots install mlserver chromium clean
 
 demo: $(STAMP)
 	$(PY) -m demo
 
-test: $(STAMP) chromium
+test: $(STAMP) $(MLSERVER_STAMP) chromium
 	$(PY) -m pytest
 
 app: $(STAMP)
 	$(PY) -m demo.app $(ARGS)
 
-# The README's screenshots (assets/*.png), taken by the browser tests; `make test` writes them to a temp dir.
+# The README's screenshots (assets/*.png): the demo datasets in the `make app` layout (run `make demo` first).
 screenshots: $(STAMP) chromium
-	LABELLOOP_SCREENSHOTS_DIR=$(CURDIR)/assets $(PY) -m pytest -m browser tests/test_browser.py
+	$(PY) -m demo.screenshots
 
 install: $(STAMP)
+
+# MLServer, the endpoint tests' inference server, in a venv of its own (its pins conflict with FiftyOne's).
+mlserver: $(MLSERVER_STAMP)
+
+$(MLSERVER_STAMP): requirements-mlserver.txt
+	test -x $(MLSERVER_VENV)/bin/python || $(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install -q -r requirements-mlserver.txt
+	touch $@
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,4 +46,4 @@ chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) $(MLSERVER_VENV) .demo .pytest_cache

@@ -4,7 +4,8 @@ Builds synthetic Detections (50,000 samples; --quick: 10,000) with ``synthetic.b
 ``core.regression.compare.compare`` on the whole dataset and the regression panel's first paint, then one
 ``evaluate_detections`` of the baseline, checks that both
 give every sample the same baseline tp/fp/fn, and ends with
-``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=..``. The peak RSS is reset after the build,
+``RESULT diff ratio=<ours/eval> samples=.. ours_s=.. eval_s=.. peak_mb=.. paint_s=.. repaint_s=.. view_paint_s=..``
+(the panel's first paint, again, and on a view of half the samples). The peak RSS is reset after the build,
 so ``peak_mb`` (read right after our run) is the peak of the process during our run, not the build's.
 """
 
@@ -34,6 +35,9 @@ def main():
     ours_s, _ = _setup.timed(lambda: compare(dataset, request, progress=False))
     peak_mb = _setup.peak_rss_mb()
     paint_s, _ = _setup.timed(lambda: run_panel("labelloop_regression", dataset, "on_load"))
+    repaint_s, _ = _setup.timed(lambda: run_panel("labelloop_regression", dataset, "on_load"))
+    half = dataset.skip(count // 2)  # a view: counts and metrics aggregated, not read from the run
+    view_paint_s, _ = _setup.timed(lambda: run_panel("labelloop_regression", half, "on_change_view"))
     eval_s, _ = _setup.timed(
         lambda: dataset.evaluate_detections("baseline", gt_field="ground_truth", eval_key="eval_b", progress=False)
     )
@@ -46,12 +50,15 @@ def main():
     print(f"ours (compare):             {ours_s:8.2f} s  {1000 * ours_s / count:6.2f} ms/sample")
     print(f"one evaluate_detections:    {eval_s:8.2f} s  {1000 * eval_s / count:6.2f} ms/sample")
     print(f"ratio ours / eval:          {ratio:8.3f}")
-    print(f"regression panel on_load:   {paint_s:8.2f} s  (first paint: counts, bars, worst 15 samples)")
+    print(f"regression panel on_load:   {paint_s:8.2f} s  (first paint: counts, metrics, bars, worst 15 samples)")
+    print(f"  again:                    {repaint_s:8.2f} s  (the plugin loaded)")
+    print(f"  on a view of half:        {view_paint_s:8.2f} s  (counts and metrics aggregated for the view)")
     print(f"RSS before ours:            {rss_before:8.0f} MiB")
     print(f"peak RSS during ours:       {peak_mb:8.0f} MiB (+{peak_mb - rss_before:.0f} MiB)")
     print(f"agree: {'yes' if same == count else 'no'} (baseline tp/fp/fn equal on {same}/{count} samples)")
     print(
-        f"RESULT diff ratio={ratio:.3f} samples={count} ours_s={ours_s:.2f} eval_s={eval_s:.2f} peak_mb={peak_mb:.0f}"
+        f"RESULT diff ratio={ratio:.3f} samples={count} ours_s={ours_s:.2f} eval_s={eval_s:.2f} peak_mb={peak_mb:.0f} "
+        f"paint_s={paint_s:.2f} repaint_s={repaint_s:.2f} view_paint_s={view_paint_s:.2f}"
     )
 
 

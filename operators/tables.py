@@ -19,6 +19,14 @@ RUN_COLUMNS = (
     ("fields", "Fields"),
     ("counts", "Counts"),
 )
+PANEL_RUN_COLUMNS = (
+    ("key", "Run"),
+    ("status", "Status"),
+    ("user", "User"),
+    ("started_at", "Started (UTC)"),
+    ("model", "Model"),
+)
+"""The runs table of a panel, which shares the App's width with the grid: the rest is in the run's record."""
 
 
 def table(columns):
@@ -29,13 +37,13 @@ def table(columns):
     return view
 
 
-def add_summary_tables(obj: types.Object, rows: dict | None = None) -> None:
+def add_summary_tables(obj: types.Object, rows: dict | None = None, run_columns=RUN_COLUMNS) -> None:
     """Adds the tables of ``display_rows`` to the ``types.Object`` ``obj``, showing ``rows`` (``display_rows``'
-    result) when given, else the values of the output they are in."""
+    result) when given, else the values of the output they are in; the runs table has ``run_columns``."""
     rows = rows or {}
     for name, label, columns in (
         ("label_field_rows", "Label fields", LABEL_FIELD_COLUMNS),
-        ("run_rows", "LabelLoop runs", RUN_COLUMNS),
+        ("run_rows", "LabelLoop runs", run_columns),
     ):
         obj.list(name, types.Object(), label=label, view=table(columns), default=rows.get(name))
 
@@ -65,4 +73,5 @@ def _run_row(run):
     created = set(run.get("created_fields") or [])
     fields = ", ".join(f"{name} (new)" if name in created else name for name in run["fields"] or [])
     row = {key: run.get(key) for key, _ in RUN_COLUMNS}
-    return {**row, "model": run.get("model") or "", "fields": fields, "counts": counts}
+    started = (run.get("started_at") or "")[:19].replace("T", " ")  # to the second, on one line
+    return {**row, "model": run.get("model") or "", "fields": fields, "counts": counts, "started_at": started}

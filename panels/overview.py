@@ -45,7 +45,7 @@ class LabelLoopOverviewPanel(foo.Panel):
         summary = info.summarize(ctx.view)
         panel = types.Object()
         panel.md(header(summary), name="header")
-        tables.add_summary_tables(panel, tables.display_rows(summary))
+        tables.add_summary_tables(panel, tables.display_rows(summary), run_columns=tables.PANEL_RUN_COLUMNS)
         panel.btn("refresh", label="Refresh", icon="refresh", on_click=self.on_refresh)
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, px=2, py=2))
 

@@ -84,14 +84,17 @@ class RegressionPanel(foo.Panel):
             ctx.ops.set_view(view=report.transition_view(ctx.view, comparison, baseline, candidate))
 
     def on_open_row(self, ctx):
-        """Opens the clicked sample with the ground truth and both prediction fields visible."""
+        """Opens the clicked sample with the ground truth and both prediction fields visible, and the objects the
+        candidate changed selected (highlighted)."""
         comparison, index = shown_comparison(ctx), _event(ctx).get("row")
         if not comparison or index is None or int(index) < 0:
             return
         rows = _page(ctx.view, comparison, shown_page(ctx, report.summary_for(ctx.view, comparison)))
         if int(index) < len(rows):
+            sample_id = rows[int(index)]["id"]
             ctx.ops.set_active_fields(fields=[comparison[f] for f in defaults.COMPARED_FIELDS])
-            ctx.ops.open_sample(id=rows[int(index)]["id"])
+            ctx.ops.set_selected_labels(report.changed_labels(ctx.view, comparison, sample_id))
+            ctx.ops.open_sample(id=sample_id)
 
     def on_show_regressed(self, ctx):
         ctx.ops.set_view(view=report.regressed(ctx.view, shown_comparison(ctx)["key"]))

@@ -8,7 +8,7 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
-from harness import browser
+from testing import browser
 
 F = fo.ViewField
 STEADY_MS = 10_000  # how long a count must hold: the panels used to undo a filter within 1-5 s
@@ -83,7 +83,7 @@ def test_an_operator_says_what_it_did_and_the_panel_shows_it(compared_digits):
     with browser.app_page(compared_digits, width=1600, height=1000) as page:
         browser.dismiss_popups(page)
         open_panel(page, "LabelLoop", "1 LabelLoop runs on the dataset")
-        open_operator(page, "Select for annotation")
+        browser.open_operator(page, "Select for annotation")
         pick(page, "Predictions (with logits or confidences)", "candidate")
         page.get_by_role("button", name="Execute").click()
         page.get_by_text("Batch tagged 'to_annotate'").wait_for()  # the result stays until the person closes it
@@ -99,7 +99,7 @@ def test_an_operator_says_what_it_did_and_the_panel_shows_it(compared_digits):
 def test_a_form_says_what_a_run_would_replace(compared_digits):
     with browser.app_page(compared_digits, width=1600, height=1000) as page:
         browser.dismiss_popups(page)
-        open_operator(page, "Compare models")
+        browser.open_operator(page, "Compare models")
         key = page.get_by_text("Comparison key", exact=True).locator("xpath=following::input[1]")
         key.wait_for()
         assert key.input_value() == "compare_2"  # by default a new comparison replaces none
@@ -145,16 +145,6 @@ def test_paging_stops_at_the_last_page_and_restarts_when_the_view_shrinks(paged_
 def shown_rows(page):
     """How many samples the panel's table shows (each row has an Open action)."""
     return page.get_by_role("button", name="Open").count()
-
-
-def open_operator(page, label):
-    """Opens operator "LabelLoop: ``label``" from the operator browser (the ` key), as a person does."""
-    page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')  # the App takes keys once loaded
-    page.keyboard.press("Backquote")
-    search = page.get_by_placeholder("Search operations by name...")
-    search.wait_for()
-    search.type(label)
-    page.get_by_text(f"LabelLoop: {label}").first.click()
 
 
 def pick(page, label, choice):
@@ -252,7 +242,7 @@ def all_digits(digits_dir):
 def test_a_long_run_shows_done_total_and_time_left_as_it_goes(all_digits, tiny_models):
     with browser.app_page(all_digits, width=1600, height=1000) as page:
         browser.dismiss_popups(page)
-        open_operator(page, "Pre-label with a model")
+        browser.open_operator(page, "Pre-label with a model")
         page.get_by_text("1,797 samples: this can take minutes").wait_for()
         model = page.get_by_text("Model", exact=True).locator("xpath=following::input[1]")
         model.fill(str(tiny_models["classification"]))
@@ -332,7 +322,8 @@ def test_the_make_app_layout_has_tabs_and_nothing_clipped(compared_digits, width
             assert horizontally_in_view(control), control
         page.get_by_text("LabelLoop", exact=True).first.click()
         page.get_by_text("LabelLoop runs on the dataset").first.wait_for()
-        assert horizontally_in_view(page.get_by_role("columnheader", name="Status").first)
+        for column in ("Status", "Model"):  # the runs table's last column too
+            assert horizontally_in_view(page.get_by_role("columnheader", name=column).first), column
 
 
 def horizontally_in_view(locator):
@@ -344,7 +335,7 @@ def horizontally_in_view(locator):
 def test_a_blocking_warning_is_in_view_when_the_form_is_long(digits):
     with browser.app_page(digits, width=1600, height=1000) as page:
         browser.dismiss_popups(page)
-        open_operator(page, "Pre-label with a model")
+        browser.open_operator(page, "Pre-label with a model")
         model = page.get_by_text("Model", exact=True).locator("xpath=following::input[1]")
         model.fill("/no/such/model-folder")
         model.press("Tab")

@@ -25,7 +25,8 @@ def test_render_shows_the_header_tables_and_refresh_button(shapes):
     assert set(properties) == {"header", "label_field_rows", "run_rows", "refresh"}
     assert f"LabelLoop on `{shapes.name}`" in properties["header"]["default"]
     assert properties["label_field_rows"]["view"]["name"] == "TableView"
-    assert [c["key"] for c in properties["run_rows"]["view"]["columns"]][:3] == ["key", "kind", "status"]
+    columns = [c["key"] for c in properties["run_rows"]["view"]["columns"]]
+    assert columns == ["key", "status", "user", "started_at", "model"]  # what fits beside the grid
 
 
 def test_view_change_refreshes_the_counts(shapes):

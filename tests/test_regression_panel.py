@@ -84,6 +84,15 @@ def test_opening_a_row_shows_both_prediction_fields(compared):
     requests = ops.run_panel(PANEL, compared, "on_open_row", event_args={"row": 1})
     assert requests["open_sample"][0]["id"] == rows[1]["id"]
     assert requests["set_active_fields"][0]["fields"] == ["ground_truth", "baseline", "candidate"]
+    [selected] = requests["set_selected_labels"]
+    sample = compared[rows[1]["id"]]
+    changed = {
+        (field, d.id)
+        for field in ("ground_truth", "baseline", "candidate")
+        for d in sample[field].detections
+        if d["compare"] in ("fixed", "broken", "class_flip", "new_fp", "removed_fp")
+    }
+    assert changed and {(s["field"], s["label_id"]) for s in selected["labels"]} == changed  # highlighted
 
 
 def test_paging_tagging_and_export(compared, tmp_path, monkeypatch):

@@ -161,6 +161,24 @@ def objects_view(
     return samples.filter_labels(field, _labelled(F("label"), label) & (F(key) == category))
 
 
+CHANGED = ("fixed", "broken", "class_flip", "new_fp", "removed_fp")
+"""The object categories a person looks at first in a sample: what the candidate changed."""
+
+
+def changed_labels(samples: fo.core.collections.SampleCollection, comparison: dict, sample_id: str) -> list[dict]:
+    """The objects of sample ``sample_id`` the candidate changed (``CHANGED``), as the App's selected labels
+    (``label_id``, ``sample_id``, ``field``); none for a classification comparison."""
+    if _is_classification(samples, comparison["gt_field"]):
+        return []
+    key, sample = comparison["key"], samples._root_dataset[sample_id]
+    return [
+        {"label_id": label.id, "sample_id": sample_id, "field": field}
+        for field in (comparison[f"{role}_field"] for role in ("gt", "baseline", "candidate"))
+        for label in (sample[field].detections if sample[field] else [])
+        if label[key] in CHANGED
+    ]
+
+
 def transition_view(
     samples: fo.core.collections.SampleCollection, comparison: dict, baseline: str, candidate: str
 ) -> fo.DatasetView:

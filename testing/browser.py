@@ -52,6 +52,16 @@ def dismiss_popups(page):
         dismiss.first.click()
 
 
+def open_operator(page, label):
+    """Opens operator "LabelLoop: ``label``" from the operator browser (the ` key), as a person does."""
+    page.wait_for_selector('[data-cy="looker"] canvas[canvas-loaded="true"]')  # the App takes keys once loaded
+    page.keyboard.press("Backquote")
+    search = page.get_by_placeholder("Search operations by name...")
+    search.wait_for()
+    search.type(label)
+    page.get_by_text(f"LabelLoop: {label}").first.click()
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
