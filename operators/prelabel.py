@@ -1,8 +1,12 @@
-"""``prelabel``: apply a zoo or transformers model to the target view, with provenance, resume and scale-out."""
+"""``prelabel``: apply a model (transformers, zoo, ONNX, an inference endpoint, any FiftyOne model) to the target
+view, with provenance, resume and scale-out."""
 
 import fiftyone as fo
+import fiftyone.core.models as fom
+from fiftyone.operators.executor import ExecutionError
 
-from ..core.models import tasks
+from ..core.models import fiftyone_model, tasks
+from ..core.models import source as models
 from ..core.prelabel import run as prelabel
 from . import common, model_form
 
@@ -33,7 +37,7 @@ class Prelabel(common.LabelLoopOperator):
     name = "prelabel"
     long_running = True
     label = "Pre-label with a model"
-    description = "Apply a zoo or Hugging Face model and write its labels"
+    description = "Apply a model (Hugging Face, zoo, ONNX, an inference endpoint) and write its labels"
     param_types = PARAM_TYPES
 
     def form(self, ctx, inputs, view, well_typed):
@@ -57,7 +61,7 @@ class Prelabel(common.LabelLoopOperator):
         )
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
         if well_typed and has_model:
-            common.block_all(inputs, model_form.problems(view, ctx.params))
+            common.block_all(inputs, model_form.problems(view, ctx.params, ctx=ctx))
 
     def execute(self, ctx):
         return model_form.execute(self, ctx)
@@ -71,21 +75,29 @@ class Prelabel(common.LabelLoopOperator):
     def __call__(
         self,
         sample_collection: fo.core.collections.SampleCollection,
-        model: str,
+        model: "str | dict | fom.Model",
         output_field: str = REQUEST.output_field,
         delegate: bool = False,
         **options,
     ) -> dict | None:
-        """Pre-labels samples with a Hugging Face transformers or FiftyOne zoo model, stamping each label with the
-        model's identity and the run (resumable: samples that already have the output field are skipped).
+        """Pre-labels samples with a model, stamping each label with the model's identity and the run (resumable:
+        samples that already have the output field are skipped).
 
         Args:
             sample_collection: the samples to pre-label (a dataset or a view)
-            model: a Hugging Face hub id or a local model directory, or a zoo model name with
-                ``model_source="zoo"``
+            model: a Hugging Face hub id or a local model directory; a zoo model name with ``model_source="zoo"``;
+                an ONNX file with ``model_source="onnx"``; the model name an endpoint serves with
+                ``model_source="endpoint"`` and ``endpoint_url``; any ``fiftyone.core.models.Model`` object (runs
+                here only: a delegated worker cannot rebuild an object), or a FiftyOne model config dict with
+                ``model_source="fiftyone"`` (delegable)
             output_field: the label field to write (default: ``PrelabelRequest.output_field``)
             delegate: whether to queue a delegated operation instead of running now (default: False)
-            **options: ``model_source``, ``"hf"`` or ``"zoo"`` (default: ``"hf"``); ``zoo_kwargs``, a dict of zoo
+            **options: ``model_source``, one of ``models.source.KINDS`` (default: ``"hf"``; ``"fiftyone"`` for a
+                model object); ``spec``, the pre/post-processing spec of an ONNX or endpoint model (a dict, JSON
+                text or a .json path; default for ONNX: ``<model>.json`` beside the file); ``endpoint_url``,
+                ``verify_tls`` (default: True), ``endpoint_timeout`` (seconds per request) and
+                ``endpoint_retries`` of an endpoint (defaults: ``models.endpoint.EndpointSettings``; its token is
+                the ``LABELLOOP_ENDPOINT_TOKEN`` plugin secret); ``zoo_kwargs``, a dict of zoo
                 model arguments, e.g. ``{"name_or_path": hub_id}`` for the *-transformer-torch entries, or that
                 name alone as ``zoo_name_or_path`` (default: none); ``task``, one of ``models.tasks.TASKS`` but
                 the embedding task, or ``"auto"`` (default: ``PrelabelRequest.task``, from the model config);
@@ -108,8 +120,23 @@ class Prelabel(common.LabelLoopOperator):
             with ``num_shards`` above 1, the ``queued_shards``, their ``operation_ids``, ``id_ranges`` and ``job``
             instead; None when delegated
         """
+        if isinstance(model, fom.Model):
+            return self._call_with_object(sample_collection, model, output_field, delegate, options)
+        if not isinstance(model, (str, dict)):
+            raise ExecutionError(fiftyone_model.not_a_model(model))
         params = model_form.sdk_params({"model": model, "output_field": output_field, **options})
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
+
+    def _call_with_object(self, sample_collection, model, output_field, delegate, options):
+        """Runs a model object here, through a handle that names it for this call only."""
+        if delegate or (options.get("num_shards") or 1) > 1:
+            raise ExecutionError(fiftyone_model.delegation_refusal(model))
+        handle = fiftyone_model.register(model)
+        try:
+            params = {"model": handle, "output_field": output_field, **options, "model_source": models.FIFTYONE}
+            return common.execute_from_sdk(self, sample_collection, model_form.sdk_params(params))
+        finally:
+            fiftyone_model.release(handle)
 
 
 COUNT_FIELDS = (

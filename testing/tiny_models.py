@@ -120,3 +120,116 @@ def _char_tokenizer():
     alphabet = list(bytes_to_unicode().values())
     tokens = alphabet + [c + "</w>" for c in alphabet] + ["<|startoftext|>", "<|endoftext|>"]  # no special id 0
     return tr.CLIPTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=[])
+
+
+class _Logits(torch.nn.Module):
+    """A transformers image classifier or segmenter as a plain module: pixel values in, logits out."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values):
+        return self.model(pixel_values=pixel_values).logits
+
+
+class _Boxes(torch.nn.Module):
+    """A DETR-style transformers detector with its post-processing: ``boxes`` (x1, y1, x2, y2 relative to the
+    image), ``scores`` and class ``labels`` per query, or torchvision-style dicts (boxes in input pixels)."""
+
+    def __init__(self, model, torchvision_style=False):
+        super().__init__()
+        self.model, self.torchvision_style = model, torchvision_style
+
+    def forward(self, pixel_values):
+        outputs = self.model(pixel_values=pixel_values)
+        scores, labels = outputs.logits.softmax(-1)[..., :-1].max(-1)
+        cx, cy, w, h = outputs.pred_boxes.unbind(-1)
+        boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1).clamp(0, 1)
+        if not self.torchvision_style:
+            return boxes, scores, labels
+        scale = torch.tensor([pixel_values.shape[3], pixel_values.shape[2]] * 2, dtype=boxes.dtype)
+        return [dict(boxes=b * scale, scores=s, labels=c) for b, s, c in zip(boxes, scores, labels, strict=True)]
+
+
+def classifier_module(model_dir):
+    """The classifier saved in ``model_dir`` (``image_classifier``) as a torch module giving logits: the entry
+    point of a FiftyOne ``TorchImageModel`` config (``entrypoint_fcn``)."""
+    return _Logits(tr.ViTForImageClassification.from_pretrained(model_dir).eval())
+
+
+def detector_module(model_dir):
+    """The detector saved in ``model_dir`` (``object_detector``) as a torch module giving torchvision-style
+    detections, for a FiftyOne ``TorchImageModel`` with a ``DetectorOutputProcessor``."""
+    return _Boxes(tr.YolosForObjectDetection.from_pretrained(model_dir).eval(), torchvision_style=True)
+
+
+def fiftyone_model_config(model_dir, task):
+    """A FiftyOne model config (``fom.load_model`` builds it) of the tiny classifier or detector in ``model_dir``."""
+    detection = task == "detection"
+    size = 64 if detection else IMAGE_SIZE
+    mean, std = _IMAGENET if detection else _HALF
+    config = {
+        "entrypoint_fcn": f"testing.tiny_models.{'detector' if detection else 'classifier'}_module",
+        "entrypoint_args": {"model_dir": str(model_dir)},
+        "output_processor_cls": f"fiftyone.utils.torch.{'Detector' if detection else 'Classifier'}OutputProcessor",
+        "classes": _classes(model_dir),
+        "image_size": [size, size],
+        "image_mean": mean,
+        "image_std": std,
+        "device": "cpu",
+    }
+    return {"type": "fiftyone.utils.torch.TorchImageModel", "config": config}
+
+
+_HALF = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+_IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+
+
+def onnx_export(model_dir, out_path, task):
+    """Exports the tiny classifier, detector or semantic segmenter saved in ``model_dir`` to the ONNX file
+    ``out_path`` (batch dimension dynamic), with its spec beside it (``<name>.json``); returns the path."""
+    import json
+
+    load, outputs, size, (mean, std) = _EXPORTS[task]
+    axes = {name: {0: "batch"} for name in ["pixel_values", *outputs]}
+    with torch.no_grad():
+        torch.onnx.export(
+            load(model_dir),
+            (torch.zeros(1, 3, size, size),),
+            str(out_path),
+            input_names=["pixel_values"],
+            output_names=outputs,
+            dynamic_axes=axes,
+            dynamo=False,
+        )
+    spec = {"task": task, "input_size": [size, size], "mean": mean, "std": std, "class_names": _classes(model_dir)}
+    with open(str(out_path).removesuffix(".onnx") + ".json", "w") as f:
+        json.dump(spec, f)
+    return str(out_path)
+
+
+_EXPORTS = {
+    "classification": (classifier_module, ["logits"], IMAGE_SIZE, _HALF),
+    "detection": (
+        lambda model_dir: _Boxes(tr.YolosForObjectDetection.from_pretrained(model_dir).eval()),
+        ["boxes", "scores", "labels"],
+        64,
+        _IMAGENET,
+    ),
+    "semantic_segmentation": (
+        lambda model_dir: _Logits(tr.SegformerForSemanticSegmentation.from_pretrained(model_dir).eval()),
+        ["logits"],
+        64,
+        _IMAGENET,
+    ),
+}
+"""How each task's tiny model is exported: its module, outputs, input size and normalisation."""
+
+
+def _classes(model_dir):
+    import json
+
+    with open(f"{model_dir}/config.json") as f:
+        id2label = json.load(f)["id2label"]
+    return [id2label[str(i)] for i in range(len(id2label))]

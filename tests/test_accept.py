@@ -82,5 +82,5 @@ def test_bad_input_is_refused(digits, tiny_models, prelabel_op, params, expected
 
 def test_sdk_raises_for_a_threshold_out_of_range(digits, tiny_models, prelabel_op, accept_op):
     prelabel_op(digits, tiny_models["classification"])
-    with pytest.raises(ExecutionError, match="less than 1.0"):
+    with pytest.raises(ExecutionError, match=r"threshold 3.0 is outside \[0, 1\]"):
         accept_op(digits, "predictions", threshold=3.0)

@@ -145,7 +145,7 @@ def test_send_form_blocks_bad_input(shapes, dataset):
     empty = operators.validation_error("send_to_cvat", shapes, {"gt_field": "ground_truth", "tag": "nothing"})
     assert "selection is empty" in empty
     size = operators.validation_error("send_to_cvat", shapes, {"gt_field": "ground_truth", "task_size": 0})
-    assert "task_size" in size
+    assert "Task size must be at least 1" in size
     view = operators.validation_error("send_to_cvat", shapes, {"gt_field": "ground_truth", "saved_view": "nope"})
     assert "No saved view 'nope'" in view
 

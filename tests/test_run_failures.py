@@ -1,8 +1,6 @@
 """Issue 19: a failure at any stage of a run that writes fields (compare_models, compute_mistakenness, tagging the
 regressed samples) leaves no written field, value or index, no running run and no lease behind."""
 
-import functools
-import itertools
 import uuid
 
 import numpy as np
@@ -15,10 +13,10 @@ from fiftyone.core.collections import SampleCollection
 from core.quality import mistakenness as M
 from core.regression import compare as R
 from core.regression import report
-from core.store import lease, runs, writes
+from core.store import runs, writes
+from harness import injection as I
 from testing import synthetic
 
-INJECTED = "injected failure"
 START = [(SampleCollection, "register_run", 1), (writes, "Rollback", 1)]
 END = [(fou.ProgressBar, "set_iteration", 1), (SampleCollection, "update_run_config", 1)]  # recording completion
 
@@ -76,12 +74,6 @@ OPERATIONS = {  # name: (dataset kind, what runs first, the call, the stages a f
         + [(SampleCollection, "update_run_config", 1)],
     ),
 }
-CASES = [
-    pytest.param(name, stage, after, id=f"{name}-{stage[0].__name__}.{stage[1]}#{stage[2]}-{after and 'after' or 'in'}")
-    for name, (_, _, _, stages) in OPERATIONS.items()
-    for stage in stages
-    for after in (False, True)
-]
 
 
 @pytest.fixture(scope="module")
@@ -105,48 +97,18 @@ def sources():
     classification.delete()
 
 
-def _failing(original, nth, after, calls):
-    """``original`` that raises ``OSError(INJECTED)`` on its ``nth`` call, instead of doing its work or ``after``
-    it; ``calls`` counts the calls."""
-
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        failing = next(calls) == nth
-        if failing and not after:
-            raise OSError(INJECTED)
-        result = original(*args, **kwargs)
-        if failing:
-            raise OSError(INJECTED)
-        return result
-
-    return wrapper
-
-
-def _state(dataset):
-    """What a failed run must leave as it found it: the sample documents (but their modification time), the
-    schema with label attributes, and the indexes."""
-    dataset.reload()
-    documents = list(dataset._sample_collection.find({}, {"last_modified_at": 0}).sort("_id"))
-    return documents, sorted(dataset.get_field_schema(flat=True)), sorted(dataset.list_indexes())
-
-
-@pytest.mark.parametrize(("name", "stage", "after"), CASES)
+@pytest.mark.parametrize(("name", "stage", "after"), I.params(OPERATIONS))
 def test_a_failure_at_any_stage_leaves_nothing_behind(sources, monkeypatch, name, stage, after):
     kind, prepare, call, _ = OPERATIONS[name]
     dataset = sources[kind].clone()
     prepare(dataset)
-    owner, attribute, nth = stage
     monkeypatch.setattr(R, "CHUNK", 10)
     monkeypatch.setattr(M, "CHUNK", 10)
-    before, previous_runs = _state(dataset), runs.list_suite_runs(dataset)
-    calls = itertools.count(1)
-    monkeypatch.setattr(owner, attribute, _failing(getattr(owner, attribute), nth, after, calls))
-    with pytest.raises((OSError, RuntimeError), match=INJECTED):
+    before, previous_runs = I.state(dataset), runs.list_suite_runs(dataset)
+    calls = I.inject(monkeypatch, stage, after)
+    with pytest.raises((OSError, RuntimeError), match=I.INJECTED):
         call(dataset)
     monkeypatch.undo()
-    assert next(calls) > nth, "the stage was not reached"
-    assert _state(dataset) == before
-    new = [r for r in runs.list_suite_runs(dataset) if r["key"] not in {p["key"] for p in previous_runs}]
-    assert [r["status"] for r in new] in ([], [runs.FAILED])
-    assert lease.live_leases(dataset) == []
+    I.reached(calls, stage)
+    I.assert_failed_cleanly(dataset, before, previous_runs)
     dataset.delete()

@@ -114,17 +114,15 @@ class CVATConnection(fouc.CVATAnnotationAPI):
         hint = _HINTS.get(response.status_code, "")
         return f"CVAT answered {response.status_code} to {method} {path}: {detail}{hint}"
 
-    def create_task(self, *args: Any, **kwargs: Any) -> tuple[int, dict, dict]:
-        """FiftyOne's ``create_task``, remembering the task for ``remove_created``."""
-        task_id, class_id_map, attr_id_map = super().create_task(*args, **kwargs)
-        self.created_task_ids.append(task_id)
-        return task_id, class_id_map, attr_id_map
-
-    def create_project(self, name: str, schema: dict | None = None) -> int:
-        """FiftyOne's ``create_project``, remembering the project for ``remove_created``."""
-        project_id = super().create_project(name, schema=schema)
-        self.created_project_ids.append(project_id)
-        return project_id
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        """FiftyOne's ``post``, remembering the tasks and projects it creates for ``remove_created`` as soon as
+        CVAT answers (FiftyOne sends more requests before it returns a new task's id, any of which may fail)."""
+        response = super().post(url, **kwargs)
+        path = urlsplit(url).path.rstrip("/")
+        for suffix, created in _CREATED.items():
+            if path.endswith(suffix):
+                getattr(self, created).append(response.json()["id"])
+        return response
 
     def unknown_users(self, usernames: Iterable[str | None]) -> list[str]:
         """The names among ``usernames`` that CVAT does not know (FiftyOne would send them and get a 500)."""
@@ -168,6 +166,9 @@ class CVATConnection(fouc.CVATAnnotationAPI):
         except CVATError as error:
             logger.warning("Could not delete CVAT object %s: %s", object_id, error)
             return False
+
+
+_CREATED = {"/api/tasks": "created_task_ids", "/api/projects": "created_project_ids"}
 
 
 def error_detail(response: requests.Response) -> str:

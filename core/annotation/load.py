@@ -4,17 +4,20 @@
 keeping the previous ground truth in a backup field. Labels of types the field cannot hold are kept in their own
 fields and reported. Tasks deleted in CVAT, and samples deleted since the send, are skipped and reported (the
 samples of a deleted task keep their ground truth); a review whose labels were uploaded for samples without a CVAT
-frame (its labels sit on other samples' images) is refused. Only after the merge succeeded, ``cleanup`` deletes
-the tasks and the project the send created (``finish`` then accepts or reverts the corrections).
+frame (its labels sit on other samples' images) is refused. A load that fails is taken back whole (ground truth,
+review field as sent, no backup or extra fields), so it can be loaded again. Only once the load is recorded,
+``cleanup`` deletes the tasks and the project the send created (``finish`` then accepts or reverts the corrections).
 """
 
 import logging
+
+from bson import ObjectId
 
 import fiftyone as fo
 from fiftyone.utils.cvat import CVATAnnotationResults
 
 from ..exceptions import CVATError, refuse
-from ..store import runs
+from ..store import runs, writes
 from ..store.fields import label_path, label_type
 from . import merge
 from .connection import CVATConnection, CVATSettings
@@ -106,8 +109,12 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     sample_ids, deleted = _existing(dataset, framed_sample_ids(results))
     sent_ids = dict(results.id_map.get(review_field, {}))
     load_params = {"review": key, "gt_field": gt_field, "backup_field": backup_field, "sample_ids": sample_ids}
-    load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=[gt_field, backup_field], user=user)
-    with runs.recorded(dataset, load_key) as run:
+    fields = [gt_field, backup_field, review_field]
+    load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=fields, user=user)
+    written = [*fields, *_unexpected_fields(review_field).values()]  # a failed load leaves the review as sent, loadable
+    taken_back = writes.rolled_back_on_failure(dataset, load_key, written, {}, "load", keep=(ValueError, CVATError))
+    with taken_back as (rollback, run):
+        rollback.save([ObjectId(_id) for _id in sample_ids])
         unexpected = _download(dataset, key, review_field)
         attributes = params.get("attributes") or ()
         counts = merge.merge(
@@ -119,8 +126,8 @@ def _load(dataset, key, params, results, missing, cleanup, user):
             attributes=attributes,
         )
         counts.update(samples=len(sample_ids), deleted_samples=len(deleted), missing_tasks=len(missing))
-        removed = _cleanup(results, results.connect_to_api()) if cleanup else {}
         run.counts = {**counts, "unexpected_labels": sum(unexpected.values())}
+    removed = _cleanup(load_key, results) if cleanup else {}
     return {
         "run_key": load_key,
         **counts,
@@ -131,17 +138,32 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     }
 
 
+def _unexpected_fields(review_field):
+    """{CVAT label type: the field that keeps labels of that type, which the review field cannot hold}."""
+    return {kind: f"{review_field}_{kind}" for kind in UNEXPECTED_TYPES}
+
+
 def _download(dataset, key, review_field):
     """FiftyOne's download into the review field; returns {field: count} of labels of unexpected types kept."""
-    targets = {kind: f"{review_field}_{kind}" for kind in UNEXPECTED_TYPES}
     before = set(dataset.get_field_schema())
-    dataset.load_annotations(key, unexpected=targets, cleanup=False)
+    dataset.load_annotations(key, unexpected=_unexpected_fields(review_field), cleanup=False)
     created = [name for name in dataset.get_field_schema() if name not in before]
     return {name: dataset.count(label_path(name, label_type(dataset, name))) for name in created}
 
 
-def _cleanup(results, connection):
-    """Deletes the review's tasks, then the projects the send created (FiftyOne's cleanup leaves them)."""
+def _cleanup(load_key, results):
+    """Deletes the review's tasks, then the projects the send created (FiftyOne's cleanup leaves them), once load
+    ``load_key`` has kept the corrections: a failure here loses nothing, and says so."""
+    try:
+        return _delete_tasks(results, results.connect_to_api())
+    except Exception as error:
+        raise CVATError(
+            f"The corrections were loaded (run {load_key}): accept or revert them with finish_cvat_review. "
+            f"Deleting the review's CVAT tasks failed ({error}): delete them in CVAT."
+        ) from error
+
+
+def _delete_tasks(results, connection):
     project_ids = list(results.project_ids)
     task_ids = list(results.task_ids)
     results.cleanup()

@@ -1,6 +1,6 @@
 """Batched inference with a transformers model (hub id or local directory), straight to FiftyOne labels."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import fiftyone as fo
 
 from ..exceptions import ModelError
 from . import tasks
+from .labels import classification_label, softmax
 from .predictor import Prediction
 from .torch_compat import ensure_torchvision
 
@@ -119,34 +120,6 @@ class HFPredictor:
             pooled = getattr(outputs, "pooler_output", None)
             features = pooled if pooled is not None else outputs.last_hidden_state.mean(dim=1)
         return list(features.flatten(1).float().cpu().numpy())
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of a 2-d array."""
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def classification_label(
-    logits: np.ndarray,
-    probs: np.ndarray,
-    labels: Sequence[str],
-    *,
-    top_k: int,
-    threshold: float,
-    store_logits: bool,
-) -> fo.Classification | fo.Classifications | None:
-    """A Classification (top_k == 1) or Classifications from one row of logits; None when below threshold."""
-    order = [int(probs.argmax())] if top_k == 1 else np.argsort(-probs)[:top_k]
-    top = [i for i in order if probs[i] >= threshold]
-    found = [fo.Classification(label=labels[i], confidence=float(probs[i])) for i in top]
-    if top_k == 1:
-        if not found:
-            return None
-        if store_logits:
-            found[0].logits = logits
-        return found[0]
-    return fo.Classifications(classifications=found, logits=logits if store_logits else None)
 
 
 def _detections(result, labels, size):

@@ -1,5 +1,6 @@
-"""Model resolution shared by pre-labelling and embeddings: a FiftyOne zoo name, a Hugging Face hub id, or a
-local transformers directory, each checked up front with an error that says what to do."""
+"""Model resolution shared by pre-labelling and embeddings: a FiftyOne zoo name, a Hugging Face hub id or a local
+transformers directory, an ONNX file, a model behind an inference endpoint, or a FiftyOne model (an object passed
+to the SDK, or a model config), each checked up front with an error that says what to do."""
 
 import hashlib
 import json
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
     from fiftyone.zoo.models import ZooModel
 
-ZOO, HF = "zoo", "hf"
+ZOO, HF, ONNX, ENDPOINT, FIFTYONE = "zoo", "hf", "onnx", "endpoint", "fiftyone"
+KINDS = (HF, ZOO, ONNX, ENDPOINT, FIFTYONE)
 CONFIG = "config.json"
 PROCESSOR_CONFIGS = ("preprocessor_config.json", "processor_config.json")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -25,21 +27,46 @@ WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json"
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a model comes from: ``kind`` is "zoo" or "hf"; ``name`` a zoo name, hub id or local directory."""
+    """Where a model comes from: ``kind`` is one of ``KINDS``; ``name`` a zoo name, hub id or local directory, an
+    ONNX file, the model name an endpoint serves, or a FiftyOne model handle or config (``fiftyone_model``).
+
+    ``options`` are the source's settings (an ONNX or endpoint model's ``spec``, the endpoint's ``url``,
+    ``verify_tls``, ``timeout``, ``retries``); ``token`` is the endpoint's credential, never recorded or shown.
+    """
 
     kind: str
     name: str
     zoo_kwargs: dict = field(default_factory=dict, hash=False)
+    options: dict = field(default_factory=dict, hash=False)
+    token: str | None = field(default=None, hash=False, compare=False, repr=False)
+
+    def params(self) -> dict:
+        """The source as JSON-friendly run parameters (without the token)."""
+        return {"kind": self.kind, "name": self.name, "zoo_kwargs": self.zoo_kwargs, **self.options}
 
 
-def parse_source(kind: str, name: str | None, zoo_kwargs: dict | None = None) -> ModelSource:
+def parse_source(
+    kind: str, name: str | None, zoo_kwargs: dict | None = None, options: dict | None = None, token: str | None = None
+) -> ModelSource:
     """Validates the form of a model source (not the model itself)."""
     name = (name or "").strip()
-    if kind not in (ZOO, HF):
-        raise ModelError(f"Unknown model source '{kind}': use 'zoo' (FiftyOne Model Zoo) or 'hf' (transformers).")
+    if kind not in KINDS:
+        raise ModelError(
+            f"Unknown model source '{kind}': use 'hf' (transformers), 'zoo' (FiftyOne Model Zoo), 'onnx' (an ONNX "
+            "file), 'endpoint' (an inference server) or 'fiftyone' (a FiftyOne model or model config)."
+        )
     if not name:
-        raise ModelError("No model given: name a zoo model, a Hugging Face hub id, or a local model directory.")
-    return ModelSource(kind, name, dict(zoo_kwargs or {}))
+        raise ModelError(f"No model given: {_WHAT_TO_NAME[kind]}.")
+    return ModelSource(kind, name, dict(zoo_kwargs or {}), dict(options or {}), token or None)
+
+
+_WHAT_TO_NAME = {
+    HF: "give a Hugging Face hub id or a local model directory",
+    ZOO: "name a FiftyOne zoo model",
+    ONNX: "give the path of an ONNX file",
+    ENDPOINT: "give the name the endpoint serves the model under",
+    FIFTYONE: "pass a FiftyOne model object or a model config",
+}
 
 
 def hf_config(name: str) -> "PretrainedConfig":
@@ -169,13 +196,36 @@ def zoo_entry(name: str) -> "ZooModel":
 
 
 def identity(source: ModelSource) -> str:
-    """A stable identity string of a model: zoo name (+ kwargs) or hub id / directory with a content hash."""
+    """A stable identity string of a model: zoo name (+ kwargs), hub id / directory with a content hash, ONNX file
+    with a hash of its content and spec, endpoint URL and model (and spec hash); see ``fiftyone_model.identity``
+    for FiftyOne models."""
+    if source.kind in (ONNX, ENDPOINT):
+        from .custom import spec_of
+
+        spec = spec_of(source).as_dict()
+        if source.kind == ONNX:
+            return f"onnx:{os.path.abspath(source.name)}@{_digest(source.name, spec)}"
+        url = source.options.get("url", "").rstrip("/")
+        return f"endpoint:{url}/v2/models/{source.name}@{_digest(None, spec)}"
+    if source.kind == FIFTYONE:
+        from .fiftyone_model import identity as model_identity
+
+        return model_identity(source.name)
     if source.kind == ZOO:
         extra = ",".join(f"{k}={v}" for k, v in sorted(source.zoo_kwargs.items()))
         return f"zoo:{source.name}" + (f"[{extra}]" if extra else "")
     if os.path.isdir(source.name):
         return f"hf:{os.path.abspath(source.name)}@{_directory_digest(source.name)}"
     return f"hf:{source.name}"
+
+
+def _digest(path, spec):
+    """A short hash of file ``path``'s content (when given) and the JSON of ``spec``."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
+    if path and os.path.isfile(path):
+        with open(path, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()[:12]
 
 
 def _directory_digest(path: str) -> str:

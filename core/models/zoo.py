@@ -1,17 +1,12 @@
-"""Batched inference with a FiftyOne Model Zoo model, with the same interface as ``HFPredictor``."""
+"""Batched inference with a FiftyOne Model Zoo model (built-in or from a registered remote source)."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-
-import fiftyone as fo
-
 from ..exceptions import ModelError
 from . import source as M
 from . import tasks
-from .predictor import Prediction
+from .fiftyone_model import FiftyOneModelPredictor
 from .torch_compat import ensure_torchvision
 
 if TYPE_CHECKING:
@@ -35,7 +30,7 @@ def zoo_task(entry: "ZooModel") -> str:
     raise ModelError(f"Zoo model '{entry.name}' has no task LabelLoop can run (tags: {', '.join(sorted(tags))}).")
 
 
-class ZooPredictor:
+class ZooPredictor(FiftyOneModelPredictor):
     """Runs a zoo model on batches of PIL images; ``predict`` returns one label (or embedding) per image."""
 
     def __init__(
@@ -50,44 +45,14 @@ class ZooPredictor:
         import fiftyone.zoo as foz
 
         entry = M.zoo_entry(source.name)
-        self.task = task or zoo_task(entry)
-        self.top_k, self.threshold = 1, threshold
         kwargs = dict(source.zoo_kwargs)
         if prompts:
             kwargs["classes"] = list(prompts)
         try:
-            self.model = foz.load_zoo_model(source.name, **kwargs)
+            model = foz.load_zoo_model(source.name, **kwargs)
         except Exception as error:
             raise ModelError(
                 f"Could not load zoo model '{source.name}': {error}. Zoo weights download on first use; offline, "
                 "download them where the network is reachable, or give a local transformers directory instead."
             ) from error
-        if store_logits and getattr(self.model, "has_logits", False):
-            self.model.store_logits = True
-        self.labels = list(getattr(self.model, "classes", None) or prompts or [])
-
-    @property
-    def label_type(self) -> type[fo.Label] | None:
-        """The FiftyOne label class this predictor writes (None for embeddings)."""
-        return tasks.label_class(self.task)
-
-    def prepare(self, images: list[Image.Image]) -> list[np.ndarray]:
-        """The images as uint8 HWC arrays, as zoo models take them."""
-        return [np.asarray(image) for image in images]
-
-    def predict(self, arrays: list[np.ndarray]) -> list[Prediction]:
-        """One label (or embedding) per array of a batch made by ``prepare``."""
-        if self.task == tasks.EMBEDDING:
-            return list(self.model.embed_all(arrays))
-        if self.model.ragged_batches and len({a.shape for a in arrays}) > 1:
-            labels = [self.model.predict(a) for a in arrays]
-        else:
-            labels = self.model.predict_all(arrays)
-        return [self._threshold(label) for label in labels]
-
-    def _threshold(self, label):
-        if isinstance(label, fo.Classification):
-            return label if (label.confidence or 0) >= self.threshold else None
-        if isinstance(label, fo.Detections):
-            label.detections = [d for d in label.detections if (d.confidence or 0) >= self.threshold]
-        return label
+        super().__init__(model, task or zoo_task(entry), threshold, store_logits, prompts or ())

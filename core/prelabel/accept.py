@@ -2,7 +2,8 @@
 
 Promoted labels are copies that carry their provenance (``accepted_from``, ``accepted_run``, ``accepted_by``,
 ``accepted_at`` and the model's ``model_version``), so ``revert`` can take back exactly what a run added. They are
-added with atomic per-sample updates, so labels that people add or delete meanwhile stay as they left them.
+added with atomic per-sample updates, so labels that people add or delete meanwhile stay as they left them. A run
+that fails takes back the labels it added (and the field or label attributes it declared) the same way.
 """
 
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from pymongo import UpdateOne
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs, schema, views
+from ..store import runs, schema, views, writes
 from ..store.declared import FieldGuard
 from ..store.fields import ACCEPTED_RUN, GROUND_TRUTH, label_type, remove_run_labels
 
@@ -78,12 +79,14 @@ def accept(
         "accepted_at": runs.now_iso(),
     }
     counts = {"samples": len(view), "promoted": 0, "kept_human": 0}
-    with runs.recorded(view, key, counts):
+    added = []  # the samples whose ground truth this run set (they had none)
+    with writes.rolled_back_on_failure(view, key, [gt_field], counts, "acceptance") as (rollback, _):
+        rollback.steps.append(lambda: _take_back(view._root_dataset, gt_field, key, added))
         _declare(view._root_dataset, pred_field, gt_field)
         ids, guard = view.values("id"), FieldGuard(view._root_dataset, gt_field)
         for start in range(0, len(ids), CHUNK):
             chunk = view.select(ids[start : start + CHUNK])
-            guard.check(_accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts))
+            guard.check(_accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts, added))
         with schema.changing(view) as dataset:
             dataset.add_dynamic_sample_fields(fields=[gt_field])
     return {"run_key": key, **counts}
@@ -104,14 +107,32 @@ def _declare(dataset, pred_field, gt_field):
             dataset.add_sample_field(gt_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
 
 
-def _accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts):
-    """Adds the chunk's promoted labels; returns the ids of the samples written."""
+def _take_back(dataset, gt_field, key, added):
+    """Removes the labels that accept run ``key`` added, leaving those people added or changed meanwhile; the
+    samples in ``added`` (their ground truth was None) get None again when nothing else was added there."""
+    dataset.reload()
+    if not dataset.has_field(gt_field):  # deleted meanwhile: nothing of the run is left there
+        return
+    collection = dataset._sample_collection
+    if label_type(dataset, gt_field) is fo.Classification:
+        collection.update_many({f"{gt_field}.{ACCEPTED_RUN}": key}, {"$set": {gt_field: None}})
+        return
+    path = f"{gt_field}.detections"
+    collection.update_many({f"{path}.{ACCEPTED_RUN}": key}, {"$pull": {path: {ACCEPTED_RUN: key}}})
+    collection.update_many({"_id": {"$in": added}, path: {"$size": 0}}, {"$set": {gt_field: None}})
+
+
+def _accept_chunk(chunk, pred_field, gt_field, threshold, stamp, counts, added):
+    """Adds the chunk's promoted labels (noting in ``added`` the samples that had none); returns the ids of the
+    samples written."""
     ids, gts, preds = chunk.values(["_id", gt_field, pred_field])
     operations = {}
     for sample_id, gt, pred in zip(ids, gts, preds, strict=True):
         new = _promote(gt, pred, threshold, stamp, counts)
         if new is not None:
             operations[sample_id] = _addition(sample_id, gt_field, gt, new)
+            if gt is None:
+                added.append(sample_id)
     if operations:
         chunk._root_dataset._sample_collection.bulk_write(list(operations.values()), ordered=False)
     return list(operations)

@@ -17,8 +17,8 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from ..exceptions import ModelError, refuse
+from ..models import custom, tasks
 from ..models import source as M
-from ..models import tasks
 from ..models.predictor import Predictor
 from ..store import fields as L
 from ..store import runs, schema, views
@@ -53,7 +53,7 @@ class PrelabelRequest:
     def params(self) -> dict:
         """The request as JSON-friendly run parameters."""
         values = dict(self.__dict__)
-        values["source"] = {"kind": self.source.kind, "name": self.source.name, "zoo_kwargs": self.source.zoo_kwargs}
+        values["source"] = self.source.params()
         return values
 
 
@@ -82,6 +82,8 @@ def check(samples: fo.core.collections.SampleCollection, request: PrelabelReques
 
 def plan(request: PrelabelRequest) -> tuple[str, list[str] | None]:
     """The task that will run and the labels the model can output (None when only known after loading)."""
+    if request.source.kind in custom.KINDS:
+        return custom.plan(request.source, request.task)
     if request.source.kind == M.HF:
         config = M.hf_config(request.source.name)
         task = M.check_task(request.source.name, config, request.task)
@@ -97,6 +99,9 @@ def plan(request: PrelabelRequest) -> tuple[str, list[str] | None]:
 
 def load_predictor(request: PrelabelRequest) -> Predictor:
     """The predictor for ``request`` (loads the model)."""
+    if request.source.kind in custom.KINDS:
+        options = dict(threshold=request.threshold, top_k=request.top_k, store_logits=request.store_logits)
+        return custom.load(request.source, request.task, request.device, **options)
     if request.source.kind == M.HF:
         from ..models.hf import HFPredictor
 

@@ -13,7 +13,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs, views
+from ..store import runs, views, writes
 from ..store.fields import label_type
 from . import embeddings
 
@@ -84,12 +84,14 @@ def select(
     }
     model = runs.writer_model(samples, pred_field)
     key = runs.start_run(samples, "select_for_annotation", params=params, model=model, fields=["tags"], user=user)
-    with runs.recorded(samples, key) as run:
+    with writes.rolled_back_on_failure(samples, key, [], {}, "selection") as (rollback, run):
         candidates = samples.match_tags(tag, bool=False)  # never pick what is already chosen
         ids, scores = uncertainties(candidates, pred_field, strategy)
         vectors = _vectors(candidates, embeddings_field, ids) if embeddings_field else None
         chosen = pick(scores, count, vectors, diversity)
-        samples.select([ids[i] for i in chosen]).tag_samples(tag)
+        picked = samples.select([ids[i] for i in chosen])
+        rollback.steps.append(lambda: picked.untag_samples(tag))  # they had no such tag; others' tags stay
+        picked.tag_samples(tag)
         run.counts = {"tagged": len(chosen), "mean_uncertainty": float(np.mean(scores[chosen])) if chosen else 0.0}
     return {"run_key": key, "ids": [ids[i] for i in chosen], **run.counts}
 

@@ -8,7 +8,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import runs, views
+from ..store import runs, views, writes
 from ..store.fields import key_problems
 from . import embeddings
 
@@ -53,14 +53,21 @@ def compute(
     params = {"embeddings_field": embeddings_field, "method": method, "brain_key": brain_key, "seed": seed}
     model = runs.writer_model(view, embeddings_field)
     key = runs.start_run(view, "embedding_map", params=params, model=model, fields=[embeddings_field], user=user)
-    with runs.recorded(view, key) as run:
+    with writes.rolled_back_on_failure(view, key, [], {}, "embedding map") as (rollback, run):
         started = time.perf_counter()
         points = reduce(np.stack(view.values(embeddings_field)).astype(np.float32), method, seed)
+        rollback.steps.append(lambda: _delete_brain_run(view._root_dataset, brain_key))
         fob.compute_visualization(view, points=points, brain_key=brain_key)
         counts = {"samples": len(view), "skipped_without_embeddings": len(samples) - len(view)}
         counts["seconds"] = round(time.perf_counter() - started, 2)
         run.counts = counts
     return {"run_key": key, "brain_key": brain_key, "method": method, **counts}
+
+
+def _delete_brain_run(dataset, brain_key):
+    """Deletes brain run ``brain_key`` when it was saved (``check`` refused a key in use, so it is this run's)."""
+    if dataset.has_brain_run(brain_key):
+        dataset.delete_brain_run(brain_key)
 
 
 def reduce(vectors: np.ndarray, method: str, seed: int = 51) -> np.ndarray:

@@ -14,11 +14,12 @@ of an image with typical image embeddings; raise it for crops and heavier edits.
 from collections.abc import Callable
 
 import numpy as np
+from bson import ObjectId
 
 import fiftyone as fo
 
 from ..exceptions import refuse
-from ..store import declared, runs, schema, views
+from ..store import declared, runs, schema, views, writes
 from ..store.fields import field_name_problems
 from . import embeddings as E
 from . import neighbors
@@ -125,9 +126,10 @@ def compute_uniqueness(
     key = runs.start_run(
         samples, "uniqueness", params=params, model=_model(samples, embeddings_field), fields=[output_field], user=user
     )
-    with runs.recorded(samples, key) as run:
+    with writes.rolled_back_on_failure(samples, key, [output_field], {}, "uniqueness run") as (rollback, run):
         scores = scores_from(neighbors.knn(unit, k, progress=progress).distances)
         _declare(samples, {output_field: fo.FloatField})
+        rollback.save(_object_ids(ids))
         declared.set_values(samples, output_field, dict(zip(ids, scores.tolist(), strict=True)), CHUNK)
         run.counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
     most = np.argsort(-scores, kind="stable")[:10]
@@ -161,17 +163,21 @@ def find_near_duplicates(
     params = {"embeddings_field": embeddings_field, "threshold": threshold}
     params.update(duplicate_tag=duplicate_tag, member_tag=member_tag)
     tags = [t for t in (duplicate_tag, member_tag) if t]
+    fields = [GROUP_FIELD, COUNT_FIELD, *(["tags"] if tags else [])]
     key = runs.start_run(
         samples,
         "near_duplicates",
         params=params,
         model=_model(samples, embeddings_field),
-        fields=[GROUP_FIELD, COUNT_FIELD, *(["tags"] if tags else [])],
+        fields=fields,
         user=user,
     )
     counts = {"samples": len(ids)}
-    with runs.recorded(samples, key, counts):
+    written = [GROUP_FIELD, COUNT_FIELD]  # the tags are taken back one by one, keeping others' tags
+    with writes.rolled_back_on_failure(samples, key, written, counts, "near-duplicate search") as (rollback, _):
         groups = _groups(neighbors.groups_within(unit, threshold, progress=progress))
+        rollback.save(_object_ids(ids))
+        rollback.steps.append(_retagging(samples, tags))
         _write_groups(samples, ids, groups)
         counts.update(_tag(samples, ids, groups, duplicate_tag, member_tag, tags))
         counts.update(groups=len(groups), duplicates=sum(len(g) - 1 for g in groups))
@@ -198,6 +204,20 @@ def _write_groups(samples, ids, groups):
         declared.set_values(samples, field, dict(zip(ids, values, strict=True)), CHUNK)
 
 
+def _retagging(samples, tags):
+    """What puts ``tags`` back on the samples of ``samples`` that have them now (and on no other), other tags
+    untouched."""
+    had = {tag: samples.match_tags(tag).values("id") for tag in tags}
+
+    def retag():
+        if tags:
+            samples.untag_samples(tags)
+        for tag, tagged in had.items():
+            samples.select(tagged).tag_samples(tag)
+
+    return retag
+
+
 def _tag(samples, ids, groups, duplicate_tag, member_tag, tags):
     if tags:
         samples.untag_samples(tags)
@@ -215,6 +235,10 @@ def _load(samples, embeddings_field, output_problems, k=None, threshold=None):
     ids, unit, more = read(samples, embeddings_field) if not problems else (None, None, [])
     refuse(problems + more)
     return ids, unit
+
+
+def _object_ids(ids):
+    return [ObjectId(_id) for _id in ids]
 
 
 def _declare(samples, fields):

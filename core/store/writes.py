@@ -6,7 +6,7 @@ attributes are written to the label with that id wherever it now sits in its lis
 people add, move or delete meanwhile keep their values and deleted ones are not recreated.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import reduce
@@ -52,13 +52,16 @@ def _operation(sample_id, update, now):
 class Rollback:
     """Takes back what a run wrote to ``fields`` (sample fields and ``<list path>.<attribute>`` label attributes):
     ``save(ids)`` keeps the values of the fields that existed before the samples ``ids`` are written, ``undo()``
-    restores them and deletes the fields the run created."""
+    runs the run's own ``steps`` (e.g. deleting a brain run it saved), restores the kept values and deletes the
+    fields the run created, and the label attributes it declared under the fields that existed."""
 
     def __init__(self, dataset: fo.Dataset, fields: list[str]) -> None:
         self.dataset = dataset
         self.created = [name for name in fields if not dataset.has_field(name)]
         self.existing = [name for name in fields if name not in self.created]
+        self.declared = set(self._nested_paths())
         self.saved = []
+        self.steps: list[Callable[[], None]] = []
 
     def save(self, ids: Iterable[ObjectId]) -> None:
         """Keeps the current values of the existing fields of the samples ``ids``, before the run writes them."""
@@ -70,15 +73,25 @@ class Rollback:
         self.saved += [(doc["_id"], self._values(doc)) for doc in documents]
 
     def undo(self) -> None:
-        """Restores the kept values and deletes the fields the run created, skipping the fields that are no longer
-        declared (a person may have deleted one meanwhile: values restored there would be left undeclared)."""
+        """Runs the ``steps``, restores the kept values and deletes the fields and label attributes the run
+        declared, skipping the fields that are no longer declared (a person may have deleted one meanwhile: values
+        restored there would be left undeclared)."""
+        for step in reversed(self.steps):
+            step()
         self.dataset.reload()  # the saved schema, without the fields deleted meanwhile
         if self.saved:
             ids, updates = zip(*self.saved, strict=True)
             bulk_set(self.dataset, ids, [self._declared(update) for update in updates])
-        for name in self.created:
+        new = sorted(set(self._nested_paths()) - self.declared, key=lambda path: path.count("."))
+        for name in self.created + new:
             if self.dataset.has_field(name):
                 self.dataset.delete_sample_field(name)
+
+    def _nested_paths(self):
+        """The declared paths inside the existing top-level fields (label attributes a run may declare)."""
+        tops = {name.split(".", 1)[0] for name in self.existing}
+        schema = self.dataset.get_field_schema(flat=True) if tops else {}
+        return [path for path in schema if path.split(".", 1)[0] in tops and "." in path]
 
     def _declared(self, update):
         """``update`` without the sample fields that are no longer declared (label attributes need no check)."""
@@ -98,18 +111,23 @@ class Rollback:
 
 @contextmanager
 def rolled_back_on_failure(
-    samples: fo.core.collections.SampleCollection, key: str, fields: list[str], counts: dict, what: str
+    samples: fo.core.collections.SampleCollection,
+    key: str,
+    fields: list[str],
+    counts: dict,
+    what: str,
+    keep: tuple[type[Exception], ...] = (ValueError,),
 ) -> Iterator[tuple[Rollback, runs.Recording]]:
     """The body of run ``key``, which writes ``fields``, recorded with ``counts`` unless it replaces them (see
     ``runs.recorded``); yields its ``Rollback`` and ``Recording``. When it fails, its writes are taken back, the run
-    is recorded as failed and the error is raised again (a ``ValueError``, which explains a problem of the request,
-    as it is; others saying that ``what`` failed and was taken back)."""
+    is recorded as failed and the error is raised again (one of ``keep``, e.g. a ``ValueError``, which explains a
+    problem of the request, as it is; others saying that ``what`` failed and was taken back)."""
     rollbacks = []
 
     def taken_back(error: BaseException) -> RuntimeError | None:
         for rollback in rollbacks:
             rollback.undo()
-        if isinstance(error, ValueError) or not isinstance(error, Exception):
+        if isinstance(error, keep) or not isinstance(error, Exception):
             return None
         return RuntimeError(f"The {what} failed and what it had written was taken back: {error}")
 

@@ -17,7 +17,8 @@ from .registry import BAD_INPUT, EMPTY_VIEW, MISSING_FIELD, PROTECTED, REGISTRY,
 from .resources import BATCH, CLASSIFIER, DETECTOR, EMBEDDER, derive, digits, empty_view, operator, sdk, shapes
 
 NOT_A_MODEL = "/nonexistent/model"
-VALIDATION_TOO_HIGH = r"Value must be less than"
+VALIDATION_TOO_HIGH = r"(is outside \[0, 1\]|must be between 0 and 1|not a cosine distance: choose a value in \[0, 2\))"
+"""The suite's own message for a value above its range, which leads the form (and so the SDK's error)."""
 TYPE = r"Invalid value type"
 
 
