@@ -33,7 +33,7 @@ def layout() -> fo.Space:
     panels = fo.Space(children=[regression, fo.Panel(type="labelloop_overview")], active_child=regression.component_id)
     samples = fo.Panel(type="Samples", pinned=True)
     grid = fo.Space(children=[samples], active_child=samples.component_id)
-    return fo.Space(children=[grid, panels], orientation="horizontal", sizes=[0.4, 0.6])
+    return fo.Space(children=[grid, panels], orientation="horizontal", sizes=[0.35, 0.65])
 
 
 if __name__ == "__main__":

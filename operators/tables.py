@@ -1,5 +1,8 @@
 """Table views of ``core.store.info`` summaries, shared by operator outputs and panels."""
 
+import os
+import re
+
 from fiftyone.operators import types
 
 LABEL_FIELD_COLUMNS = (
@@ -74,4 +77,19 @@ def _run_row(run):
     fields = ", ".join(f"{name} (new)" if name in created else name for name in run["fields"] or [])
     row = {key: run.get(key) for key, _ in RUN_COLUMNS}
     started = (run.get("started_at") or "")[:19].replace("T", " ")  # to the second, on one line
-    return {**row, "model": run.get("model") or "", "fields": fields, "counts": counts, "started_at": started}
+    model = short_model(run.get("model") or "")
+    return {**row, "model": model, "fields": fields, "counts": counts, "started_at": started}
+
+
+def short_model(model: str) -> str:
+    """A run's model as a table cell: each model's name and revision, without its source and directory
+    ("baseline: hf:/data/models/vit@bb92eaaffcfe | ..." -> "baseline: vit@bb92eaaf | ..."); the run's record keeps
+    the full identity."""
+    return " | ".join(_short(part) for part in model.split(" | ")) if model else ""
+
+
+def _short(model: str) -> str:
+    role, _, identity = model.rpartition(": ")
+    name, _, revision = re.sub(r"^(hf|zoo):", "", identity).partition("@")
+    short = os.path.basename(name.rstrip("/")) + (f"@{revision[:8]}" if revision else "")
+    return f"{role}: {short}" if role else short

@@ -30,7 +30,8 @@ def test_list_shows_each_run_with_its_provenance(digits, tiny_models, prelabel_o
     accept_row, prelabel_row = listed["run_rows"]
     assert prelabel_row["kind"] == "prelabel" and prelabel_row["status"] == runs.COMPLETED
     assert prelabel_row["fields"] == "predictions (new)" and f"written={len(digits)}" in prelabel_row["counts"]
-    assert prelabel_row["model"] == accept_row["model"] and tiny_models["classification"] in accept_row["model"]
+    assert prelabel_row["model"] == accept_row["model"] and accept_row["model"].startswith("classifier@")
+    assert tiny_models["classification"] in listed["runs"][0]["model"]  # the record keeps the full identity
     assert accept_row["fields"] == "ground_truth" and "promoted=10" in accept_row["counts"]
     assert all(row["user"] and row["host"] and row["started_at"] for row in listed["run_rows"])
 

@@ -48,3 +48,16 @@ def test_a_comparison_run_is_one_short_line_in_the_runs_table(digits):
     [row] = _rendered(ops.run_panel(NAME, digits, "on_load"))["run_rows"]["default"]
     assert "{" not in row["counts"] and "per_class" not in row["counts"]  # was a raw dict, rows hundreds of px tall
     assert row["counts"].startswith(f"kind=classification, samples={len(digits)}, regressed_samples=0")
+
+
+def test_a_model_cell_is_its_name_and_revision():
+    import importlib
+
+    import fiftyone.operators as foo
+
+    package = type(foo.get_operator(ops.uri("manage_runs"))).__module__.rsplit(".", 1)[0]
+    tables = importlib.import_module(f"{package}.tables")
+    model = "baseline: hf:/work/.demo/models/baseline@bb92eaaffcfe12 | candidate: zoo:resnet18-imagenet-torch"
+    assert tables.short_model(model) == "baseline: baseline@bb92eaaf | candidate: resnet18-imagenet-torch"
+    assert tables.short_model("hf:google/vit-base-patch16-224") == "vit-base-patch16-224"
+    assert tables.short_model("") == ""
