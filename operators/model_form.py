@@ -213,7 +213,9 @@ def problems(view, params, make_request=request, ctx=None):
         wanted = with_token(wanted, ctx) if ctx is not None else wanted
     except ValueError as error:
         return [str(error)]
-    return prelabel.check(view, wanted) or lease.problems(view, [wanted.output_field], job=params.get("job"))
+    with models.cached_only():  # at each keystroke: no hub look-up (offline, one takes ~25 s of retries)
+        problems = prelabel.check(view, wanted)
+    return problems or lease.problems(view, [wanted.output_field], job=params.get("job"))
 
 
 def execute(operator, ctx, make_request=request):

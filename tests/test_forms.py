@@ -164,3 +164,30 @@ def test_forms_show_the_core_defaults(dataset, monkeypatch, name, params, homes)
         dataset.add_sample_field(vector_field, fo.VectorField)
     properties = form(name, dataset, params)
     assert {key: properties[key].default for key in homes} == {key: getattr(*home) for key, home in homes.items()}
+
+
+def test_typing_a_hub_id_in_the_form_never_looks_it_up_online(digits, monkeypatch):
+    """Issue 12 item 12: each keystroke re-checks the form; offline, one hub look-up took ~25 s of retries."""
+    import transformers
+
+    calls = []
+    real = transformers.AutoConfig.from_pretrained
+
+    def spy(name, *args, **kwargs):
+        calls.append(kwargs.get("local_files_only"))
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", spy)
+    for typed in ("g", "google/vi", "google/vit-base-patch16-224"):
+        properties = form("prelabel", digits, {"model": typed})
+        assert not [p for p in properties.values() if getattr(p, "invalid", False)], typed  # not blocked: the run
+        # fetches the model and checks it then
+    assert calls == [True, True, True]
+
+
+def test_a_relative_model_path_says_relative_to_what(digits):
+    import os
+
+    properties = form("prelabel", digits, {"model": ".demo/models/no-such-candidate"})
+    [message] = [p.view.label for p in properties.values() if getattr(p, "invalid", False)]
+    assert f"a relative path is read from {os.getcwd()}" in message and "give an absolute path" in message

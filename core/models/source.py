@@ -2,9 +2,12 @@
 transformers directory, an ONNX file, a model behind an inference endpoint, or a FiftyOne model (an object passed
 to the SDK, or a model config), each checked up front with an error that says what to do."""
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -69,6 +72,34 @@ _WHAT_TO_NAME = {
 }
 
 
+class NotCached(ModelError):
+    """A hub id that is not in the local cache, where only the cache may be read (``cached_only``)."""
+
+
+_CACHED_ONLY = contextvars.ContextVar("labelloop_cached_only", default=False)
+
+
+@contextlib.contextmanager
+def cached_only() -> Iterator[None]:
+    """Within it, ``hf_config`` reads the local Hugging Face cache only and raises ``NotCached`` for anything
+    else: a form checks what a person types at each keystroke, and a hub look-up offline takes ~25 s of retries."""
+    token = _CACHED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _CACHED_ONLY.reset(token)
+
+
+def _relative_to(name: str) -> str:
+    """For a relative path: what it is relative to, and what to give instead."""
+    if os.path.isabs(os.path.expanduser(name)):
+        return ""
+    return (
+        f" (a relative path is read from {os.getcwd()}, the working directory of the process that runs the "
+        "operator — the App server's when run from the App): give an absolute path"
+    )
+
+
 def hf_config(name: str) -> "PretrainedConfig":
     """The transformers config of a hub id or local directory, or a ModelError saying why it cannot be loaded."""
     ensure_torchvision()
@@ -77,10 +108,12 @@ def hf_config(name: str) -> "PretrainedConfig":
     if os.path.isdir(name):
         check_model_files(name)
     elif _looks_like_path(name):
-        raise ModelError(f"No such model directory: '{name}'.")
+        raise ModelError(f"No such model directory: '{name}'{_relative_to(name)}.")
     try:
-        return transformers.AutoConfig.from_pretrained(name)
+        return transformers.AutoConfig.from_pretrained(name, local_files_only=_CACHED_ONLY.get())
     except OSError as error:
+        if _CACHED_ONLY.get():
+            raise NotCached(f"'{name}' is not in the local Hugging Face cache.") from error
         raise ModelError(
             f"Could not load '{name}' from the Hugging Face hub: it is not in the local cache and the hub cannot be "
             "reached (offline?). Save the model with `save_pretrained` where the hub is reachable and give its "

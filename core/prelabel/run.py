@@ -70,6 +70,8 @@ def check(samples: fo.core.collections.SampleCollection, request: PrelabelReques
         return problems
     try:
         task, model_labels = plan(request)
+    except M.NotCached:
+        return []  # a form's look-up (``models.source.cached_only``): the run fetches the model and checks it then
     except ModelError as error:
         return [str(error)]
     return (
