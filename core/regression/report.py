@@ -37,32 +37,20 @@ def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> di
     key, gt = params["key"], params["gt_field"]
     classification = _is_classification(samples, gt)
     if classification:
-        sources = [([], {"label": f"${gt}.label", "category": f"${key}"}, CLS_CATEGORIES, {})]
+        rows = _group(samples, [], {"role": "gt", "label": f"${gt}.label", "category": f"${key}"})
     else:
-        sources = [
-            (
-                [{"$unwind": f"${field}.detections"}],
-                {"label": f"${field}.detections.label", "category": f"${field}.detections.{key}"},
-                counted,
-                renamed,
-            )
-            for field, counted, renamed in (
-                (gt, GT_CATEGORIES, {}),
-                (params["candidate_field"], ("new_fp", "unchanged_fp"), {}),
-                (params["baseline_field"], ("removed_fp", "unchanged_fp"), BASELINE_FP),
-            )
-        ]
+        rows = _object_groups(samples, key, {role: params[f"{role}_field"] for role in COUNTED})
     overall, per_class = {}, {}
-    for unwind, group_id, counted, renamed in sources:
-        for row in _group(samples, unwind, group_id):
-            category, label = row["_id"].get("category"), row["_id"].get("label")
-            if category not in counted:
-                continue
-            category = renamed.get(category, category)
-            overall[category] = overall.get(category, 0) + row["n"]
-            if category not in UNCLASSED:
-                counts = per_class.setdefault(label if label is not None else NO_LABEL, {})
-                counts[category] = counts.get(category, 0) + row["n"]
+    for row in rows:
+        role, category, label = (row["_id"].get(k) for k in ("role", "category", "label"))
+        counted, renamed = COUNTED[role] if not classification else (CLS_CATEGORIES, {})
+        if category not in counted:
+            continue
+        category = renamed.get(category, category)
+        overall[category] = overall.get(category, 0) + row["n"]
+        if category not in UNCLASSED:
+            counts = per_class.setdefault(label if label is not None else NO_LABEL, {})
+            counts[category] = counts.get(category, 0) + row["n"]
     regressed = samples.count_values(F(f"{key}_score") > 0).get(True, 0)
     summary = {
         "kind": "classification" if classification else "detections",
@@ -74,6 +62,31 @@ def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> di
     if classification:
         _add_predictions(samples, params, summary)
     return summary
+
+
+COUNTED = {
+    "gt": (GT_CATEGORIES, {}),
+    "candidate": (("new_fp", "unchanged_fp"), {}),
+    "baseline": (("removed_fp", "unchanged_fp"), BASELINE_FP),
+}
+"""Per role of a detection comparison's fields: the object categories counted, and their names when counted."""
+
+
+def _object_groups(samples, key, fields: dict) -> list[dict]:
+    """How many objects of each (role, label, category) the fields ``{role: field}`` hold, in one pass over the
+    samples (one ``$unwind`` of all three fields' objects)."""
+    objects = [
+        {
+            "$map": {
+                "input": {"$ifNull": [f"${field}.detections", []]},
+                "as": "d",
+                "in": {"role": role, "label": "$$d.label", "category": f"$$d.{key}"},
+            }
+        }
+        for role, field in fields.items()
+    ]
+    unwind = [{"$project": {"o": {"$concatArrays": objects}}}, {"$unwind": "$o"}]
+    return _group(samples, unwind, {k: f"$o.{k}" for k in ("role", "label", "category")})
 
 
 def _add_predictions(samples, params, summary) -> None:
