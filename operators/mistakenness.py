@@ -15,13 +15,19 @@ PARAM_TYPES = {
     **dict.fromkeys(("iou", "confidence_thresh"), common.NUMBER),
     "classwise": common.BOOL,
     "classes": common.STR.described("a list or a comma-separated string of class names"),
+    "scorer": common.STR.described(f"one of {', '.join(mistakenness.SCORERS)}"),
+    "ensemble": common.STR.described("a list or a comma-separated string of prediction fields"),
 }
+LISTS = ("classes", "ensemble")
+"""The params given as a list or a comma-separated string."""
 EXPLANATION = (
-    "Classification: mistakenness = 1 - p(ground-truth label) under the softmax of the prediction's logits "
-    "(without logits, from the confidence c of the predicted label: 1 - c when it agrees, else "
-    "1 - (1 - c) / (K - 1) over K classes, so every disagreement ranks above every agreement). "
+    "Classification: mistakenness = the probability that the ground-truth label is wrong, given the prediction's "
+    "logits, with the model's over- or under-confidence and the annotators' class confusions fitted on this data "
+    "(scorer noise_aware; softmax: 1 - p(ground-truth label)); an ensemble averages several models. Without "
+    "logits, from the confidence c of the predicted label: 1 - c when it agrees, else 1 - (1 - c) / (K - 1) over K "
+    "classes, so every disagreement ranks above every agreement. "
     "Detections: possible_missing flags confident predictions that overlap no ground truth; possible_spurious flags "
-    "ground-truth objects that no prediction overlaps; an object's mistakenness is confidence x (1 - IoU) / "
+    "ground-truth objects that no confident prediction matches; an object's mistakenness is confidence x (1 - IoU) / "
     "(1 - threshold) when matched, the highest overlapping confidence when another class (or a duplicate) covers "
     "it; a sample's mistakenness is its highest object's."
 )
@@ -35,6 +41,7 @@ class ComputeMistakenness(common.LabelLoopOperator):
     """
 
     name = "compute_mistakenness"
+    long_running = True
     label = "Compute mistakenness"
     description = "Find likely label mistakes, missing and spurious objects"
     param_types = PARAM_TYPES
@@ -51,6 +58,12 @@ class ComputeMistakenness(common.LabelLoopOperator):
             "classes",
             label="Classes of the logits",
             description="Comma-separated, in the model's output order; empty: the model's or the dataset's classes",
+        )
+        common.choice(inputs, "scorer", list(mistakenness.SCORERS), REQUEST.scorer, "Scorer (classifications)")
+        inputs.str(
+            "ensemble",
+            label="Ensemble with (classifications)",
+            description="Comma-separated prediction fields of other models, e.g. baseline; empty: none",
         )
         inputs.str(
             "prefix", default=REQUEST.prefix, label="Field prefix", description="e.g. v2_ writes v2_mistakenness"
@@ -98,7 +111,10 @@ class ComputeMistakenness(common.LabelLoopOperator):
                 prediction flags a possibly missing object (default: ``MistakennessRequest.confidence_thresh``);
                 ``classwise``, whether only objects of the same class match (default:
                 ``MistakennessRequest.classwise``); ``classes``, the classes of the logits in the model's output
-                order, a list or a comma-separated string (default: the model's or the dataset's classes)
+                order, a list or a comma-separated string (default: the model's or the dataset's classes);
+                ``scorer`` of classifications, ``noise_aware`` or ``softmax`` (default:
+                ``MistakennessRequest.scorer``); ``ensemble``, more Classification prediction fields whose models
+                are averaged with ``pred_field``'s, a list or a comma-separated string (default: none)
 
         Returns:
             a dict with the run key ``run_key``, the ``classes`` of the logits (classifications) and the counts:
@@ -106,8 +122,9 @@ class ComputeMistakenness(common.LabelLoopOperator):
             None when delegated
         """
         params = {"pred_field": pred_field, "gt_field": gt_field, **options}
-        if isinstance(params.get("classes"), (list, tuple)):
-            params["classes"] = ",".join(params["classes"])
+        for name in LISTS:
+            if isinstance(params.get(name), (list, tuple)):
+                params[name] = ",".join(params[name])
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 
 
@@ -124,11 +141,13 @@ def _replaced(view, req):
 def request(params):
     """A ``MistakennessRequest`` from operator params."""
     values = {name: params[name] for name in ("iou", "confidence_thresh", "classwise") if params.get(name) is not None}
-    classes = [c.strip() for c in (params.get("classes") or "").split(",") if c.strip()]
+    classes, ensemble = ([c.strip() for c in (params.get(n) or "").split(",") if c.strip()] for n in LISTS)
     return REQUEST(
         params.get("pred_field"),
         params.get("gt_field") or REQUEST.gt_field,
         prefix=params.get("prefix") or REQUEST.prefix,
         classes=classes or None,
+        scorer=params.get("scorer") or REQUEST.scorer,
+        ensemble=ensemble or None,
         **values,
     )

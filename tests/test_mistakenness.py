@@ -46,7 +46,9 @@ def _ranked_first(samples, field, k):
 
 def test_flipped_labels_rank_first_with_one_minus_p_truth(digits, mistakenness_op):
     predictions = _known_predictions(digits)
-    result = mistakenness_op(digits, "predictions")
+    noise_aware = mistakenness_op(digits, "predictions", prefix="n_")
+    assert _ranked_first(digits, "n_mistakenness", len(FLIPPED)) == set(FLIPPED) and noise_aware["logits"] == 120
+    result = mistakenness_op(digits, "predictions", scorer="softmax")
     assert result["classes"] == CLASSES and result["logits"] == len(digits)
     assert _ranked_first(digits, "mistakenness", len(FLIPPED)) == set(FLIPPED)
     scores = digits.values("mistakenness")
@@ -55,6 +57,7 @@ def test_flipped_labels_rank_first_with_one_minus_p_truth(digits, mistakenness_o
         assert score == pytest.approx(1 - np.exp(logits[int(truth)]) / np.exp(logits).sum())
     record = next(r for r in runs.list_suite_runs(digits) if r["key"] == result["run_key"])
     assert record["kind"] == "mistakenness" and record["fields"] == ["mistakenness"] and record["status"] == "completed"
+    assert record["params"]["scorer"] == "softmax"
 
 
 def test_confidence_fallback_without_logits(digits):
@@ -114,7 +117,8 @@ def test_prelabel_logits_use_the_models_class_order(digits, tiny_models, prelabe
     zero = digits.match(F("ground_truth.label") == "0")
     zero.set_values("ground_truth.label", ["zero"] * len(zero))
     prelabel_op(digits, tiny_models["classification"], store_logits=True, class_map={"0": "zero"})
-    result = M.compute(digits, M.MistakennessRequest("predictions"))  # sorted labels would put "zero" last
+    request = M.MistakennessRequest("predictions", scorer=M.SOFTMAX)
+    result = M.compute(digits, request)  # sorted labels would put "zero" last
     classes = ["zero", *CLASSES[1:]]
     assert result["classes"] == classes and result["logits"] == len(digits)
     for sample in digits:
@@ -185,6 +189,24 @@ def test_detections_flag_missing_and_spurious_exactly(shapes, mistakenness_op):
     assert _ranked_first(shapes, "mistakenness", len(flipped)) == set(range(20, 25))
     record = next(r for r in runs.list_suite_runs(shapes) if r["key"] == result["run_key"])
     assert record["kind"] == "mistakenness" and "predictions.detections.possible_missing" in record["fields"]
+
+
+def test_spurious_boxes_under_unsure_predictions_and_duplicate_boxes_are_flagged(dataset):
+    """A made-up box that only a low-confidence false positive covers, and a box drawn twice, are spurious; a box a
+    confident prediction matches is not."""
+    real, made_up = [0.1, 0.1, 0.2, 0.2], [0.6, 0.6, 0.2, 0.2]
+    truth = [fo.Detection(label="car", bounding_box=b) for b in (real, made_up, real)]
+    preds = [
+        fo.Detection(label="car", bounding_box=real, confidence=0.9),
+        fo.Detection(label="dog", bounding_box=made_up, confidence=0.1),
+    ]
+    dataset.add_sample(
+        fo.Sample(filepath="/a.png", ground_truth=fo.Detections(detections=truth), p=fo.Detections(detections=preds))
+    )
+    result = M.compute(dataset, M.MistakennessRequest("p"))
+    first, unsure, second = dataset.values("ground_truth.detections.possible_spurious", unwind=True)
+    assert unsure and first != second  # one of the two copies
+    assert result["possible_spurious"] == 2 and result["possible_missing"] == 0
 
 
 def test_thresholds_are_respected_and_reruns_clear_stale_flags(shapes):

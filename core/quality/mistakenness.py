@@ -1,10 +1,14 @@
 """Mistakenness: which ground-truth labels are likely wrong, judged by a model's predictions.
 
-Classification: ``mistakenness = 1 - p(ground-truth label)``, with ``p = softmax(logits)`` over the model's class
-list (unlike fiftyone-brain's score, which ignores the probability of the given label). Predictions without logits
-tell only the confidence ``c`` of the predicted label: agreeing, ``1 - c``; disagreeing, the ground truth has at
-most ``1 - c``, taken as spread evenly over the ``K - 1`` other classes: ``1 - (1 - c) / (K - 1)`` (at least ``c``
-and ``1 - 1/K``, so every disagreement ranks above every agreement, as with fiftyone-brain's default scorer). The
+Classification, scorer ``noise_aware`` (the default): the probability that the ground-truth label is wrong given
+the model's logits, with the model's temperature and the annotators' class-conditional noise fitted on the data at
+hand (``core.quality.label_errors``); ``ensemble`` adds more prediction fields, whose tempered log-probabilities are
+averaged. Scorer ``softmax``: ``1 - p(ground-truth label)`` with ``p = softmax(logits)``. A prediction without
+logits tells only the confidence ``c`` of the predicted label: among predictions with logits (or in an ensemble) it
+counts as ``c`` on its label and ``(1 - c) / (K - 1)`` on each other class; when no prediction of a single field has
+logits, agreeing scores ``1 - c``, disagreeing ``1 - (1 - c) / (K - 1)`` (the ground truth has at most ``1 - c``:
+every disagreement ranks above every agreement, as with fiftyone-brain's default scorer). The run records the
+scorer, and the fitted ``temperature`` and ``estimated_noise`` with its counts. The
 class list of the logits is ``classes`` when given, else the class list of the model of the pre-labelling run that
 wrote the predictions (a transformers model's ``id2label`` order, through its class map), else the dataset's
 ``default_classes``, else the sorted labels of both fields; each only when its length equals the number of logits.
@@ -14,7 +18,8 @@ Detections (predictions matched to ground truth with ``core.matching`` at the Io
 - ``possible_missing`` (on predictions, and counted per sample): a prediction with confidence >= the threshold that
   overlaps no ground-truth object of any class at IoU >= the threshold: an object the annotators may have missed;
 - ``possible_spurious`` (on ground truth, and counted per sample): a ground-truth object that no prediction of any
-  class overlaps at IoU >= the threshold: an object the annotators may have made up;
+  class with confidence >= the threshold matches at IoU >= the threshold, one prediction to one object (class-agnostic
+  matching): an object the annotators may have made up, or drawn twice;
 - ``mistakenness`` on ground-truth objects: matched to a prediction of its class, ``confidence x (1 - IoU) /
   (1 - threshold)`` (a confident model disagrees with its box, in [0, confidence]); unmatched but overlapped by
   predictions (another class, or a duplicate box), the highest confidence among them (a confident model disagrees
@@ -42,11 +47,14 @@ from ..store import runs, schema, views
 from ..store.declared import FieldGuards
 from ..store.fields import GROUND_TRUTH, MAX_KEY, PROVENANCE_ATTRIBUTE, label_path, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure
+from . import label_errors
 
 KIND = "mistakenness"
 SUPPORTED = (fo.Classification, fo.Detections)
 CHUNK = 5000
 NO_LOGITS = "No logits: scores use confidence only."
+NOISE_AWARE, SOFTMAX = "noise_aware", "softmax"
+SCORERS = (NOISE_AWARE, SOFTMAX)
 
 
 @dataclass
@@ -60,6 +68,12 @@ class MistakennessRequest:
     confidence_thresh: float = 0.5
     classwise: bool = True
     classes: list | None = None
+    scorer: str = NOISE_AWARE
+    ensemble: list[str] | None = None
+
+    def prediction_fields(self) -> list[str]:
+        """``pred_field`` and the ensemble's other prediction fields."""
+        return [self.pred_field, *(self.ensemble or [])]
 
     def name(self, what: str) -> str:
         """The name of result ``what`` (``mistakenness``, ``possible_missing`` or ``possible_spurious``)."""
@@ -68,7 +82,7 @@ class MistakennessRequest:
 
 def check(samples: fo.core.collections.SampleCollection, request: MistakennessRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages (empty when it can run)."""
-    reads = [request.pred_field, request.gt_field]
+    reads = [*request.prediction_fields(), request.gt_field]
     problems = views.problems(samples, "compute_mistakenness", reads, written_fields(request, True))
     if problems:
         return problems
@@ -76,8 +90,8 @@ def check(samples: fo.core.collections.SampleCollection, request: MistakennessRe
     if problems:
         return problems
     if label_type(samples, request.gt_field) is fo.Detections:
-        return _check_confidences(samples, request, f"{request.pred_field}.detections")
-    problems = _check_confidences(samples, request, request.pred_field, or_logits=True)
+        return _check_confidences(samples, request.pred_field, f"{request.pred_field}.detections")
+    problems = [p for f in request.prediction_fields() for p in _check_confidences(samples, f, f, or_logits=True)]
     return problems or resolve_classes(samples, request)[1]
 
 
@@ -98,11 +112,17 @@ def resolve_classes(
     samples: fo.core.collections.SampleCollection, request: MistakennessRequest
 ) -> tuple[list[str] | None, list[str]]:
     """``(classes, problems)``: the class list of the logits (None when no prediction has logits)."""
-    path = f"{request.pred_field}.logits"
-    first = samples.exists(path).limit(1).values(path)
-    if not first:
+    sizes = {}
+    for field in request.prediction_fields():
+        first = samples.exists(f"{field}.logits").limit(1).values(f"{field}.logits")
+        if first:
+            sizes[field] = len(first[0])
+    if not sizes:
         return None, []
-    size = len(first[0])
+    if len(set(sizes.values())) > 1:
+        found = ", ".join(f"'{f}' {n}" for f, n in sizes.items())
+        return None, [f"The prediction fields' logits have different lengths ({found}): ensemble one class list."]
+    size = next(iter(sizes.values()))
     if request.classes:
         if len(request.classes) != size:
             return None, [
@@ -110,7 +130,7 @@ def resolve_classes(
                 f"{size} classes in its output order."
             ]
         return list(request.classes), _check_predicted_labels(samples, request, request.classes)
-    for candidate in _class_lists(samples, request)[1:]:
+    for candidate in _class_lists(samples, request, next(iter(sizes)))[1:]:
         if candidate and len(candidate) == size:
             return list(candidate), _check_predicted_labels(samples, request, candidate)
     return None, [
@@ -133,7 +153,7 @@ def compute(
     fields = written_fields(request, detections)
     params = {**asdict(request), "classes": classes}
     counts = Counter(samples=len(samples))
-    n_classes = None if detections else class_count(samples, request, classes)
+    class_info = None if detections else _class_info(samples, request, classes)
     key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as (rollback, _):
         ids = samples.values("id")
@@ -141,7 +161,7 @@ def compute(
         if detections:
             results = (_detections_chunk(chunk, request, counts) for chunk in chunks)
         else:
-            results = _classification_results(chunks, request, (classes, n_classes), counts)
+            results = _classification_results(chunks, request, class_info, counts)
         _declare_fields(dataset, request, detections)
         guards = FieldGuards(dataset, fields)
         with fou.ProgressBar(total=len(ids), progress=progress) as bar:
@@ -162,48 +182,112 @@ def written_fields(request: MistakennessRequest, detections: bool) -> list[str]:
     return [score, missing, spurious, f"{gt}.{score}", f"{gt}.{spurious}", f"{pred}.{missing}"]
 
 
-def class_count(
-    samples: fo.core.collections.SampleCollection, request: MistakennessRequest, classes: list[str] | None = None
-) -> int:
-    """``K``, the number of classes a prediction's confidence is weighed against: those of the logits
-    (``classes``), else the first class list known (see the module docstring), at least 2."""
+def _class_info(samples, request, classes):
+    """``(classes of the logits or None, K, class list)``: ``K``, the number of classes a prediction's confidence is
+    weighed against, is the length of the class list: ``classes``, else the first known (see the module
+    docstring), at least 2."""
     found = classes or next((c for c in _class_lists(samples, request) if c), [])
-    return max(2, len(found))
+    return classes, max(2, len(found)), list(found)
 
 
-def _class_lists(samples, request):
-    """The candidate class lists, in order: given, the pre-labelling model's, the dataset's, both fields' labels."""
+def _class_lists(samples, request, logits_field=None):
+    """The candidate class lists, in order: given, the pre-labelling model's (of ``logits_field``, by default
+    ``pred_field``), the dataset's, the labels of the ground truth and the predictions."""
     dataset = samples._root_dataset
-    labels = dataset.distinct(f"{request.gt_field}.label") + dataset.distinct(f"{request.pred_field}.label")
-    return request.classes, _run_classes(samples, request.pred_field), dataset.default_classes, sorted(set(labels))
+    labels = [v for f in (request.gt_field, *request.prediction_fields()) for v in dataset.distinct(f"{f}.label")]
+    model = _run_classes(samples, logits_field or request.pred_field)
+    return request.classes, model, dataset.default_classes, sorted(set(labels))
 
 
 def _classification_results(chunks, request, class_info, counts):
     """Every chunk's ``(ids, updates)``, all scored before any is written; raises when the logits do not fit.
-    ``class_info``: the classes of the logits (or None) and ``K``."""
-    classes, results, disagreements = class_info[0], [], 0
+    ``class_info``: the classes of the logits (or None), ``K`` and the class list of the ground truth."""
+    softmax = request.scorer == SOFTMAX or (class_info[0] is None and not request.ensemble)
+    index = {name: i for i, name in enumerate(class_info[0] or class_info[2])}
+    ids, truth, parts, disagreements = [], [], [], 0
     for chunk in chunks:
         paths = ["_id", f"{request.gt_field}.label"]
-        paths += [f"{request.pred_field}.{name}" for name in ("label", "confidence", "logits")]
-        ids, *columns = chunk.values(paths)
-        scores = []
-        for truth, predicted, confidence, logits in zip(*columns, strict=True):
-            score, how = _classification_score(truth, predicted, confidence, logits, class_info)
-            disagreements += how == "disagrees"
-            counts[how] += 1
-            scores.append(score)
-        results.append((ids, [{request.name("mistakenness"): s} for s in scores]))
+        paths += [f"{f}.{name}" for f in request.prediction_fields() for name in ("label", "confidence", "logits")]
+        chunk_ids, chunk_truth, *columns = chunk.values(paths)
+        ids.append(chunk_ids)
+        truth += chunk_truth
+        if softmax:
+            part, wrong = _softmax_scores(chunk_truth, columns, class_info, counts)
+        else:
+            members = [_log_probabilities(*columns[i : i + 3], index) for i in range(0, len(columns), 3)]
+            part, wrong = [m[:2] for m in members], sum(m[2] for m in members)
+        parts.append(part)
+        disagreements += wrong
     if disagreements:
+        classes = list(index)
         raise ValueError(
             f"On {disagreements} samples the class of the highest logit is not the predicted label, so the class "
             f"list ({', '.join(classes[:10])}{', ...' if len(classes) > 10 else ''}) is not in the model's output "
             "order: give 'classes' in that order."
         )
+    scores = [s for part in parts for s in part] if softmax else _noise_aware_scores(truth, parts, index, counts)
+    results, start = [], 0
+    for chunk_ids in ids:
+        part = scores[start : start + len(chunk_ids)]
+        results.append((chunk_ids, [{request.name("mistakenness"): s} for s in part]))
+        start += len(chunk_ids)
     return results
 
 
+def _softmax_scores(truth, columns, class_info, counts):
+    """``(scores, disagreements)`` of one chunk by the ``softmax`` scorer (see the module docstring)."""
+    scores, disagreements = [], 0
+    for row in zip(truth, *columns[:3], strict=True):
+        score, how = _classification_score(*row, class_info[:2])
+        disagreements += how == "disagrees"
+        counts[how] += 1
+        scores.append(score)
+    return scores, disagreements
+
+
+def _noise_aware_scores(truth, parts, index, counts):
+    """The probability that each ground-truth label is wrong (``label_errors``), None where unscored. ``parts``:
+    each chunk's ``(log-probabilities, which rows come from logits)``, one per prediction field."""
+    matrices = [np.concatenate([part[i][0] for part in parts]) for i in range(len(parts[0]))]
+    with_logits = np.any([np.concatenate([part[i][1] for part in parts]) for i in range(len(parts[0]))], axis=0)
+    labels = np.array([index.get(t, -1) for t in truth], dtype=int)
+    combined = label_errors.ensemble_logits(matrices, labels)
+    scored = ~np.isnan(combined).any(axis=1) & np.array([t is not None for t in truth], dtype=bool)
+    noise = label_errors.fit(combined[scored], labels[scored])
+    errors = label_errors.error_probability(combined[scored], labels[scored], noise)
+    counts["logits"] += int((scored & with_logits).sum())
+    counts["confidence"] += int((scored & ~with_logits).sum())
+    counts["unscored"] += int((~scored).sum())
+    counts["temperature"] = round(noise.temperature, 4)
+    counts["estimated_noise"] = round(noise.noise_rate(labels[scored]), 4)
+    scores = np.full(len(truth), None, dtype=object)
+    scores[scored] = errors.tolist()
+    return scores.tolist()
+
+
+def _log_probabilities(predicted, confidences, logits, index):
+    """One field's ``(N x K log-probabilities, NaN rows where no prediction; which rows come from logits; how many
+    logits disagree with their predicted label)``: from the logits, else from the confidence
+    (``label_errors.spread_logits``)."""
+    matrix = np.full((len(predicted), len(index)), np.nan)
+    from_logits = np.array([row is not None for row in logits], dtype=bool)
+    disagreements = 0
+    for i, (label, confidence, row) in enumerate(zip(predicted, confidences, logits, strict=True)):
+        if label is None or label not in index:
+            continue
+        if row is not None:
+            row = np.asarray(row, dtype=float)
+            if len(row) != len(index):
+                raise ValueError(f"A prediction has {len(row)} logits but there are {len(index)} classes.")
+            disagreements += bool(row[index[label]] < row.max() - 1e-6)
+            matrix[i] = row
+        elif confidence is not None:
+            matrix[i] = label_errors.spread_logits(np.array([index[label]]), np.array([confidence]), len(index))[0]
+    return matrix, from_logits, disagreements
+
+
 def _classification_score(truth, predicted, confidence, logits, class_info):
-    """``(score, how)`` of one sample: how is logits, confidence, unscored or disagrees."""
+    """``(score, how)`` of one sample by the ``softmax`` scorer: how is logits, confidence, unscored or disagrees."""
     classes, n_classes = class_info
     if truth is None or predicted is None:
         return None, "unscored"
@@ -246,8 +330,9 @@ def score_objects(
     matches = match(preds, gts, request.iou, request.classwise)
     covered = ious(preds, gts) >= min(request.iou, 1 - 1e-10)
     confidence = np.array(preds.confidences, dtype=float)
-    missing = (confidence >= request.confidence_thresh) & ~covered.any(axis=1)
-    spurious = ~covered.any(axis=0)
+    confident = confidence >= request.confidence_thresh
+    missing = confident & ~covered.any(axis=1)
+    spurious = _unmatched(preds, gts, confident, request.iou)
     scores = []
     for j, status in enumerate(matches.gt_status):
         if status == "tp":
@@ -256,6 +341,15 @@ def score_objects(
         else:
             scores.append(float(confidence[covered[:, j]].max()) if covered[:, j].any() else None)
     return scores, missing, spurious
+
+
+def _unmatched(preds, gts, confident, iou):
+    """Flags of the ground-truth objects that no confident prediction of any class matches, one to one."""
+    keep = np.flatnonzero(confident)
+    sure = Objects(
+        [preds.labels[i] for i in keep], preds.boxes[keep], [preds.confidences[i] for i in keep], [False] * len(keep)
+    )
+    return match(sure, gts, iou, classwise=False).gt_match == -1
 
 
 def _detections_update(request, scores, missing, spurious, gt_ids, pred_ids):
@@ -303,12 +397,33 @@ def _check_values(samples, request):
         if found not in SUPPORTED:
             held = f"holds {found.__name__}" if found else "is not a label field of the dataset"
             problems.append(f"'{name}' {held}: choose a Classification or Detections field.")
+    problems += _check_scoring(samples, request, types[request.gt_field])
     if request.pred_field == request.gt_field:
         problems.append("Choose two different fields for predictions and ground truth.")
     elif not problems and len(set(types.values())) > 1:
         found = ", ".join(f"'{n}' holds {t.__name__}" for n, t in types.items())
         problems.append(f"Predictions and ground truth must hold the same label type: {found}.")
     return problems or _check_existing_fields(samples._root_dataset, request, types[request.gt_field])
+
+
+def _check_scoring(samples, request, gt_type):
+    """Problems with the scorer and the ensemble's fields."""
+    problems = [] if request.scorer in SCORERS else [f"Scorer '{request.scorer}' is not one of {', '.join(SCORERS)}."]
+    if not request.ensemble:
+        return problems
+    if gt_type is fo.Detections:
+        return [*problems, "An ensemble of prediction fields applies to classifications: leave 'ensemble' empty."]
+    if request.scorer != NOISE_AWARE:
+        problems.append(f"An ensemble is scored by the '{NOISE_AWARE}' scorer: choose it or leave 'ensemble' empty.")
+    fields = request.prediction_fields()
+    if len(set(fields)) < len(fields) or request.gt_field in fields:
+        problems.append("The ensemble's fields must differ from each other, the predictions and the ground truth.")
+    for name in request.ensemble:
+        found = label_type(samples, name)
+        if found is not fo.Classification:
+            held = f"holds {found.__name__}" if found else "is not a label field of the dataset"
+            problems.append(f"Ensemble field '{name}' {held}: choose Classification prediction fields.")
+    return problems
 
 
 def _check_existing_fields(dataset, request, gt_type):
@@ -320,19 +435,19 @@ def _check_existing_fields(dataset, request, gt_type):
     return problems
 
 
-def _check_confidences(samples, request, path, or_logits=False):
-    """A problem when some predictions have no confidence (nor logits, for classifications)."""
+def _check_confidences(samples, field, path, or_logits=False):
+    """A problem when some predictions of ``field`` have no confidence (nor logits, for classifications)."""
     total, scored = samples.count(path), samples.count(f"{path}.confidence")
     if or_logits:
         scored = max(scored, samples.count(f"{path}.logits"))
     if scored < total:
         what = "confidence nor logits" if or_logits else "confidence"
-        return [f"{total - scored} of {total} predictions in '{request.pred_field}' have no {what}: score them first."]
+        return [f"{total - scored} of {total} predictions in '{field}' have no {what}: score them first."]
     return []
 
 
 def _check_predicted_labels(samples, request, classes):
-    unknown = sorted(set(samples.distinct(f"{request.pred_field}.label")) - set(classes))
+    unknown = sorted({v for f in request.prediction_fields() for v in samples.distinct(f"{f}.label")} - set(classes))
     if unknown:
         return [f"Predicted labels {', '.join(unknown[:10])} are not among the classes: give the model's classes."]
     return []
