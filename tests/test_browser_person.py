@@ -68,7 +68,7 @@ def test_a_class_bar_that_looks_like_a_number_shows_its_samples(compared_digits)
     with browser.app_page(compared_digits, width=1600, height=1000) as page:
         browser.dismiss_popups(page)
         open_panel(page, "Model regression", "Worst-regressed samples")
-        ticks = page.locator(".js-plotly-plot .xtick text")
+        ticks = page.locator(".js-plotly-plot").first.locator(".xtick text")  # the bars (the matrix has ticks too)
         ticks.first.wait_for()
         assert ticks.evaluate_all("ts => ts.map(t => t.textContent)") == [
             str(c) for c in range(10)
@@ -169,10 +169,20 @@ def click_bar(page, trace, category):
 
 
 def open_panel(page, name, shown):
-    """Opens panel ``name`` from the "+" of the grid's space and waits for ``shown`` (text) in it."""
+    """Opens panel ``name`` from the "+" of the grid's space and waits for ``shown`` (text) in it, and for the App
+    to settle: on opening any panel (FiftyOne's Histograms too) it saves its spaces twice, each time reloading the
+    dataset page, and a sidebar filter set before the second reload is dropped."""
+    reloads = []
+    page.on("response", lambda response: reloads.append(1) if _is_page_reload(response) else None)
     page.locator('[title="New panel"]').first.click()
     page.get_by_text(name, exact=True).first.click()
     page.get_by_text(shown).first.wait_for()
+    while len(reloads) < 2:
+        page.wait_for_event("response", predicate=_is_page_reload)
+
+
+def _is_page_reload(response):
+    return response.url.endswith("/graphql") and "DatasetPageQuery" in (response.request.post_data or "")
 
 
 def filter_labels(page, field, label):
