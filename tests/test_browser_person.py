@@ -8,6 +8,7 @@ import pytest
 import fiftyone as fo
 import fiftyone.operators as foo
 
+from harness import model_servers
 from testing import browser
 
 F = fo.ViewField
@@ -239,6 +240,9 @@ def in_viewport(locator):
     return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= size["height"]
 
 
+onnx_models = pytest.fixture(scope="module")(model_servers.onnx_models)
+
+
 @pytest.fixture
 def all_digits(digits_dir):
     """All 1,797 digits, in a dataset of their own: a view large enough to take a while."""
@@ -353,3 +357,22 @@ def test_a_blocking_warning_is_in_view_when_the_form_is_long(digits):
         warning.wait_for()
         assert in_viewport(warning), "the warning is below the fold"  # it was under 12 inputs
         assert page.get_by_role("button", name="Execute").is_disabled()
+
+
+def test_an_onnx_model_pre_labels_from_the_form(digits, onnx_models):
+    """Issue 17: a person picks the ONNX source, gives the file (its spec beside it) and executes."""
+    with browser.app_page(digits, width=1600, height=1000) as page:
+        browser.dismiss_popups(page)
+        browser.open_operator(page, "Pre-label with a model")
+        page.get_by_text("ONNX file", exact=True).click()
+        model = page.get_by_text("Model", exact=True).locator("xpath=following::input[1]")
+        model.fill(onnx_models["classification"])
+        model.press("Tab")
+        output = page.get_by_text("Output field", exact=True).locator("xpath=following::input[1]")
+        output.fill("from_onnx")
+        output.press("Tab")
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Pre-labelling finished").wait_for()
+    digits.reload()
+    assert digits.count("from_onnx") == len(digits)
+    assert all(m.startswith("onnx:") for m in digits.distinct("from_onnx.model_version"))  # provenance
