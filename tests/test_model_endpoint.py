@@ -117,7 +117,7 @@ def test_endpoint_down_mid_run_keeps_what_was_written_and_a_rerun_resumes(digits
 
 
 def test_the_endpoint_settings_retry_count_and_backoff_are_validated():
-    assert endpoint.EndpointSettings("http://h:1", "m", timeout=0).problems()
+    assert endpoint.EndpointSettings("http://127.0.0.1:1", "m", timeout=0).problems()
     with pytest.raises(ModelError, match="No model given"):
         models.parse_source("endpoint", " ")
 
