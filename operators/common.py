@@ -23,8 +23,9 @@ PANELS = ("labelloop_overview", "labelloop_regression")
 """The suite's panels (their names), which ``refresh_panels`` renders again when an operator has finished."""
 
 
-def operator_config(name, label, description, icon="/assets/icon.svg"):
-    """An operator config that runs immediately or delegated, the caller's choice."""
+def operator_config(name, label, description, icon="/assets/icon.svg", distributed=False):
+    """An operator config that runs immediately or delegated, the caller's choice (``distributed``: FiftyOne
+    Enterprise may split a delegated run into tasks, each on its share of the view)."""
     return foo.OperatorConfig(
         name=name,
         label=f"LabelLoop: {label}",
@@ -34,6 +35,7 @@ def operator_config(name, label, description, icon="/assets/icon.svg"):
         allow_immediate_execution=True,
         allow_delegated_execution=True,
         default_choice_to_delegated=False,
+        allow_distributed_execution=distributed,
         execute_as_generator=True,  # see progress.streamed
     )
 
@@ -58,6 +60,9 @@ class LabelLoopOperator(foo.Operator):
     long_running = False
     """Whether the work grows with the samples (a model, embeddings, a comparison): on a view of ``LARGE_VIEW``
     samples or more the form then says so and chooses scheduling (delegated execution) by default."""
+    distributed = False
+    """Whether the work is per sample, so FiftyOne's distributed execution may split a delegated run into tasks,
+    each on its share of the target view, recorded as one run (see ``sharding.part``)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -66,7 +71,7 @@ class LabelLoopOperator(foo.Operator):
 
     @property
     def config(self):
-        return operator_config(self.name, self.label, self.description)
+        return operator_config(self.name, self.label, self.description, distributed=self.distributed)
 
     @property
     def title(self):
@@ -87,7 +92,11 @@ class LabelLoopOperator(foo.Operator):
 
     def resolve_execution_options(self, ctx):
         large = self._large(ctx.target_view() if self.targets_view else None)
-        return ExecutionOptions(allow_delegated_execution=True, default_choice_to_delegated=large)
+        return ExecutionOptions(
+            allow_delegated_execution=True,
+            default_choice_to_delegated=large,
+            allow_distributed_execution=self.distributed,
+        )
 
     def _large(self, view) -> bool:
         return self.long_running and view is not None and len(view) >= LARGE_VIEW

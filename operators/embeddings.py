@@ -22,6 +22,7 @@ class ComputeEmbeddings(common.LabelLoopOperator):
 
     name = "compute_embeddings"
     long_running = True
+    distributed = True
     label = "Compute embeddings"
     description = "Write an embeddings field with a zoo or Hugging Face model"
     param_types = PARAM_TYPES

@@ -229,7 +229,6 @@ def execute(operator, ctx, make_request=request):
         with_token(make_request(ctx.params), ctx),
         progress=common.progress_bar(ctx),
         user=common.user(ctx),
-        run_params={"shard": ctx.params["shard"]} if ctx.params.get("shard") else None,
-        job=ctx.params.get("job"),
+        part=sharding.part(ctx),
     )
     return common.finished(ctx, result)

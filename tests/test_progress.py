@@ -1,7 +1,6 @@
 """Issue 12 item 4: what a person sees while an operator runs: done / total, the time left, as the work goes on in
 the App; the SDK and delegated runs get their result as before."""
 
-import importlib
 import json
 
 import pytest
@@ -12,11 +11,6 @@ from fiftyone.operators.executor import ExecutionContext, Executor
 from harness import operators as ops
 
 INFO = "get_labelloop_info"
-
-
-def plugin_module(name):
-    """The plugin's module ``operators.<name>`` (FiftyOne imports the plugin as a package of its own)."""
-    return importlib.import_module(f"{type(foo.get_operator(ops.uri(INFO))).__module__.rsplit('.', 1)[0]}.{name}")
 
 
 class Clock:
@@ -42,7 +36,7 @@ class Clock:
 )
 def test_the_time_left_is_said_as_a_person_reads_it(elapsed, fraction, said):
     clock = Clock()
-    time_left = plugin_module("progress").TimeLeft(clock)
+    time_left = ops.plugin_module("progress").TimeLeft(clock)
     clock.now += elapsed
     assert time_left(fraction) == said
 
@@ -70,7 +64,7 @@ def test_from_the_app_a_failure_is_the_apps_error_line(digits, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(plugin_module("info").info, "summarize", fail)
+    monkeypatch.setattr(ops.plugin_module("info").info, "summarize", fail)
     streamed = lines(foo.get_operator(ops.uri(INFO)).execute(app_context(digits, INFO)))
     assert streamed[-1] == {"error": "RuntimeError: the database went away", "error_message": "the database went away"}
 

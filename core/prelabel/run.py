@@ -21,7 +21,7 @@ from ..models import custom, tasks
 from ..models import source as M
 from ..models.predictor import Predictor
 from ..store import fields as L
-from ..store import runs, schema, views
+from ..store import jobs, schema, views
 from ..store.declared import FieldGuard
 from . import mapping
 
@@ -134,31 +134,30 @@ def prelabel(
     *,
     progress: bool | Callable[..., None] | None = None,
     user: str | None = None,
-    run_params: dict | None = None,
-    job: str | None = None,
+    part: jobs.Part | None = None,
 ) -> dict:
     """Runs ``request`` on ``samples``; returns the run key and counts. Raises ValueError on bad input, and
     ``exceptions.FieldBusy`` when another run is writing the output field.
 
     ``progress`` is FiftyOne's: True/False for a terminal bar, or a callable taking the ProgressBar.
-    ``run_params`` are recorded with the request's parameters (e.g. the shard this run covers); the runs of one
-    ``job`` (the shards of one scaled-out request) share the output field's lease.
+    With ``part``, this is one part of a job (a shard of a scaled-out request, a distributed task): the parts share
+    one run and the output field's lease.
     """
     refuse(check(samples, request))
     predictor = load_predictor(request)
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
     model = M.identity(request.source)  # hashes the model's files: once per run
-    key = runs.start_run(
+    counts = {"samples": len(samples)}
+    with jobs.recorded_run(
         samples,
         "prelabel" if predictor.task != tasks.EMBEDDING else "embeddings",
-        params={**request.params(), **(run_params or {})},
+        counts,
+        part=part,
+        params=request.params(),
         model=model,
         fields=[request.output_field],
         user=user,
-        job=job,
-    )
-    counts = {"samples": len(samples)}
-    with runs.recorded(samples, key, counts):
+    ) as key:
         todo = samples if request.overwrite else samples.exists(request.output_field, False)
         counts["skipped_existing"] = len(samples) - len(todo)
         _declare_field(samples._root_dataset, request.output_field, predictor.label_type)

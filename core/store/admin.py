@@ -12,7 +12,7 @@ import fiftyone as fo
 
 from ..exceptions import refuse
 from . import fields as L
-from . import lease, runs
+from . import jobs, lease, runs
 
 INTERRUPTED = "interrupted"
 RUN_KEY_ATTRIBUTE = {"prelabel": L.PRELABEL_RUN, "accept_prelabels": L.ACCEPTED_RUN}  # by run kind
@@ -38,7 +38,7 @@ def list_runs(samples: fo.core.collections.SampleCollection) -> list[dict]:
     """The suite's runs on the dataset of ``samples``, newest first; a run still recorded as running whose lease
     has lapsed (its process died) has status ``interrupted``. Runs registered by other processes are included."""
     samples._root_dataset.reload()
-    live = {holder["run_key"] for doc in lease.live_leases(samples) for holder in doc["holders"]}
+    live = {jobs.run_of(holder["run_key"]) for doc in lease.live_leases(samples) for holder in doc["holders"]}
     records = runs.list_suite_runs(samples)
     for record in records:
         if record["status"] == runs.RUNNING and record["fields"] and record["key"] not in live:
@@ -86,7 +86,7 @@ def _blockers(samples, records, key):
         return [f"No LabelLoop run '{key}' on this dataset. Its runs, newest first: {known}."]
     if record["status"] != runs.RUNNING:
         return _open_review(samples._root_dataset, key)
-    holders = [h for doc in lease.live_leases(samples) for h in doc["holders"] if h["run_key"] == key]
+    holders = [h for doc in lease.live_leases(samples) for h in doc["holders"] if jobs.run_of(h["run_key"]) == key]
     where = f" (user {holders[0]['user']} on host {holders[0]['host']}, pid {holders[0]['pid']})" if holders else ""
     return [
         f"Run {key} is still running{where}: wait until it has finished. If its process has died, it can be "

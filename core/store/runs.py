@@ -48,36 +48,56 @@ def start_run(
     key = key or new_run_key(kind)
     user = user or current_user()
     fields = list(fields)
-    held = lease.acquire(samples, fields, key, user, job=job) if fields else None
+    take_lease(samples, fields, key, user, job)
     try:
-        config = samples.init_run(
-            method=kind,
-            suite=SUITE,
-            user=user,
-            host=socket.gethostname(),
-            started_at=now_iso(),
-            finished_at=None,
-            status=RUNNING,
-            params=dict(params or {}),
-            model=model,
-            fields=fields,
-            created_fields=[name for name in fields if not samples._root_dataset.has_field(name)],
-            job=job,
-            counts={},
-            error=None,
-        )
-        samples.register_run(key, config)
+        register(samples, key, kind, params=params, model=model, fields=fields, user=user, job=job)
     except BaseException as error:
         try:
             if samples._root_dataset.has_run(key):  # registered, then failed: not left running
-                _record_end(samples, key, {}, error)
+                record_end(samples, key, {}, error)
         finally:
-            if held:
-                held.release()
+            release(key)
         raise
-    if held:
-        _leases[key] = held
     return key
+
+
+def register(
+    samples: fo.core.collections.SampleCollection,
+    key: str,
+    kind: str,
+    *,
+    params: dict | None,
+    model: str | None,
+    fields: list[str],
+    user: str,
+    job: str | None,
+) -> None:
+    """Registers run ``key`` of ``kind`` in state ``running`` (no lease: see ``start_run``)."""
+    config = samples.init_run(
+        method=kind,
+        suite=SUITE,
+        user=user,
+        host=socket.gethostname(),
+        started_at=now_iso(),
+        finished_at=None,
+        status=RUNNING,
+        params=dict(params or {}),
+        model=model,
+        fields=fields,
+        created_fields=[name for name in fields if not samples._root_dataset.has_field(name)],
+        job=job,
+        counts={},
+        error=None,
+    )
+    samples.register_run(key, config)
+
+
+def take_lease(
+    samples: fo.core.collections.SampleCollection, fields: list[str], holder: str, user: str, job: str | None
+) -> None:
+    """Takes the lease on ``fields`` (if any) for ``holder`` (a run key) until ``release(holder)``."""
+    if fields:
+        _leases[holder] = lease.acquire(samples, fields, holder, user, job=job)
 
 
 def finish_run(
@@ -88,13 +108,18 @@ def finish_run(
 ) -> None:
     """Marks run ``key`` completed (or failed, when ``error`` is given) with its final counts; releases its lease."""
     try:
-        _record_end(samples, key, counts, error)
+        record_end(samples, key, counts, error)
     finally:
-        _release(key)
+        release(key)
 
 
-def _record_end(samples, key, counts, error=None):
-    """Records run ``key`` as completed (or failed with ``error``) with ``counts``; the lease stays held."""
+def record_end(
+    samples: fo.core.collections.SampleCollection,
+    key: str,
+    counts: dict | None,
+    error: BaseException | str | None = None,
+) -> None:
+    """Records run ``key`` as completed (or failed with ``error``) with ``counts``; a lease stays held."""
     dataset = samples._root_dataset
     config = dataset.get_run_info(key).config
     config.status = FAILED if error else COMPLETED
@@ -104,8 +129,9 @@ def _record_end(samples, key, counts, error=None):
     dataset.update_run_config(key, config)
 
 
-def _release(key):
-    held = _leases.pop(key, None)
+def release(holder: str) -> None:
+    """Gives up the lease ``holder`` took (see ``take_lease``), if any."""
+    held = _leases.pop(holder, None)
     if held:
         held.release()
 
@@ -132,7 +158,7 @@ def recorded(
     run = Recording({} if counts is None else counts)
     try:
         yield run
-        _record_end(samples, key, run.counts)
+        record_end(samples, key, run.counts)
     except BaseException as error:
         try:
             replacement = on_failure(error) if on_failure else None
@@ -141,7 +167,7 @@ def recorded(
         if replacement is None:
             raise
         raise replacement from error
-    _release(key)
+    release(key)
 
 
 def list_suite_runs(samples: fo.core.collections.SampleCollection) -> list[dict]:

@@ -1,6 +1,7 @@
 """Runs the suite's operators and panels exactly as the SDK and the App do, with a real ExecutionContext."""
 
 import copy
+import importlib
 import json
 import subprocess
 import sys
@@ -16,6 +17,13 @@ PLUGIN = "@labelloop/mlops"
 
 def uri(name):
     return f"{PLUGIN}/{name}"
+
+
+def plugin_module(name):
+    """The plugin's module ``operators.<name>`` (FiftyOne imports the plugin as a package of its own)."""
+    return importlib.import_module(
+        f"{type(foo.get_operator(uri('get_labelloop_info'))).__module__.rsplit('.', 1)[0]}.{name}"
+    )
 
 
 def run(name, target, params=None, delegated=False, selected=None):
