@@ -8,6 +8,7 @@ from fiftyone.operators.executor import ExecutionError
 from ..core.models import fiftyone_model, tasks
 from ..core.models import source as models
 from ..core.prelabel import run as prelabel
+from ..core.store import fields as store_fields
 from . import common, model_form
 
 PRELABEL_TASKS = [t for t in tasks.TASKS if t != tasks.EMBEDDING]
@@ -21,7 +22,9 @@ PARAM_TYPES = {
         "a class mapping: a dict or a string of comma-separated 'model_label:dataset_label' pairs"
     ),
     "unknown_labels": common.STR,
-    **dict.fromkeys(("store_logits", "overwrite", "allow_human_labels"), common.BOOL),
+    "prompt_field": common.STR,
+    "tolerance": common.NUMBER,
+    **dict.fromkeys(("store_logits", "overwrite", "allow_human_labels", "polygons"), common.BOOL),
     "num_shards": common.INT,
 }
 
@@ -36,6 +39,7 @@ class Prelabel(common.LabelLoopOperator):
 
     name = "prelabel"
     long_running = True
+    distributed = True
     label = "Pre-label with a model"
     description = "Apply a model (Hugging Face, zoo, ONNX, an inference endpoint) and write its labels"
     param_types = PARAM_TYPES
@@ -43,6 +47,7 @@ class Prelabel(common.LabelLoopOperator):
     def form(self, ctx, inputs, view, well_typed):
         has_model = model_form.add_model_inputs(ctx, inputs, PRELABEL_TASKS)
         inputs.str("output_field", default=REQUEST.output_field, label="Output field")
+        _add_mask_inputs(ctx, inputs, view)
         inputs.float("threshold", default=REQUEST.threshold, min=0.0, max=1.0, label="Confidence threshold")
         inputs.int("top_k", default=REQUEST.top_k, min=1, label="Top-k (classification)")
         inputs.str("class_map", label="Class mapping", description="model_label:dataset_label, comma-separated")
@@ -61,10 +66,10 @@ class Prelabel(common.LabelLoopOperator):
         )
         inputs.int("num_shards", default=1, min=1, label="Split into N delegated operations (scale-out)")
         if well_typed and has_model:
-            common.block_all(inputs, model_form.problems(view, ctx.params, ctx=ctx))
+            common.block_all(inputs, model_form.problems(view, ctx.params, request, ctx=ctx))
 
     def execute(self, ctx):
-        return model_form.execute(self, ctx)
+        return model_form.execute(self, ctx, request)
 
     def resolve_output(self, ctx):
         strings = (("run_key", "Run"), ("task", "Task"))
@@ -108,7 +113,12 @@ class Prelabel(common.LabelLoopOperator):
                 none); ``unknown_labels``, what to do with labels the dataset does not know, one of
                 ``prelabel.run.UNKNOWN_POLICIES`` (default: ``PrelabelRequest.unknown_labels``); ``batch_size``
                 (default: ``PrelabelRequest.batch_size``); ``device`` (default: ``PrelabelRequest.device``);
-                ``store_logits`` (default: ``PrelabelRequest.store_logits``); ``overwrite``, whether to recompute
+                ``store_logits`` (default: ``PrelabelRequest.store_logits``); ``prompt_field``, for masks from
+                boxes (task ``masks_from_boxes``, a SAM model): the Detections field whose boxes prompt the model,
+                each box's mask written onto a copy of the box in the output field (default: none);
+                ``polygons``, whether instance masks are written as closed, filled polygons (``fo.Polylines``,
+                default: ``PrelabelRequest.polygons``) and ``tolerance``, their approximation in pixels (default:
+                ``PrelabelRequest.tolerance``); ``overwrite``, whether to recompute
                 samples that already have the output field (default: ``PrelabelRequest.overwrite``);
                 ``allow_human_labels``, whether to write into a field with human labels (default:
                 ``PrelabelRequest.allow_human_labels``); ``num_shards``, split the work into this many delegated
@@ -137,6 +147,36 @@ class Prelabel(common.LabelLoopOperator):
             return common.execute_from_sdk(self, sample_collection, model_form.sdk_params(params))
         finally:
             fiftyone_model.release(handle)
+
+
+def _add_mask_inputs(ctx, inputs, view):
+    """The instance mask options: the prompt boxes of masks from boxes, and polygons with their tolerance."""
+    common.choice(
+        inputs,
+        "prompt_field",
+        store_fields.field_names(view, fo.Detections),
+        None,
+        "Prompt boxes (masks from boxes)",
+        description="For a SAM model: the Detections field whose boxes prompt it (it is never changed)",
+    )
+    inputs.bool("polygons", default=REQUEST.polygons, label="Write instance masks as polygons")
+    if ctx.params.get("polygons"):
+        inputs.float("tolerance", default=REQUEST.tolerance, min=0.0, label="Polygon tolerance (pixels)")
+
+
+def request(params) -> prelabel.PrelabelRequest:
+    """The ``PrelabelRequest`` of the form's params, its mask options included."""
+    given = {name: params.get(name) for name in MASK_OPTIONS}
+    return model_form.request(params, **{name: v for name, v in given.items() if _given(v)})
+
+
+def _given(value):
+    """Whether a mask option was given (a tolerance of 0 is)."""
+    return value not in (None, "") and value is not False
+
+
+MASK_OPTIONS = ("prompt_field", "polygons", "tolerance")
+"""The params that are ``PrelabelRequest`` mask options; one not given keeps the request's default."""
 
 
 COUNT_FIELDS = (

@@ -63,6 +63,86 @@ def semantic_segmenter(out_dir, labels):
     return _save(tr.SegformerForSemanticSegmentation(config), processor, out_dir)
 
 
+def instance_segmenter(out_dir, labels):
+    """A Mask2Former instance (universal) segmentation model over ``labels``, on a tiny Swin backbone."""
+    torch.manual_seed(0)
+    stages = ["stage1", "stage2", "stage3", "stage4"]
+    backbone = tr.SwinConfig(embed_dim=16, depths=[1] * 4, num_heads=[1] * 4, image_size=64, out_features=stages)
+    config = tr.Mask2FormerConfig(
+        backbone_config=backbone,
+        hidden_dim=32,
+        mask_feature_size=32,
+        feature_size=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        num_attention_heads=2,
+        encoder_feedforward_dim=64,
+        dim_feedforward=64,
+        num_queries=5,
+        **_label_maps(labels),
+    )
+    processor = tr.Mask2FormerImageProcessor(size={"height": 64, "width": 64}, num_labels=len(labels))
+    return _save(tr.Mask2FormerForUniversalSegmentation(config), processor, out_dir)
+
+
+_SAM_HEADS = dict(
+    prompt_encoder_config=dict(hidden_size=16, image_size=64, patch_size=16, mask_input_channels=4),
+    mask_decoder_config=dict(
+        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
+    ),
+)
+"""The prompt encoder and mask decoder of the tiny SAM and SAM 2 (64-pixel inputs, 4x4 image embeddings)."""
+
+
+def sam(out_dir):
+    """A SAM model (masks from box prompts) on 64-pixel inputs."""
+    torch.manual_seed(0)
+    vision = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        mlp_dim=64,
+        image_size=64,
+        patch_size=16,
+        output_channels=16,
+        global_attn_indexes=[1],
+        num_pos_feats=8,
+        window_size=2,
+    )
+    config = tr.SamConfig(vision_config=vision, **_SAM_HEADS)
+    image_processor = tr.SamImageProcessor(
+        size={"longest_edge": 64},
+        pad_size={"height": 64, "width": 64},
+        mask_size={"longest_edge": 16},
+        mask_pad_size={"height": 16, "width": 16},
+    )
+    return _save(tr.SamModel(config), tr.SamProcessor(image_processor=image_processor), out_dir)
+
+
+def sam2(out_dir):
+    """A SAM 2 model (masks from box prompts) on 64-pixel inputs, on a tiny Hiera backbone."""
+    torch.manual_seed(0)
+    hiera = tr.Sam2HieraDetConfig(
+        hidden_size=8,
+        image_size=[64, 64],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[2, 2, 2, 2],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[2, 2],
+    )
+    vision = tr.Sam2VisionConfig(
+        backbone_config=hiera,
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]],
+        fpn_hidden_size=16,
+    )
+    config = tr.Sam2Config(vision_config=vision, **_SAM_HEADS)
+    image_processor = tr.Sam2ImageProcessor(size={"height": 64, "width": 64}, mask_size={"height": 16, "width": 16})
+    return _save(tr.Sam2Model(config), tr.Sam2Processor(image_processor=image_processor), out_dir)
+
+
 def zero_shot_detector(out_dir):
     """An OWL-ViT open-vocabulary detector (text prompts)."""
     torch.manual_seed(0)

@@ -75,9 +75,12 @@ def _homes(owner, *names):
 
 
 BATCH = _homes(PrelabelRequest, "batch_size", "device")
-PRELABEL_INPUTS = "output_field threshold top_k unknown_labels store_logits overwrite allow_human_labels".split()
+PRELABEL_INPUTS = (
+    "output_field threshold top_k unknown_labels store_logits overwrite allow_human_labels polygons".split()
+)
 FORM_DEFAULTS = [  # (operator, params, {form input: (the core object that holds its default, attribute)})
     ("prelabel", {}, _homes(PrelabelRequest, *PRELABEL_INPUTS) | BATCH),
+    ("prelabel", {"polygons": True}, _homes(PrelabelRequest, "tolerance")),
     (
         "compute_embeddings",
         {},

@@ -11,8 +11,9 @@ import fiftyone as fo
 
 from ..exceptions import ModelError
 from . import tasks
-from .labels import classification_label, softmax
+from .labels import classification_label, instance_detection, softmax
 from .predictor import Prediction
+from .sam import masks_from_boxes
 from .torch_compat import ensure_torchvision
 
 
@@ -20,7 +21,9 @@ class HFPredictor:
     """Runs one transformers model for one task on batches of PIL images.
 
     ``predict(prepare(images))`` returns one FiftyOne label (or embedding vector) per image, None where nothing
-    passes ``threshold``. ``labels`` are the names the model can output (its ``id2label``, or the prompts).
+    passes ``threshold``; a prompted task (``tasks.PROMPTED_TASKS``) takes each image's prompt labels too,
+    ``predict(prepare(images), prompts)``. ``labels`` are the names the model can output (its ``id2label``, or the
+    prompts; none for a prompted task, whose labels are its prompts').
     """
 
     def __init__(
@@ -47,12 +50,15 @@ class HFPredictor:
             tasks.ZERO_SHOT_CLASSIFICATION: tr.AutoModel,
             tasks.ZERO_SHOT_DETECTION: tr.AutoModelForZeroShotObjectDetection,
             tasks.SEMANTIC_SEGMENTATION: tr.AutoModelForSemanticSegmentation,
+            tasks.INSTANCE_SEGMENTATION: tr.AutoModelForUniversalSegmentation,
+            tasks.MASKS_FROM_BOXES: tr.AutoModelForMaskGeneration,
             tasks.EMBEDDING: tr.AutoModel,
         }[task]
         self.model = loader.from_pretrained(name).to(device).eval()
         self.processor = tr.AutoProcessor.from_pretrained(name)
         id2label = getattr(self.model.config, "id2label", None) or {}
-        self.labels = self.prompts or [id2label[i] for i in sorted(id2label)]
+        named = task not in tasks.PROMPTED_TASKS
+        self.labels = self.prompts or ([id2label[i] for i in sorted(id2label)] if named else [])
 
     @property
     def label_type(self) -> type[fo.Label] | None:
@@ -69,16 +75,22 @@ class HFPredictor:
         return inputs, [(image.height, image.width) for image in images]
 
     @torch.inference_mode()
-    def predict(self, prepared: tuple[Any, list[tuple[int, int]]]) -> list[Prediction]:
-        """One label (or embedding) per image of a batch made by ``prepare``."""
+    def predict(
+        self, prepared: tuple[Any, list[tuple[int, int]]], prompts: list[fo.Label | None] | None = None
+    ) -> list[Prediction]:
+        """One label (or embedding) per image of a batch made by ``prepare``; ``prompts``: each image's prompt
+        labels, for a prompted task."""
         inputs, sizes = prepared
         inputs = inputs.to(self.device)
+        if self.task in tasks.PROMPTED_TASKS:
+            return masks_from_boxes(self.model, self.processor, inputs, prompts or [None] * len(sizes))
         return {
             tasks.CLASSIFICATION: self._classify,
             tasks.ZERO_SHOT_CLASSIFICATION: self._classify,
             tasks.DETECTION: self._detect,
             tasks.ZERO_SHOT_DETECTION: self._detect,
             tasks.SEMANTIC_SEGMENTATION: self._segment,
+            tasks.INSTANCE_SEGMENTATION: self._instances,
             tasks.EMBEDDING: self._embed,
         }[self.task](inputs, sizes)
 
@@ -110,6 +122,21 @@ class HFPredictor:
         outputs = self.model(**inputs)
         masks = self.processor.post_process_semantic_segmentation(outputs, target_sizes=sizes)
         return [fo.Segmentation(mask=mask.cpu().numpy().astype(np.uint8)) for mask in masks]
+
+    def _instances(self, inputs, sizes):
+        outputs = self.model(**inputs)
+        results = self.processor.post_process_instance_segmentation(
+            outputs, threshold=self.threshold, target_sizes=sizes, return_binary_maps=True
+        )
+        return [self._instance_detections(result) for result in results]
+
+    def _instance_detections(self, result):
+        masks = result["segmentation"] if result["segments_info"] else []  # no segment: one map of -1
+        found = (
+            instance_detection(mask.cpu().numpy(), self.labels[info["label_id"]], float(info["score"]))
+            for mask, info in zip(masks, result["segments_info"], strict=True)
+        )
+        return fo.Detections(detections=[d for d in found if d is not None and d.confidence >= self.threshold])
 
     def _embed(self, inputs, sizes):
         if hasattr(self.model, "get_image_features"):

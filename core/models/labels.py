@@ -33,3 +33,22 @@ def classification_label(
             found[0].logits = logits
         return found[0]
     return fo.Classifications(classifications=found, logits=logits if store_logits else None)
+
+
+def instance_detection(mask: np.ndarray, label: str, confidence: float) -> fo.Detection | None:
+    """A Detection with its box around the non-zero pixels of the full-image ``mask`` and the mask cropped to that
+    box (as FiftyOne stores ``Detection.mask``); None when the mask is empty."""
+    binary = np.asarray(mask) > 0
+    if not binary.any():
+        return None
+    return fo.Detection.from_mask(binary, label=label, confidence=confidence)
+
+
+def box_mask(mask: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    """The part of the full-image boolean ``mask`` inside the relative box ``[x, y, width, height]`` (at least one
+    pixel each way), as FiftyOne's SAM integration crops it."""
+    height, width = mask.shape
+    x, y, w, h = box
+    x1, y1 = min(int(round(x * width)), width - 1), min(int(round(y * height)), height - 1)
+    x2, y2 = max(int(round((x + w) * width)), x1 + 1), max(int(round((y + h) * height)), y1 + 1)
+    return np.asarray(mask[y1:y2, x1:x2], dtype=bool)

@@ -32,4 +32,5 @@ class Predictor(Protocol):
         """The model inputs for a batch of RGB images."""
 
     def predict(self, prepared: Any) -> list[Prediction]:
-        """One prediction per image of a batch made by ``prepare``."""
+        """One prediction per image of a batch made by ``prepare``. A prompted task (``tasks.PROMPTED_TASKS``)
+        takes each image's prompt labels too: ``predict(prepared, prompts)``."""

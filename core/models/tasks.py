@@ -12,6 +12,8 @@ DETECTION = "detection"
 ZERO_SHOT_CLASSIFICATION = "zero_shot_classification"
 ZERO_SHOT_DETECTION = "zero_shot_detection"
 SEMANTIC_SEGMENTATION = "semantic_segmentation"
+INSTANCE_SEGMENTATION = "instance_segmentation"
+MASKS_FROM_BOXES = "masks_from_boxes"
 EMBEDDING = "embedding"
 TASKS = (
     CLASSIFICATION,
@@ -19,9 +21,15 @@ TASKS = (
     ZERO_SHOT_CLASSIFICATION,
     ZERO_SHOT_DETECTION,
     SEMANTIC_SEGMENTATION,
+    INSTANCE_SEGMENTATION,
+    MASKS_FROM_BOXES,
     EMBEDDING,
 )
 ZERO_SHOT_TASKS = (ZERO_SHOT_CLASSIFICATION, ZERO_SHOT_DETECTION)
+PROMPTED_TASKS = (MASKS_FROM_BOXES,)
+"""The tasks prompted by each sample's existing labels (``prompt_field``): their labels come from the prompts."""
+MASK_TASKS = (INSTANCE_SEGMENTATION, MASKS_FROM_BOXES)
+"""The tasks that write instance masks (``Detections`` with masks, or polygons traced from them)."""
 
 # architecture name suffixes -> task; zero-shot detectors first (OwlViTForObjectDetection ends like a detector)
 _ARCHITECTURE_TASKS = (
@@ -29,6 +37,8 @@ _ARCHITECTURE_TASKS = (
     (("ForImageClassification",), CLASSIFICATION),
     (("ForObjectDetection",), DETECTION),
     (("ForSemanticSegmentation",), SEMANTIC_SEGMENTATION),
+    (("Mask2FormerForUniversalSegmentation", "MaskFormerForInstanceSegmentation"), INSTANCE_SEGMENTATION),
+    (("SamModel", "Sam2Model"), MASKS_FROM_BOXES),
     (("CLIPModel", "SiglipModel", "Siglip2Model", "AlignModel", "AltCLIPModel"), ZERO_SHOT_CLASSIFICATION),
 )
 
@@ -42,11 +52,14 @@ def infer_task(config: "PretrainedConfig") -> str:
     return EMBEDDING
 
 
-def label_class(task: str, top_k: int = 1) -> type[fo.Label] | None:
-    """The FiftyOne label class written for ``task`` (None for embeddings)."""
+def label_class(task: str, top_k: int = 1, polygons: bool = False) -> type[fo.Label] | None:
+    """The FiftyOne label class written for ``task`` (None for embeddings); ``polygons``: the masks of a mask task
+    traced as polygons."""
     if task in (CLASSIFICATION, ZERO_SHOT_CLASSIFICATION):
         return fo.Classification if top_k == 1 else fo.Classifications
-    if task in (DETECTION, ZERO_SHOT_DETECTION):
+    if task in MASK_TASKS and polygons:
+        return fo.Polylines
+    if task in (DETECTION, ZERO_SHOT_DETECTION, *MASK_TASKS):
         return fo.Detections
     if task == SEMANTIC_SEGMENTATION:
         return fo.Segmentation

@@ -8,6 +8,9 @@ import fiftyone as fo
 
 from ..models.predictor import Prediction
 
+LABEL_LISTS = (fo.Classifications, fo.Detections, fo.Polylines)
+"""The label types that hold a list of labels, each mapped, stamped and counted on its own."""
+
 
 class LabelMapper:
     """Renames model labels through ``class_map`` and applies the unknown-label policy against ``names``.
@@ -36,7 +39,7 @@ def finish(prediction: Prediction, mapper: LabelMapper, provenance: dict[str, st
         return prediction
     if isinstance(prediction, fo.Classification):
         return _named(prediction, mapper, provenance)
-    if isinstance(prediction, (fo.Classifications, fo.Detections)):
+    if isinstance(prediction, LABEL_LISTS):
         field = prediction._LABEL_LIST_FIELD
         kept = [_named(label, mapper, provenance) for label in prediction[field]]
         prediction[field] = [label for label in kept if label is not None]
@@ -48,7 +51,7 @@ def count(value: Prediction) -> int:
     """The number of labels in a written value (1 for a single label or an embedding, 0 for None)."""
     if value is None:
         return 0
-    if isinstance(value, (fo.Classifications, fo.Detections)):
+    if isinstance(value, LABEL_LISTS):
         return len(value[value._LABEL_LIST_FIELD])
     return 1
 

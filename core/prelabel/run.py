@@ -23,7 +23,7 @@ from ..models.predictor import Predictor
 from ..store import fields as L
 from ..store import jobs, schema, views
 from ..store.declared import FieldGuard
-from . import mapping
+from . import mapping, masks
 
 UNKNOWN_POLICIES = ("keep", "drop", "error")
 RESERVED_FIELDS = {"id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
@@ -49,6 +49,9 @@ class PrelabelRequest:
     overwrite: bool = False
     allow_human_labels: bool = False
     num_workers: int = 2
+    prompt_field: str | None = None  # masks from boxes: the Detections field whose boxes prompt the model
+    polygons: bool = False  # instance masks written as polygons (Polylines)
+    tolerance: float = 2.0  # pixels of polygon approximation (``Detections.to_polylines``)
 
     def params(self) -> dict:
         """The request as JSON-friendly run parameters."""
@@ -76,6 +79,7 @@ def check(samples: fo.core.collections.SampleCollection, request: PrelabelReques
         return [str(error)]
     return (
         _check_prompts(request, task)
+        or masks.problems(samples, request, task)
         or _check_field_type(samples, request, task)
         or _check_human_labels(samples, request)
         or _check_classes(samples._root_dataset, request, model_labels)
@@ -89,7 +93,7 @@ def plan(request: PrelabelRequest) -> tuple[str, list[str] | None]:
     if request.source.kind == M.HF:
         config = M.hf_config(request.source.name)
         task = M.check_task(request.source.name, config, request.task)
-        if task in tasks.ZERO_SHOT_TASKS:
+        if task in tasks.ZERO_SHOT_TASKS + tasks.PROMPTED_TASKS:
             return task, list(request.prompts) or None
         id2label = getattr(config, "id2label", None) or {}
         return task, [id2label[i] for i in sorted(id2label)] or None
@@ -144,7 +148,7 @@ def prelabel(
     one run and the output field's lease.
     """
     refuse(check(samples, request))
-    predictor = load_predictor(request)
+    predictor = masks.as_requested(load_predictor(request), request)
     _check_loaded_classes(samples._root_dataset, request, predictor.labels)
     model = M.identity(request.source)  # hashes the model's files: once per run
     counts = {"samples": len(samples)}
@@ -181,7 +185,8 @@ def _run(todo, request, predictor, provenance, progress):
         for batch in batches:
             ok, failures, prepared = ahead.popleft().result()
             ahead.extend(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, 1))
-            predictions = _predict(predictor, prepared)
+            prompts = masks.prompts(todo, request.prompt_field, [ids[i] for i in ok])
+            predictions = _predict(predictor, prepared, prompts)
             values = {ids[i]: mapping.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
             if written is not None:
                 written.result()
@@ -227,8 +232,10 @@ def _load_image(path):
         return error
 
 
-def _predict(predictor, prepared):
-    return predictor.predict(prepared) if prepared is not None else []
+def _predict(predictor, prepared, prompts):
+    if prepared is None:
+        return []
+    return predictor.predict(prepared) if prompts is None else predictor.predict(prepared, prompts)
 
 
 def _write(samples, guard, values):
@@ -319,7 +326,7 @@ def _check_field_type(samples, request, task):
     existing = samples._root_dataset.get_field(request.output_field)
     if existing is None:
         return []
-    expected = tasks.label_class(task, request.top_k)
+    expected = tasks.label_class(task, request.top_k, request.polygons)
     actual = getattr(existing, "document_type", None)
     if expected is None:
         ok = isinstance(existing, (fo.VectorField, fo.ArrayField))

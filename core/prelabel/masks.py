@@ -1,0 +1,79 @@
+"""Pre-labelling with instance masks: the checks of the mask options (the prompt field of masks from boxes,
+polygons and their tolerance), each batch's prompt labels, and the predictor that writes polygons when asked."""
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import fiftyone as fo
+
+from ..models import tasks
+from ..models.polygons import PolygonPredictor
+from ..models.predictor import Predictor
+from ..store import fields as L
+
+
+def problems(samples: fo.core.collections.SampleCollection, request: Any, task: str) -> list[str]:
+    """What is wrong with the mask options of ``request`` (a ``PrelabelRequest``) for ``task`` on ``samples``."""
+    found = _tolerance_problems(request.tolerance)
+    if request.polygons and task not in tasks.MASK_TASKS:
+        found.append(
+            f"Polygons are traced from instance masks, and this is a {task.replace('_', ' ')} model: choose an "
+            "instance segmentation or masks-from-boxes model, or turn polygons off."
+        )
+    if task in tasks.PROMPTED_TASKS:
+        found += _prompt_problems(samples, request)
+    elif request.prompt_field:
+        found.append(
+            f"A prompt field is for masks from boxes (a SAM model), and this is a {task.replace('_', ' ')} model: "
+            "leave the prompt field empty, or choose a SAM model."
+        )
+    return found
+
+
+def _tolerance_problems(tolerance):
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance):
+        return [f"Polygon tolerance {tolerance!r} is not a number: give pixels, 0 or more (typical: 1-3)."]
+    if tolerance < 0:
+        return [f"Polygon tolerance {tolerance} is negative: give pixels, 0 or more (typical: 1-3)."]
+    return []
+
+
+def _prompt_problems(samples, request):
+    field_name = request.prompt_field
+    if not field_name:
+        return ["Masks from boxes need a prompt field: give the Detections field whose boxes prompt the model."]
+    boxes = L.field_names(samples, fo.Detections)
+    choices = f"Detections fields: {', '.join(boxes) or 'none'}"
+    if not samples.has_field(field_name):
+        return [f"No field '{field_name}' to take the prompt boxes from ({choices})."]
+    found = L.label_type(samples, field_name)
+    if found is not fo.Detections:
+        held = found.__name__ if found else type(samples.get_field(field_name)).__name__
+        return [f"Field '{field_name}' holds {held}: the prompt field must hold Detections (boxes) ({choices})."]
+    problems = []
+    if field_name == request.output_field:
+        problems.append(
+            f"The prompt field '{field_name}' cannot be the output field: masks are written onto copies of its boxes "
+            "in another field, and the prompt boxes are never changed. Give another output field."
+        )
+    if request.threshold > 0:
+        problems.append(
+            "A confidence threshold does not apply to masks from boxes (every prompt box gets its mask): set it to 0."
+        )
+    return problems
+
+
+def prompts(
+    samples: fo.core.collections.SampleCollection, field_name: str | None, ids: Sequence[str]
+) -> list[fo.Label | None] | None:
+    """The prompt labels of the samples ``ids`` of ``samples`` (as its view shows them), in order; None when the
+    request has no prompt field."""
+    if not field_name:
+        return None
+    return samples.select(ids, ordered=True).values(field_name) if ids else []
+
+
+def as_requested(predictor: Predictor, request: Any) -> Predictor:
+    """``predictor``, writing polygons when ``request`` asks for them."""
+    return PolygonPredictor(predictor, request.tolerance) if request.polygons else predictor
