@@ -10,6 +10,7 @@ so ``peak_mb`` (read right after our run) is the peak of the process during our 
 """
 
 import _setup
+from _memory import reset_peak, status_mb
 
 from core.regression.compare import CompareRequest, compare
 from harness.operators import run_panel
@@ -27,10 +28,10 @@ def main():
 
     build_s, dataset = _setup.timed(lambda: synthetic.build_bulk("bench-diff", count))
     per_field = {f: dataset.count(f"{f}.detections") / count for f in FIELDS}
-    build_peak, rss_before = _setup.peak_rss_mb(), _status_mb("VmRSS")
+    build_peak, rss_before = _setup.peak_rss_mb(), status_mb("VmRSS")
     print(f"built {count} samples in {build_s:.1f} s, peak RSS {build_peak:.0f} MiB")
 
-    _reset_peak()
+    reset_peak()
     request = CompareRequest(*FIELDS, key="compare")
     ours_s, _ = _setup.timed(lambda: compare(dataset, request, progress=False))
     peak_mb = _setup.peak_rss_mb()
@@ -41,7 +42,7 @@ def main():
     eval_s, _ = _setup.timed(
         lambda: dataset.evaluate_detections("baseline", gt_field="ground_truth", eval_key="eval_b", progress=False)
     )
-    same = _same_counts(dataset, "compare_baseline", "eval_b")
+    same = same_counts(dataset, "compare_baseline", "eval_b")
 
     ratio = ours_s / eval_s
     objects = ", ".join(f"{f} {n:.1f}" for f, n in per_field.items())
@@ -62,23 +63,11 @@ def main():
     )
 
 
-def _same_counts(dataset, ours, theirs):
+def same_counts(dataset, ours, theirs):
     """On how many samples ``<ours>_tp/fp/fn`` equal ``<theirs>_tp/fp/fn``."""
     a = zip(*dataset.values([f"{ours}_{c}" for c in COUNTS]), strict=True)
     b = zip(*dataset.values([f"{theirs}_{c}" for c in COUNTS]), strict=True)
     return sum(x == y for x, y in zip(a, b, strict=True))
-
-
-def _status_mb(key):
-    """A memory line of ``/proc/self/status`` (e.g. ``VmRSS``, resident now), in MiB."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(f"{key}:"))
-
-
-def _reset_peak():
-    """Resets the peak RSS (``VmHWM``, which ``peak_rss_mb`` reads) to the current RSS (Linux)."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
 
 
 if __name__ == "__main__":

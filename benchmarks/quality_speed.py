@@ -3,7 +3,9 @@
 Builds datasets of clustered 128-d vectors (fixed seed) in field ``emb``, then runs every measurement in a child
 process of its own (which inherits the private mongod through ``FIFTYONE_DATABASE_URI``), so each peak RSS
 (``VmHWM``) is that job's alone: ours (``core.quality.uniqueness.compute_uniqueness``) and
-``fiftyone.brain.compute_uniqueness(dataset, embeddings="emb")`` at 10k, ours at 200k (``--large``), and
+``fiftyone.brain.compute_uniqueness(dataset, embeddings="emb")`` at 10k (both exact), ours at 200k (``--large``;
+above ``core.quality.neighbors.APPROXIMATE_FROM``, so by the approximate faiss search: see
+``benchmarks/scale_jobs/neighbours.py`` for its recall), and
 ``fiftyone.brain.compute_visualization`` with PCA, UMAP and t-SNE at 10k and 50k (``--quick`` skips t-SNE at 50k).
 Peaks are reported whole and as added to the RSS of the loaded process (Python, FiftyOne, the dataset). The
 scores are compared by correlation, not equality: brain 0.25.0 sets the self-distances to NaN (sorted last) and

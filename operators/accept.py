@@ -22,7 +22,7 @@ class AcceptPrelabels(common.LabelLoopOperator):
     param_types = PARAM_TYPES
 
     def form(self, ctx, inputs, view, well_typed):
-        fields = store_fields.field_names(view, (fo.Classification, fo.Detections))
+        fields = store_fields.field_names(view, accept.SUPPORTED)
         common.choice(inputs, "pred_field", fields, None, "Predictions field", required=True)
         inputs.str("gt_field", default=store_fields.GROUND_TRUTH, label="Ground-truth field")
         inputs.float(
@@ -38,7 +38,13 @@ class AcceptPrelabels(common.LabelLoopOperator):
 
     def resolve_output(self, ctx):
         return common.run_output(
-            ctx, "Pre-labels accepted", [("promoted", "Labels promoted"), ("kept_human", "Human labels kept")]
+            ctx,
+            "Pre-labels accepted",
+            [
+                ("promoted", "Labels promoted"),
+                ("kept_human", "Human labels kept"),
+                ("skipped_invalid", "Invalid skipped"),
+            ],
         )
 
     def __call__(
@@ -55,7 +61,9 @@ class AcceptPrelabels(common.LabelLoopOperator):
 
         Args:
             sample_collection: the samples whose predictions to accept (a dataset or a view)
-            pred_field: the Classification or Detections field of the predictions
+            pred_field: the field of the predictions: Classification, Segmentation (whole labels, set only where the
+                ground truth is empty), Detections (with or without instance masks), Polylines or Keypoints (objects
+                added next to the ground truth's)
             gt_field: the ground-truth field to write (default: ``store.fields.GROUND_TRUTH``)
             threshold: accept predictions with at least this confidence, in [0, 1] (default:
                 ``prelabel.accept.DEFAULT_THRESHOLD``)
@@ -63,8 +71,9 @@ class AcceptPrelabels(common.LabelLoopOperator):
             delegate: whether to queue a delegated operation instead of running now (default: False)
 
         Returns:
-            a dict with the run key ``run_key`` and the counts ``samples``, ``promoted`` (labels written) and
-            ``kept_human`` (human labels left as they were); None when delegated
+            a dict with the run key ``run_key`` and the counts ``samples``, ``promoted`` (labels written),
+            ``kept_human`` (human labels left as they were) and ``skipped_invalid`` (labels that cannot be ground
+            truth, see ``prelabel.accept``); None when delegated
         """
         params = {"pred_field": pred_field, "gt_field": gt_field, "threshold": threshold, "tag": tag}
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)

@@ -4,17 +4,28 @@ import fiftyone as fo
 
 from ..core.annotation import selection as cvat_selection
 from ..core.annotation import send as cvat_send
+from ..core.annotation import shapes as cvat_shapes
 from ..core.store import fields as store_fields
 from . import common, cvat_form
 
-_LABEL_TYPES = (fo.Classification, fo.Detections)
+_LABEL_TYPES = (fo.Classification, fo.Detections, fo.Polylines)
 _SCORE_TYPES = (fo.IntField, fo.FloatField)
 REQUEST = cvat_send.SendRequest
 _NAMES = common.STR.described("a list or a comma-separated string of names")
 PARAM_TYPES = {
     **cvat_form.CONNECTION_PARAMS,
     **dict.fromkeys(
-        ("tag", "saved_view", "regressed_in", "score_field", "gt_field", "pred_field", "schema_from"), common.STR
+        (
+            "tag",
+            "saved_view",
+            "regressed_in",
+            "score_field",
+            "gt_field",
+            "pred_field",
+            "schema_from",
+            "instance_shapes",
+        ),
+        common.STR,
     ),
     **dict.fromkeys(("project_name", "task_assignee"), common.STR),
     **dict.fromkeys(("min_score", "threshold", "iou"), common.NUMBER),
@@ -49,6 +60,9 @@ class SendToCVAT(common.LabelLoopOperator):
             "threshold", default=REQUEST.threshold, min=0.0, max=1.0, label="Pre-populate at or above confidence"
         )
         inputs.float("iou", default=REQUEST.iou, min=0.0, max=1.0, label="Skip boxes overlapping ground truth at IoU")
+        common.choice(
+            inputs, "instance_shapes", cvat_shapes.INSTANCE_SHAPES, REQUEST.instance_shapes, "Edit instance masks as"
+        )
         _selection_inputs(inputs, dataset)
         _task_inputs(inputs)
         cvat_form.add_connection_inputs(inputs)
@@ -84,12 +98,16 @@ class SendToCVAT(common.LabelLoopOperator):
 
         Args:
             sample_collection: the samples to send (a dataset or a view), narrowed by the selection options below
-            gt_field: the Classification or Detections field to correct (default: ``store.fields.GROUND_TRUTH``)
+            gt_field: the Classification, Detections (boxes, or instance masks edited as CVAT masks or polygons) or
+                Polylines (filled: CVAT polygons, open: polylines; one kind per review) field to correct (default:
+                ``store.fields.GROUND_TRUTH``)
             pred_field: the field of predictions to pre-populate from (default: None, no pre-population)
             delegate: whether to queue a delegated operation instead of running now (default: False)
             **options: the form's fields, each optional. Pre-population: ``threshold``, the minimum confidence
                 (default: ``SendRequest.threshold``); ``iou``, skip predicted boxes overlapping the ground truth at
-                this IoU (default: ``SendRequest.iou``). Selection (default: all of ``sample_collection``):
+                this IoU (default: ``SendRequest.iou``); ``instance_shapes``, how instance masks are edited in CVAT,
+                ``"masks"`` or ``"polygons"`` (default: ``SendRequest.instance_shapes``). Selection (default: all
+                of ``sample_collection``):
                 ``tag``, only samples with this tag; ``saved_view``, only samples of this saved view;
                 ``regressed_in``, only samples that regressed in this model comparison (its key);
                 ``score_field``, a numeric field that ranks the samples, with ``min_score``, its lowest value,
@@ -169,6 +187,7 @@ def _arguments(params):
         task_assignee=params.get("task_assignee") or None,
         job_assignees=_names(params.get("job_assignees")),
         image_quality=int(_number(params, "image_quality", REQUEST.image_quality)),
+        instance_shapes=params.get("instance_shapes") or REQUEST.instance_shapes,
     )
     return request, selection
 

@@ -8,6 +8,9 @@ from . import common
 from .embeddings import add_field_choice
 
 PARAM_TYPES = dict.fromkeys(("embeddings_field", "method", "brain_key"), common.STR)
+SCALE_HELP = (
+    f"PCA uses every sample; UMAP and t-SNE are fitted on at most {embedding_map.SAMPLE_SIZE:,} and place the others"
+)
 
 
 class ComputeEmbeddingMap(common.LabelLoopOperator):
@@ -24,7 +27,10 @@ class ComputeEmbeddingMap(common.LabelLoopOperator):
 
     def form(self, ctx, inputs, view, well_typed):
         add_field_choice(inputs, view, "Embeddings field", required=True)
-        common.choice(inputs, "method", embedding_map.METHODS, embedding_map.DEFAULT_METHOD, "Method")
+        method = ctx.params.get("method") or embedding_map.DEFAULT_METHOD
+        common.choice(inputs, "method", embedding_map.METHODS, embedding_map.DEFAULT_METHOD, "Method", SCALE_HELP)
+        if method != "pca" and len(view) > embedding_map.SAMPLE_SIZE:
+            inputs.view("sampled", types.Notice(label=embedding_map.SCALE_NOTE))
         inputs.str(
             "brain_key",
             default=embedding_map.DEFAULT_BRAIN_KEY,

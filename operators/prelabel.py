@@ -113,9 +113,10 @@ class Prelabel(common.LabelLoopOperator):
                 none); ``unknown_labels``, what to do with labels the dataset does not know, one of
                 ``prelabel.run.UNKNOWN_POLICIES`` (default: ``PrelabelRequest.unknown_labels``); ``batch_size``
                 (default: ``PrelabelRequest.batch_size``); ``device`` (default: ``PrelabelRequest.device``);
-                ``store_logits`` (default: ``PrelabelRequest.store_logits``); ``prompt_field``, for masks from
-                boxes (task ``masks_from_boxes``, a SAM model): the Detections field whose boxes prompt the model,
-                each box's mask written onto a copy of the box in the output field (default: none);
+                ``store_logits`` (default: ``PrelabelRequest.store_logits``); ``prompt_field``, for masks or
+                keypoints from boxes (task ``masks_from_boxes``, a SAM model, or ``keypoints_from_boxes``, a ViTPose
+                model): the Detections field whose boxes prompt the model, each box's mask written onto a copy of
+                the box, or one keypoint per box, in the output field (default: none);
                 ``polygons``, whether instance masks are written as closed, filled polygons (``fo.Polylines``,
                 default: ``PrelabelRequest.polygons``) and ``tolerance``, their approximation in pixels (default:
                 ``PrelabelRequest.tolerance``); ``overwrite``, whether to recompute
@@ -156,8 +157,8 @@ def _add_mask_inputs(ctx, inputs, view):
         "prompt_field",
         store_fields.field_names(view, fo.Detections),
         None,
-        "Prompt boxes (masks from boxes)",
-        description="For a SAM model: the Detections field whose boxes prompt it (it is never changed)",
+        "Prompt boxes (masks or keypoints from boxes)",
+        description="For a SAM or pose (ViTPose) model: the Detections field whose boxes prompt it (never changed)",
     )
     inputs.bool("polygons", default=REQUEST.polygons, label="Write instance masks as polygons")
     if ctx.params.get("polygons"):

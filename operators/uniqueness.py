@@ -5,13 +5,21 @@ from fiftyone.operators import types
 
 from ..core.models import tasks
 from ..core.quality import embeddings
+from ..core.quality import neighbors as near
 from ..core.quality import uniqueness as U
 from . import common, model_form
 from .embeddings import add_field_choice
 
 FIELD, MODEL = "field", "model"
-SOURCE_PARAMS = {**model_form.MODEL_PARAMS, **dict.fromkeys(("embeddings_source", "embeddings_field"), common.STR)}
-"""The params both operators take: where the embeddings come from."""
+SOURCE_PARAMS = {
+    **model_form.MODEL_PARAMS,
+    **dict.fromkeys(("embeddings_source", "embeddings_field", "neighbors"), common.STR),
+}
+"""The params both operators take: where the embeddings come from, and the neighbour search."""
+SEARCH_HELP = (
+    f"auto: exact below {near.APPROXIMATE_FROM:,} samples, an approximate faiss index from there (much faster at "
+    "scale; it can miss some true nearest neighbours, most on structureless embeddings; distances stay exact)"
+)
 
 
 class _FromEmbeddings(common.LabelLoopOperator):
@@ -22,6 +30,7 @@ class _FromEmbeddings(common.LabelLoopOperator):
 
     def form(self, ctx, inputs, view, well_typed):
         add_embeddings_inputs(ctx, inputs, view)
+        common.choice(inputs, "neighbors", near.METHODS, near.DEFAULT_METHOD, "Neighbour search", SEARCH_HELP)
         self.settings_form(ctx, inputs, view, well_typed)
 
     def settings_form(self, ctx, inputs, view, well_typed) -> None:
@@ -49,13 +58,16 @@ class _FromEmbeddings(common.LabelLoopOperator):
                 of each group, and ``member_tag``, a tag for every member (default: None, no tag). For both:
                 ``model``, a model that first computes the missing embeddings into ``embeddings_field`` (default:
                 None, the field must exist), with ``model_source``, ``zoo_kwargs`` (or ``zoo_name_or_path``),
-                ``batch_size`` and ``device`` as for ``compute_embeddings``
+                ``batch_size`` and ``device`` as for ``compute_embeddings``; ``neighbors``, the neighbour search,
+                one of ``quality.neighbors.METHODS``: ``"exact"``, ``"approximate"`` (a faiss index) or ``"auto"``
+                (exact below ``quality.neighbors.APPROXIMATE_FROM`` samples; the default)
 
         Returns:
             a dict with the run key ``run_key`` and the counts; for ``compute_uniqueness`` also the ``field``
             written (counts ``samples``, ``mean``, ``median``) and the ids of the ``most_unique`` samples, for
             ``find_near_duplicates`` the groups' sample ids ``group_ids`` (the largest groups; counts ``groups``,
-            ``duplicates``, ...) and whether that list is ``truncated``; None when delegated
+            ``duplicates``, ...) and whether that list is ``truncated``; for both the search used,
+            ``neighbors`` (``"exact"`` or ``"approximate"``); None when delegated
         """
         return common.execute_from_sdk(self, sample_collection, sdk_params(embeddings_field, options), delegate)
 
@@ -138,7 +150,7 @@ def add_embeddings_inputs(ctx, inputs, view):
 def problems(view, params, outputs, k=None, threshold=None):
     """What blocks a run with ``params``: the settings and the ``outputs`` problems (result fields of another
     type), then the model request or the embeddings field."""
-    found = U.check_settings(view, k, threshold) + outputs
+    found = U.check_settings(view, k, threshold, _neighbors(params)) + outputs
     if found:
         return found
     if params.get("embeddings_source") == MODEL:
@@ -155,7 +167,10 @@ def _score(ctx, score, **settings):
         field = embeddings.compute_missing(view, request, progress=common.progress_bar(ctx), user=common.user(ctx))
     else:
         field = _embeddings_field(params)
-    result = score(view, field, progress=common.progress_bar(ctx), user=common.user(ctx), **settings)
+    neighbors = _neighbors(params)
+    result = score(
+        view, field, neighbors=neighbors, progress=common.progress_bar(ctx), user=common.user(ctx), **settings
+    )
     return common.finished(ctx, result)
 
 
@@ -172,6 +187,10 @@ def _embed_request(params):
 
 def _embeddings_field(params):
     return params.get("embeddings_field") or embeddings.DEFAULT_FIELD
+
+
+def _neighbors(params):
+    return params.get("neighbors") or near.DEFAULT_METHOD
 
 
 def _output_field(params):

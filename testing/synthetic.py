@@ -6,10 +6,12 @@ baseline, but not on every sample, so a comparison has both fixes and regression
 """
 
 import random
+import time
 from datetime import UTC, datetime
 
 import numpy as np
-from bson import ObjectId
+from bson import ObjectId, encode
+from bson.raw_bson import RawBSONDocument
 
 import fiftyone as fo
 
@@ -51,6 +53,60 @@ def build_bulk(name, count, objects=10, seed=0, chunk=5000, crowd_rate=0.02):
         documents = [_document(rng, i, objects, crowd_rate, dataset._doc.id, now) for i in range(start, stop)]
         dataset._sample_collection.insert_many(documents, ordered=False)
     return dataset
+
+
+def build_repeated(name, count, distinct=1000, objects=10, seed=0, chunk=5000, crowd_rate=0.02):
+    """``count`` samples of the data of ``build_bulk``: its first ``distinct`` samples repeated with fresh sample and
+    label ids and file paths, inserted as pre-encoded BSON (no per-object Python work: about 20x faster than
+    ``build_bulk``, for datasets of a million samples)."""
+    rng = np.random.default_rng(seed)
+    dataset = build_bulk(name, 0)
+    stamp = int(time.time()).to_bytes(4, "big")
+    now, dataset_id = datetime.now(UTC), dataset._doc.id
+    templates = [_template(rng, i, objects, crowd_rate, dataset_id, now, stamp) for i in range(min(distinct, count))]
+    for start in range(0, count, chunk):
+        copies = [_copy(*templates[i % len(templates)], i) for i in range(start, min(start + chunk, count))]
+        dataset._sample_collection.insert_many(copies, ordered=False)
+    return dataset
+
+
+def shared(name: str, count: int) -> fo.Dataset:
+    """The dataset ``name`` of ``count`` samples of ``build_repeated``, built when it does not exist with that many
+    samples (so several benchmark processes build it once)."""
+    if fo.dataset_exists(name):
+        dataset = fo.load_dataset(name)
+        if dataset.info.get("built") == count:
+            return dataset
+    dataset = build_repeated(name, count)
+    dataset.info["built"] = count
+    dataset.persistent = True  # FiftyOne deletes non-persistent datasets once their process is gone
+    dataset.save()
+    return dataset
+
+
+PATH_DIGITS = 9
+
+
+def _template(rng, i, objects, crowd_rate, dataset_id, now, stamp):
+    """``(encoded sample, offsets of its ids, offset of its path's digits)``: ids are ``stamp``, 4 bytes that each
+    copy sets to its index, and the id's position in the sample."""
+    document = _document(rng, 0, objects, crowd_rate, dataset_id, now)
+    document["filepath"] = f"/synthetic/{0:0{PATH_DIGITS}d}.png"
+    labels = [d for role in ("ground_truth", *MODELS) for d in document[role]["detections"]]
+    for k, item in enumerate([document, *labels]):
+        item["_id"] = ObjectId(stamp + bytes(4) + k.to_bytes(4, "big"))
+    encoded = encode(document)
+    offsets = [encoded.index(item["_id"].binary) + 4 for item in [document, *labels]]
+    return encoded, offsets, encoded.index(b"/synthetic/") + len("/synthetic/")
+
+
+def _copy(encoded, offsets, path_at, i):
+    """Copy ``i`` of an encoded template: its ids and file path made unique by ``i``."""
+    copy, index = bytearray(encoded), i.to_bytes(4, "big")
+    for offset in offsets:
+        copy[offset : offset + 4] = index
+    copy[path_at : path_at + PATH_DIGITS] = b"%0*d" % (PATH_DIGITS, i)
+    return RawBSONDocument(bytes(copy))
 
 
 def _document(rng, i, objects, crowd_rate, dataset_id, now):

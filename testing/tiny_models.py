@@ -13,7 +13,8 @@ ensure_torchvision()
 import transformers as tr  # noqa: E402
 
 IMAGE_SIZE = 32
-VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+ENCODER = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
+VIT = dict(ENCODER, intermediate_size=64)
 
 
 def image_classifier(out_dir, labels):
@@ -98,9 +99,7 @@ def sam(out_dir):
     """A SAM model (masks from box prompts) on 64-pixel inputs."""
     torch.manual_seed(0)
     vision = dict(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+        **ENCODER,
         mlp_dim=64,
         image_size=64,
         patch_size=16,
@@ -141,6 +140,29 @@ def sam2(out_dir):
     config = tr.Sam2Config(vision_config=vision, **_SAM_HEADS)
     image_processor = tr.Sam2ImageProcessor(size={"height": 64, "width": 64}, mask_size={"height": 16, "width": 16})
     return _save(tr.Sam2Model(config), tr.Sam2Processor(image_processor=image_processor), out_dir)
+
+
+POSE_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_hand", "right_hand")
+POSE_EDGES = [[0, 1], [0, 2], [0, 3], [0, 4]]
+
+
+def pose_model(out_dir, skeleton=True):
+    """A ViTPose model (keypoints from box prompts) over ``POSE_KEYPOINTS`` on 64x48 crops; ``skeleton``: whether
+    its config carries the keypoints' ``edges`` as ViTPose checkpoints do."""
+    torch.manual_seed(0)
+    backbone = tr.VitPoseBackboneConfig(
+        image_size=[64, 48],
+        patch_size=[16, 16],
+        **ENCODER,
+        mlp_ratio=2,
+        part_features=8,
+        out_indices=[2],
+    )
+    config = tr.VitPoseConfig(backbone_config=backbone, **_label_maps(POSE_KEYPOINTS))
+    if skeleton:
+        config.edges = POSE_EDGES
+    processor = tr.VitPoseImageProcessor(size={"height": 64, "width": 48})
+    return _save(tr.VitPoseForPoseEstimation(config), processor, out_dir)
 
 
 def zero_shot_detector(out_dir):

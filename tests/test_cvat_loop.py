@@ -141,7 +141,7 @@ def test_secrets_never_reach_the_database_or_the_logs(shapes, cvat_double_env, m
 
 def test_send_form_blocks_bad_input(shapes, dataset):
     message = operators.validation_error("send_to_cvat", shapes, {"gt_field": "filepath"})
-    assert "supports Classification and Detections" in message
+    assert "supports Classification, Detections" in message
     empty = operators.validation_error("send_to_cvat", shapes, {"gt_field": "ground_truth", "tag": "nothing"})
     assert "selection is empty" in empty
     size = operators.validation_error("send_to_cvat", shapes, {"gt_field": "ground_truth", "task_size": 0})

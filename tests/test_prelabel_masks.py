@@ -178,7 +178,7 @@ BAD = [  # (model, params, message)
     ("sam", {"prompt_field": "ground_truth", "output_field": "ground_truth"}, "cannot be the output field"),
     ("sam", {"prompt_field": "ground_truth", "threshold": 0.5}, "does not apply to masks from boxes"),
     ("instances", {"output_field": "ground_truth", "allow_human_labels": False}, "labels not written by a model"),
-    ("instances", {"prompt_field": "ground_truth"}, "A prompt field is for masks from boxes"),
+    ("instances", {"prompt_field": "ground_truth"}, "A prompt field is for masks or keypoints from boxes"),
     ("instances", {"polygons": True, "tolerance": -1}, "Polygon tolerance -1 is negative"),
     ("instances", {"tolerance": "abc"}, "tolerance: Invalid value type"),
     ("detection", {"polygons": True}, "Polygons are traced from instance masks"),

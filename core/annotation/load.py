@@ -19,7 +19,7 @@ from fiftyone.utils.cvat import CVATAnnotationResults
 from ..exceptions import CVATError, refuse
 from ..store import runs, writes
 from ..store.fields import label_path, label_type
-from . import merge
+from . import merge, shapes
 from .connection import CVATConnection, CVATSettings
 from .records import LOAD_KIND, backup_field_name, framed_sample_ids, review
 
@@ -116,6 +116,7 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     with taken_back as (rollback, run):
         rollback.save([ObjectId(_id) for _id in sample_ids])
         unexpected = _download(dataset, key, review_field)
+        _repair_instances(dataset.select(sample_ids), params)
         attributes = params.get("attributes") or ()
         counts = merge.merge(
             dataset.select(sample_ids),
@@ -136,6 +137,14 @@ def _load(dataset, key, params, results, missing, cleanup, user):
         "unexpected": unexpected,
         **removed,
     }
+
+
+def _repair_instances(samples, params):
+    """Undoes what FiftyOne's download changes in instance masks people did not edit (see ``shapes``)."""
+    if params.get("instance_shapes") == "polygons":
+        shapes.keep_untouched_masks(samples, params["gt_field"], params["review_field"])
+    else:
+        shapes.fix_instance_boxes(samples, params["review_field"])
 
 
 def _unexpected_fields(review_field):

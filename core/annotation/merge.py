@@ -8,6 +8,8 @@ previous ground truth is written to the backup field first, so ``restore`` can p
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 import fiftyone as fo
 
 from ..store import schema
@@ -15,6 +17,12 @@ from ..store.declared import FieldGuards
 from . import review_field as cvat_review
 
 CHUNK = 1000
+EDITABLE = {
+    fo.Classification: ("label",),
+    fo.Detections: ("label", "bounding_box", "mask"),
+    fo.Polylines: ("label", "points", "closed", "filled"),
+}
+"""What people edit in CVAT, per label class (besides the attributes sent)."""
 COUNTS = ("edited", "deleted", "unchanged", "drawn", "accepted_predictions", "rejected_predictions", "kept_local")
 
 
@@ -29,9 +37,9 @@ def merge(
 ) -> dict[str, int]:
     """Merges ``review_field`` into ``gt_field`` on ``samples`` (``sent_ids``: sample id -> label ids sent;
     ``attributes``: the label attributes people could edit in CVAT)."""
-    editable = ("label", "bounding_box", *attributes)
     dataset = samples._root_dataset
     label_cls = dataset.get_field(review_field).document_type
+    editable = (*EDITABLE[label_cls], *attributes)
     with schema.changing(dataset):
         dataset.add_sample_field(backup_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = dict.fromkeys(COUNTS, 0)
@@ -61,7 +69,7 @@ def restore(samples: fo.core.collections.SampleCollection, gt_field: str, backup
 def _merge(current, reviewed, sent, counts, editable):
     if isinstance(reviewed, fo.Classification) or isinstance(current, fo.Classification):
         return _merge_classification(current, reviewed, sent, counts, editable)
-    return _merge_detections(current, reviewed, sent, counts, editable)
+    return _merge_objects(current, reviewed, sent, counts, editable)
 
 
 def _merge_classification(current, reviewed, sent, counts, editable):
@@ -77,9 +85,12 @@ def _merge_classification(current, reviewed, sent, counts, editable):
     return _updated(before, reviewed, editable)
 
 
-def _merge_detections(current, reviewed, sent, counts, editable):
-    old = {d.id: d for d in (current.detections if current is not None else [])}
-    new = list(reviewed.detections) if reviewed is not None else []
+def _merge_objects(current, reviewed, sent, counts, editable):
+    """Detections or Polylines, label by label."""
+    label_cls = type(current if current is not None else reviewed)
+    name = label_cls._LABEL_LIST_FIELD
+    old = {d.id: d for d in (current[name] if current is not None else [])}
+    new = list(reviewed[name]) if reviewed is not None else []
     new_ids = {d.id for d in new}
     local = [d for label_id, d in old.items() if label_id not in sent and label_id not in new_ids]
     counts["kept_local"] += len(local)
@@ -89,7 +100,7 @@ def _merge_detections(current, reviewed, sent, counts, editable):
         _count(old.get(label.id), label, sent, counts, editable)
     if current is None and not new:
         return None
-    return fo.Detections(detections=[_updated(old.get(d.id), d, editable) for d in new] + local)
+    return label_cls(**{name: [_updated(old.get(d.id), d, editable) for d in new] + local})
 
 
 def _updated(before, after, editable):
@@ -124,8 +135,12 @@ def _value(label, name):
 
 
 def _close(x, y):
-    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):  # boxes: CVAT's pixels round-trip
-        return all(abs(p - q) < 1e-6 for p, q in zip(x, y, strict=True))
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):  # instance masks
+        return x is not None and y is not None and x.shape == y.shape and np.array_equal(x.astype(bool), y.astype(bool))
+    if isinstance(x, list) and isinstance(y, list):  # boxes and polyline points: CVAT's pixels round-trip
+        return len(x) == len(y) and all(_close(p, q) for p, q in zip(x, y, strict=True))
+    if isinstance(x, float | int) and isinstance(y, float | int):
+        return abs(x - y) < 1e-6
     return x == y
 
 

@@ -1,10 +1,13 @@
 """The review field sent to CVAT: the ground truth, pre-populated with confident model predictions.
 
 Ground-truth labels are copied with their ids (so corrections merge back onto them); predictions at or above the
-threshold fill the gaps — a classification where the sample has none, a box where no ground-truth box overlaps it
-(IoU >= ``iou``) — as new labels marked ``from_model`` with the prediction's provenance. Ground truth wins where both
-exist. The field is declared, computed on raw documents and written in bulk.
+threshold fill the gaps — a classification where the sample has none, a box (with its instance mask, if any) or a
+polyline where no ground-truth label overlaps it (box IoU >= ``iou``; a polyline's box surrounds its points) — as
+new labels marked ``from_model`` with the prediction's provenance. Ground truth wins where both exist.
+The field is declared, computed on raw documents and written in bulk.
 """
+
+from collections.abc import Callable
 
 from bson import ObjectId
 
@@ -16,7 +19,7 @@ from ..store.declared import FieldGuard
 from ..store.fields import PRELABEL_RUN, PROVENANCE_ATTRIBUTE, label_type
 from ..store.writes import bulk_set
 
-SUPPORTED = (fo.Classification, fo.Detections)
+SUPPORTED = (fo.Classification, fo.Detections, fo.Polylines)
 FROM_MODEL, MODEL_LABEL_ID = "from_model", "model_label_id"
 MODEL_MARKS = (FROM_MODEL, MODEL_LABEL_ID, PROVENANCE_ATTRIBUTE, PRELABEL_RUN)  # removed once a person reviewed it
 CHUNK = 1000
@@ -35,8 +38,10 @@ def build(
     pred_field: str | None = None,
     threshold: float = 0.5,
     iou: float = 0.5,
+    sent: Callable[[dict], bool] | None = None,
 ) -> dict[str, int]:
-    """Writes the review field on ``samples``; returns counts of ground-truth and pre-filled labels."""
+    """Writes the review field on ``samples``; returns counts of ground-truth and pre-filled labels. ``sent``: which
+    raw labels of a Detections or Polylines field CVAT gets (the others stay out of the review, as they are)."""
     dataset = samples._root_dataset
     label_cls = label_type(dataset, gt_field)
     with schema.changing(dataset):
@@ -48,17 +53,19 @@ def build(
         chunk = samples.select(chunk_ids, ordered=True)
         gts = chunk.values(gt_field, _raw=True)
         preds = chunk.values(pred_field, _raw=True) if pred_field else [None] * len(gts)
-        values = [_review(label_cls, gt, pred, threshold, iou, counts) for gt, pred in zip(gts, preds, strict=True)]
+        values = [
+            _review(label_cls, gt, pred, threshold, iou, counts, sent) for gt, pred in zip(gts, preds, strict=True)
+        ]
         bulk_set(dataset, chunk_ids, [{review_field: value} for value in values])
         guard.check(chunk_ids)
     return counts
 
 
-def _review(label_cls, gt, pred, threshold, iou, counts):
+def _review(label_cls, gt, pred, threshold, iou, counts, sent):
     """One sample's review value, as a raw label document."""
     if label_cls is fo.Classification:
         return _review_classification(gt, pred, threshold, counts)
-    return _review_detections(gt, pred, threshold, iou, counts)
+    return _review_objects(label_cls, gt, pred, threshold, iou, counts, sent or bool)
 
 
 def _review_classification(gt, pred, threshold, counts):
@@ -71,23 +78,35 @@ def _review_classification(gt, pred, threshold, counts):
     return _from_model(pred)
 
 
-def _review_detections(gt, pred, threshold, iou, counts):
-    kept = list(gt["detections"]) if gt else []
+def _review_objects(label_cls, gt, pred, threshold, iou, counts, sent):
+    """Detections or Polylines: the ground truth, plus the confident predictions whose box (a polyline's: around
+    its points) overlaps no ground-truth label at ``iou``."""
+    name = label_cls._LABEL_LIST_FIELD
+    kept = [d for d in (gt[name] if gt else []) if sent(d)]
     counts["gt_labels"] += len(kept)
-    candidates = [d for d in (pred["detections"] if pred else []) if (d.get("confidence") or 0) >= threshold]
+    candidates = [d for d in (pred[name] if pred else []) if (d.get("confidence") or 0) >= threshold and sent(d)]
     if kept and candidates:
         overlaps = matching.ious(_objects(candidates), _objects(kept))
         candidates = [d for d, row in zip(candidates, overlaps, strict=True) if row.max() < iou]
     counts["prefilled"] += len(candidates)
-    return {"_cls": "Detections", "detections": kept + [_from_model(d) for d in candidates]}
+    return {"_cls": label_cls.__name__, name: kept + [_from_model(d) for d in candidates]}
 
 
 def _from_model(label):
     return {**label, "_id": ObjectId(), FROM_MODEL: True, MODEL_LABEL_ID: str(label["_id"])}
 
 
-def _objects(detections):
-    return matching.Objects.of([d.get("label") for d in detections], [d["bounding_box"] for d in detections])
+def _objects(labels):
+    return matching.Objects.of([d.get("label") for d in labels], [_box(d) for d in labels])
+
+
+def _box(label):
+    """A raw label's ``[x, y, w, h]``: a detection's box, or the box around a polyline's points."""
+    if "bounding_box" in label:
+        return label["bounding_box"]
+    points = [point for shape in label["points"] for point in shape] or [[0.0, 0.0]]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 
 
 def is_from_model(label: fo.Label) -> bool:

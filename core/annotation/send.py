@@ -20,6 +20,7 @@ from ..exceptions import CVATError, refuse
 from ..store import runs, views
 from ..store.fields import ACCEPTED_RUN, label_path, label_type
 from . import review_field as cvat_review
+from . import shapes
 from .backend import ConnectedCVATBackendConfig
 from .connection import CVATConnection, CVATSettings
 
@@ -47,6 +48,8 @@ class SendRequest:
     task_assignee: str | None = None
     job_assignees: list = dataclasses.field(default_factory=list)
     image_quality: int = 75
+    instance_shapes: str = "masks"
+    """How people edit instance masks in CVAT: as ``masks`` (brush) or ``polygons`` (see ``shapes.INSTANCE_SHAPES``)."""
 
     def params(self) -> dict:
         """The request as a plain dict, as recorded with the run."""
@@ -65,7 +68,8 @@ def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -
     if gt_cls not in cvat_review.SUPPORTED:
         found = f"holds {gt_cls.__name__}" if gt_cls else "is not a label field of the dataset"
         problems.append(
-            f"Field '{request.gt_field}' {found}: CVAT review supports Classification and Detections fields."
+            f"Field '{request.gt_field}' {found}: CVAT review supports Classification, Detections (boxes or "
+            "instance masks) and Polylines fields."
         )
     if request.pred_field:
         pred_cls = label_type(dataset, request.pred_field)
@@ -82,7 +86,11 @@ def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -
         problems.append(f"Label schema source must be one of {', '.join(SCHEMA_SOURCES)}.")
     elif request.schema_from == "project" and not request.project_name:
         problems.append("Name the CVAT project whose labels to use.")
-    return problems or _check_class_names(samples, request)
+    return (
+        problems
+        or _check_class_names(samples, request)
+        or shapes.problems(samples, request.gt_field, request.pred_field, request.threshold)
+    )
 
 
 def _check_class_names(samples, request):
@@ -108,6 +116,8 @@ def _check_numbers(request):
             problems.append(f"{name.replace('_', ' ').capitalize()} must be at least 1 (or empty for one task).")
     if not 1 <= request.image_quality <= 100:
         problems.append("Image quality must be between 1 and 100.")
+    if request.instance_shapes not in shapes.INSTANCE_SHAPES:
+        problems.append(f"Instance masks are edited as one of {', '.join(shapes.INSTANCE_SHAPES)}.")
     return problems
 
 
@@ -124,6 +134,7 @@ def send(
     if progress:
         progress(0.0, f"Sending {len(samples)} samples to CVAT")
     connection = SendConnection(settings)
+    connection.instance_polygons = request.instance_shapes == "polygons"
     try:
         _check_server(connection, request)
         return _send(samples, request, connection, settings, user)
@@ -153,6 +164,7 @@ def _send(samples, request, connection, settings, user):
         removed = _undo(dataset, key, review_field, connection)
         return CVATError(f"{error} Nothing was kept: {removed}.") if isinstance(error, CVATError) else None
 
+    kind = shapes.cvat_label_type(samples, [name for name in (request.gt_field, request.pred_field) if name])
     with runs.recorded(samples, key, on_failure=taken_back) as run:
         counts = cvat_review.build(
             sent,
@@ -161,8 +173,9 @@ def _send(samples, request, connection, settings, user):
             pred_field=request.pred_field,
             threshold=request.threshold,
             iou=request.iou,
+            sent=shapes.SENT.get(kind),
         )
-        results, task_size = _upload(sent, key, request, review_field, connection, settings)
+        results, task_size = _upload(sent, key, request, (review_field, kind), connection, settings)
         counts.update(samples=len(ids), tasks=len(results.task_ids), jobs=_count_jobs(results))
         run.counts = counts
     return {"run_key": key, "task_ids": list(results.task_ids), "task_size": task_size, **counts}
@@ -175,6 +188,18 @@ class SendConnection(CVATConnection):
     the task lacks make FiftyOne upload them again forever)."""
 
     sending: tuple[fo.DatasetView, list[str]] | None = None
+    instance_polygons: bool = False
+
+    def _create_detection_shapes(self, *args: Any, **kwargs: Any) -> tuple:
+        """FiftyOne's shapes of a frame's detections; instance masks as polygons when ``instance_polygons`` (FiftyOne
+        1.22.1 draws them so for servers before 2.3 only: the version it goes by is lowered while it draws)."""
+        if not self.instance_polygons:
+            return super()._create_detection_shapes(*args, **kwargs)
+        version, self._server_version = self._server_version, shapes.POLYGON_SERVER_VERSION
+        try:
+            return super()._create_detection_shapes(*args, **kwargs)
+        finally:
+            self._server_version = version
 
     def _upload_annotations(self, *args: Any, **kwargs: Any) -> dict:
         if self.sending:
@@ -191,12 +216,12 @@ def _check_not_deleted(sent: fo.DatasetView, ids: list[str]) -> None:
         )
 
 
-def _upload(samples, key, request, review_field, connection, settings):
+def _upload(samples, key, request, review, connection, settings):
     """Annotates, retrying as smaller tasks while the server answers 413; returns the results and task size."""
     task_size = request.task_size or len(samples)
     while True:
         try:
-            return _annotate(samples, key, request, review_field, connection, settings, task_size), task_size
+            return _annotate(samples, key, request, review, connection, settings, task_size), task_size
         except CVATError as error:
             if _status(error) != TOO_LARGE or task_size == 1:
                 raise
@@ -205,9 +230,9 @@ def _upload(samples, key, request, review_field, connection, settings):
             logger.warning("CVAT refused the upload as too large; retrying with tasks of %d samples", task_size)
 
 
-def _annotate(samples, key, request, review_field, connection, settings, task_size):
-    label_cls = label_type(samples._root_dataset, request.gt_field)
-    schema = {"label_field": review_field, "label_type": _CVAT_TYPES[label_cls]}
+def _annotate(samples, key, request, review, connection, settings, task_size):
+    """FiftyOne's ``annotate()`` of ``review`` = (the review field, its label type)."""
+    schema = dict(zip(("label_field", "label_type"), review, strict=True))
     if request.schema_from == "dataset":
         schema.update(classes=_classes(samples, request), attributes=list(request.attributes) or False)
     return samples.annotate(
@@ -241,7 +266,7 @@ def label_attributes(dataset: fo.Dataset, field: str) -> list[str]:
     and the box), without the suite's markers and provenance."""
     label_cls = label_type(dataset, field)
     prefix = _label_path(dataset, field) + "."
-    standard = set(label_cls._fields_ordered) | set(fo.Detection._fields_ordered) | _SUITE_ATTRIBUTES
+    standard = set(label_cls._fields_ordered) | _STANDARD | _SUITE_ATTRIBUTES
     names = (path[len(prefix) :] for path in dataset.get_field_schema(flat=True) if path.startswith(prefix))
     return sorted(name for name in names if "." not in name and name not in standard)
 
@@ -288,4 +313,4 @@ _SUITE_ATTRIBUTES = {
     "accepted_at",
     "accepted_source_id",
 }
-_CVAT_TYPES = {fo.Classification: "classification", fo.Detections: "detections"}
+_STANDARD = {*fo.Detection._fields_ordered, *fo.Polyline._fields_ordered}

@@ -12,6 +12,7 @@ import fiftyone as fo
 from ..exceptions import ModelError
 from . import tasks
 from .labels import classification_label, instance_detection, softmax
+from .pose import keypoints_from_boxes, skeleton
 from .predictor import Prediction
 from .sam import masks_from_boxes
 from .torch_compat import ensure_torchvision
@@ -23,7 +24,8 @@ class HFPredictor:
     ``predict(prepare(images))`` returns one FiftyOne label (or embedding vector) per image, None where nothing
     passes ``threshold``; a prompted task (``tasks.PROMPTED_TASKS``) takes each image's prompt labels too,
     ``predict(prepare(images), prompts)``. ``labels`` are the names the model can output (its ``id2label``, or the
-    prompts; none for a prompted task, whose labels are its prompts').
+    prompts; none for a prompted task, whose labels are its prompts'). ``skeleton``: the keypoint skeleton of a
+    pose model (None for other tasks).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class HFPredictor:
             tasks.SEMANTIC_SEGMENTATION: tr.AutoModelForSemanticSegmentation,
             tasks.INSTANCE_SEGMENTATION: tr.AutoModelForUniversalSegmentation,
             tasks.MASKS_FROM_BOXES: tr.AutoModelForMaskGeneration,
+            tasks.KEYPOINTS_FROM_BOXES: tr.AutoModelForPoseEstimation,
             tasks.EMBEDDING: tr.AutoModel,
         }[task]
         self.model = loader.from_pretrained(name).to(device).eval()
@@ -59,6 +62,7 @@ class HFPredictor:
         id2label = getattr(self.model.config, "id2label", None) or {}
         named = task not in tasks.PROMPTED_TASKS
         self.labels = self.prompts or ([id2label[i] for i in sorted(id2label)] if named else [])
+        self.skeleton = skeleton(self.model.config) if task == tasks.KEYPOINTS_FROM_BOXES else None
 
     @property
     def label_type(self) -> type[fo.Label] | None:
@@ -66,7 +70,10 @@ class HFPredictor:
         return tasks.label_class(self.task, self.top_k)
 
     def prepare(self, images: list[Image.Image]) -> tuple[Any, list[tuple[int, int]]]:
-        """Model inputs for a batch of images (thread-safe: runs on the decoding threads)."""
+        """Model inputs for a batch of images (thread-safe: runs on the decoding threads); the images themselves for
+        a pose model, whose inputs are crops of the prompt boxes."""
+        if self.task == tasks.KEYPOINTS_FROM_BOXES:
+            return images, [(image.height, image.width) for image in images]
         if self.task in tasks.ZERO_SHOT_TASKS:
             text = [self.prompts] * len(images) if self.task == tasks.ZERO_SHOT_DETECTION else self.prompts
             inputs = self.processor(text=text, images=images, return_tensors="pt", padding=True)
@@ -81,9 +88,12 @@ class HFPredictor:
         """One label (or embedding) per image of a batch made by ``prepare``; ``prompts``: each image's prompt
         labels, for a prompted task."""
         inputs, sizes = prepared
+        prompts = prompts or [None] * len(sizes)
+        if self.task == tasks.KEYPOINTS_FROM_BOXES:
+            return keypoints_from_boxes(self.model, self.processor, inputs, prompts, self.threshold)
         inputs = inputs.to(self.device)
-        if self.task in tasks.PROMPTED_TASKS:
-            return masks_from_boxes(self.model, self.processor, inputs, prompts or [None] * len(sizes))
+        if self.task == tasks.MASKS_FROM_BOXES:
+            return masks_from_boxes(self.model, self.processor, inputs, prompts)
         return {
             tasks.CLASSIFICATION: self._classify,
             tasks.ZERO_SHOT_CLASSIFICATION: self._classify,

@@ -2,9 +2,8 @@
 Detections field.
 
 Each prompt box gets exactly one mask, written onto a copy of the box (its label, confidence and attributes kept);
-the prompt field itself is never changed. The copy keeps the provenance of the box's writer (``PROMPT_MODEL``,
-``PROMPT_RUN``; absent for a box a person drew) and the prompt box's id (``PROMPT_ID``); pre-labelling then stamps
-the SAM model's own provenance on it.
+the prompt field itself is never changed. The copy keeps the provenance of the box's writer and the prompt box's id
+(``prompt_provenance``); pre-labelling then stamps the SAM model's own provenance on it.
 """
 
 from typing import Any
@@ -77,14 +76,24 @@ def _input_box(box, resized):
     return [x * width, y * height, (x + w) * width, (y + h) * height]
 
 
+def prompt_provenance(box: fo.Detection) -> dict[str, str]:
+    """What a label made from prompt ``box`` keeps of it: the box's id (``PROMPT_ID``), and its writer's model and
+    run (``PROMPT_MODEL``, ``PROMPT_RUN``; absent for a box a person drew)."""
+    found = {PROMPT_ID: box.id}
+    for name, moved in _MOVED.items():
+        value = box.get_field(name) if box.has_field(name) else None
+        if value is not None:
+            found[moved] = value
+    return found
+
+
 def _masked_copy(box: fo.Detection, mask: np.ndarray, score: float) -> fo.Detection:
     copy = box.copy()
     copy.mask, copy.mask_path = box_mask(mask, box.bounding_box), None
-    copy[MASK_SCORE], copy[PROMPT_ID] = float(score), box.id
     for name in (*_MOVED, *_DROPPED):
-        value = copy.get_field(name) if copy.has_field(name) else None
-        if value is not None and name in _MOVED:
-            copy[_MOVED[name]] = value
-        if value is not None:
+        if copy.has_field(name) and copy.get_field(name) is not None:
             del copy[name]
+    copy[MASK_SCORE] = float(score)
+    for name, value in prompt_provenance(box).items():
+        copy[name] = value
     return copy

@@ -14,6 +14,7 @@ ZERO_SHOT_DETECTION = "zero_shot_detection"
 SEMANTIC_SEGMENTATION = "semantic_segmentation"
 INSTANCE_SEGMENTATION = "instance_segmentation"
 MASKS_FROM_BOXES = "masks_from_boxes"
+KEYPOINTS_FROM_BOXES = "keypoints_from_boxes"
 EMBEDDING = "embedding"
 TASKS = (
     CLASSIFICATION,
@@ -23,10 +24,11 @@ TASKS = (
     SEMANTIC_SEGMENTATION,
     INSTANCE_SEGMENTATION,
     MASKS_FROM_BOXES,
+    KEYPOINTS_FROM_BOXES,
     EMBEDDING,
 )
 ZERO_SHOT_TASKS = (ZERO_SHOT_CLASSIFICATION, ZERO_SHOT_DETECTION)
-PROMPTED_TASKS = (MASKS_FROM_BOXES,)
+PROMPTED_TASKS = (MASKS_FROM_BOXES, KEYPOINTS_FROM_BOXES)
 """The tasks prompted by each sample's existing labels (``prompt_field``): their labels come from the prompts."""
 MASK_TASKS = (INSTANCE_SEGMENTATION, MASKS_FROM_BOXES)
 """The tasks that write instance masks (``Detections`` with masks, or polygons traced from them)."""
@@ -39,6 +41,7 @@ _ARCHITECTURE_TASKS = (
     (("ForSemanticSegmentation",), SEMANTIC_SEGMENTATION),
     (("Mask2FormerForUniversalSegmentation", "MaskFormerForInstanceSegmentation"), INSTANCE_SEGMENTATION),
     (("SamModel", "Sam2Model"), MASKS_FROM_BOXES),
+    (("VitPoseForPoseEstimation",), KEYPOINTS_FROM_BOXES),
     (("CLIPModel", "SiglipModel", "Siglip2Model", "AlignModel", "AltCLIPModel"), ZERO_SHOT_CLASSIFICATION),
 )
 
@@ -63,4 +66,6 @@ def label_class(task: str, top_k: int = 1, polygons: bool = False) -> type[fo.La
         return fo.Detections
     if task == SEMANTIC_SEGMENTATION:
         return fo.Segmentation
+    if task == KEYPOINTS_FROM_BOXES:
+        return fo.Keypoints
     return None

@@ -4,8 +4,18 @@ Promoted labels are copies that carry their provenance (``accepted_from``, ``acc
 ``accepted_at`` and the model's ``model_version``), so ``revert`` can take back exactly what a run added. They are
 added with atomic per-sample updates, so labels that people add or delete meanwhile stay as they left them. A run
 that fails takes back the labels it added (and the field or label attributes it declared) the same way.
+
+Whole labels (``Classification``, ``Segmentation``) are set only where the sample has no ground truth; the objects of
+a list (``Detections`` with or without instance masks, ``Polylines``, ``Keypoints``) are added next to the ones
+there, each once. A label's confidence is its ``confidence`` (none counts as 0: accepted only at threshold 0); a
+keypoint's is the mean confidence of its visible points; a semantic mask has none, and the threshold does not apply
+to it. A mask on disk (``mask_path``) is referenced, not copied, as FiftyOne's own field clones do. Labels that cannot
+be ground truth are skipped and counted (``skipped_invalid``): a polygon shape of fewer than 3 points (a line of
+fewer than 2), a keypoint with no visible point, a ``mask_path`` to a missing file.
 """
 
+import math
+import os
 from datetime import UTC, datetime
 
 from pymongo import UpdateOne
@@ -17,7 +27,11 @@ from ..store import runs, schema, views, writes
 from ..store.declared import FieldGuard
 from ..store.fields import ACCEPTED_RUN, GROUND_TRUTH, label_type, remove_run_labels
 
-SUPPORTED = (fo.Classification, fo.Detections)
+WHOLE = (fo.Classification, fo.Segmentation)
+"""The label types accepted whole, only where a sample has no ground truth."""
+LISTS = (fo.Detections, fo.Polylines, fo.Keypoints)
+"""The label types whose objects are accepted one by one, next to the ground truth's."""
+SUPPORTED = WHOLE + LISTS
 CHUNK = 1000
 DEFAULT_THRESHOLD = 0.5
 
@@ -41,7 +55,8 @@ def check(
     if pred_type is None:
         problems.append(f"No label field '{pred_field}' on the dataset: choose the field the model wrote.")
     elif pred_type not in SUPPORTED:
-        problems.append(f"Field '{pred_field}' holds {pred_type.__name__}; only Classification and Detections.")
+        names = ", ".join(t.__name__ for t in SUPPORTED)
+        problems.append(f"Field '{pred_field}' holds {pred_type.__name__}: only {names} can be accepted.")
     gt_type = label_type(dataset, gt_field)
     if not gt_field or gt_field == pred_field:
         problems.append("Choose a ground-truth field other than the predictions field.")
@@ -78,7 +93,7 @@ def accept(
         "accepted_by": user or runs.current_user(),
         "accepted_at": runs.now_iso(),
     }
-    counts = {"samples": len(view), "promoted": 0, "kept_human": 0}
+    counts = {"samples": len(view), "promoted": 0, "kept_human": 0, "skipped_invalid": 0}
     added = []  # the samples whose ground truth this run set (they had none)
     with writes.rolled_back_on_failure(view, key, [gt_field], counts, "acceptance") as (rollback, _):
         rollback.steps.append(lambda: _take_back(view._root_dataset, gt_field, key, added))
@@ -114,10 +129,11 @@ def _take_back(dataset, gt_field, key, added):
     if not dataset.has_field(gt_field):  # deleted meanwhile: nothing of the run is left there
         return
     collection = dataset._sample_collection
-    if label_type(dataset, gt_field) is fo.Classification:
+    label_cls = label_type(dataset, gt_field)
+    if label_cls in WHOLE:
         collection.update_many({f"{gt_field}.{ACCEPTED_RUN}": key}, {"$set": {gt_field: None}})
         return
-    path = f"{gt_field}.detections"
+    path = f"{gt_field}.{label_cls._LABEL_LIST_FIELD}"
     collection.update_many({f"{path}.{ACCEPTED_RUN}": key}, {"$pull": {path: {ACCEPTED_RUN: key}}})
     collection.update_many({"_id": {"$in": added}, path: {"$size": 0}}, {"$set": {gt_field: None}})
 
@@ -144,32 +160,64 @@ def _addition(sample_id, gt_field, gt, new):
     now = {"last_modified_at": datetime.now(UTC)}
     if gt is None:
         return UpdateOne({"_id": sample_id, gt_field: None}, {"$set": {gt_field: new.to_mongo(), **now}})
-    boxes = {"$each": [box.to_mongo() for box in new.detections]}
+    objects = new._LABEL_LIST_FIELD
+    added = {"$each": [label.to_mongo() for label in new[objects]]}
     return UpdateOne(
-        {"_id": sample_id, gt_field: {"$ne": None}}, {"$push": {f"{gt_field}.detections": boxes}, "$set": now}
+        {"_id": sample_id, gt_field: {"$ne": None}}, {"$push": {f"{gt_field}.{objects}": added}, "$set": now}
     )
 
 
 def _promote(gt, pred, threshold, stamp, counts):
-    """What to add to one sample's ground truth (a Classification, or Detections of the new boxes), or None."""
+    """What to add to one sample's ground truth (a whole label, or a list of the new objects), or None."""
     if pred is None:
         return None
-    if isinstance(pred, fo.Classification):
+    if isinstance(pred, WHOLE):
         if gt is not None:
             counts["kept_human"] += 1
             return None
-        if (pred.confidence or 0) < threshold:
+        if _skipped(pred, counts) or _confidence(pred) < threshold:
             return None
         counts["promoted"] += 1
         return _copy(pred, stamp)
-    existing = gt.detections if gt is not None else []
+    objects = pred._LABEL_LIST_FIELD
+    existing = gt[objects] if gt is not None else []
     already = {d["accepted_source_id"] for d in existing if d.has_field("accepted_source_id")}
     counts["kept_human"] += sum(1 for d in existing if not d.has_field(ACCEPTED_RUN))
-    new = [_copy(d, stamp) for d in pred.detections if (d.confidence or 0) >= threshold and d.id not in already]
+    candidates = [d for d in pred[objects] if d.id not in already and not _skipped(d, counts)]
+    new = [_copy(d, stamp) for d in candidates if _confidence(d) >= threshold]
     if not new:
         return None
     counts["promoted"] += len(new)
-    return fo.Detections(detections=new)
+    return type(pred)(**{objects: new})
+
+
+def _confidence(label):
+    """A label's confidence for the threshold: its ``confidence`` (none: 0), a keypoint's the mean over its visible
+    points, a semantic mask's 1 (it has none: the threshold does not apply)."""
+    if isinstance(label, fo.Segmentation):
+        return 1.0
+    if isinstance(label, fo.Keypoint):
+        scores = [c for c, p in zip(label.confidence or [], label.points or [], strict=False) if _visible(p)]
+        scores = [c for c in scores if c is not None and math.isfinite(c)]
+        return sum(scores) / len(scores) if scores else 0.0
+    return label.confidence or 0.0
+
+
+def _skipped(label, counts):
+    """Whether ``label`` cannot be ground truth (see the module's docstring), counted in ``skipped_invalid``."""
+    if isinstance(label, fo.Polyline):
+        invalid = not label.points or any(len(shape) < (3 if label.closed else 2) for shape in label.points)
+    elif isinstance(label, fo.Keypoint):
+        invalid = not any(_visible(point) for point in label.points or [])
+    else:
+        path = label.mask_path if label.has_field("mask_path") else None
+        invalid = bool(path) and not os.path.isfile(path)
+    counts["skipped_invalid"] += invalid
+    return invalid
+
+
+def _visible(point):
+    return point is not None and len(point) == 2 and all(v is not None and math.isfinite(v) for v in point)
 
 
 def _copy(label, stamp):

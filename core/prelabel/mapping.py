@@ -8,7 +8,7 @@ import fiftyone as fo
 
 from ..models.predictor import Prediction
 
-LABEL_LISTS = (fo.Classifications, fo.Detections, fo.Polylines)
+LABEL_LISTS = (fo.Classifications, fo.Detections, fo.Polylines, fo.Keypoints)
 """The label types that hold a list of labels, each mapped, stamped and counted on its own."""
 
 

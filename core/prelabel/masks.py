@@ -1,5 +1,6 @@
-"""Pre-labelling with instance masks: the checks of the mask options (the prompt field of masks from boxes,
-polygons and their tolerance), each batch's prompt labels, and the predictor that writes polygons when asked."""
+"""Pre-labelling with instance masks and keypoints: the checks of the mask options (the prompt field of masks or
+keypoints from boxes, polygons and their tolerance), each batch's prompt labels, the predictor that writes polygons
+when asked, and the keypoint skeleton a pose model gives the dataset."""
 
 import math
 from collections.abc import Sequence
@@ -12,6 +13,9 @@ from ..models.polygons import PolygonPredictor
 from ..models.predictor import Predictor
 from ..store import fields as L
 
+_WRITES = {tasks.MASKS_FROM_BOXES: "masks", tasks.KEYPOINTS_FROM_BOXES: "keypoints"}
+"""What each prompted task writes from the prompt boxes, as its messages say it."""
+
 
 def problems(samples: fo.core.collections.SampleCollection, request: Any, task: str) -> list[str]:
     """What is wrong with the mask options of ``request`` (a ``PrelabelRequest``) for ``task`` on ``samples``."""
@@ -22,11 +26,11 @@ def problems(samples: fo.core.collections.SampleCollection, request: Any, task: 
             "instance segmentation or masks-from-boxes model, or turn polygons off."
         )
     if task in tasks.PROMPTED_TASKS:
-        found += _prompt_problems(samples, request)
+        found += _prompt_problems(samples, request, task)
     elif request.prompt_field:
         found.append(
-            f"A prompt field is for masks from boxes (a SAM model), and this is a {task.replace('_', ' ')} model: "
-            "leave the prompt field empty, or choose a SAM model."
+            f"A prompt field is for masks or keypoints from boxes (a SAM or pose model), and this is a "
+            f"{task.replace('_', ' ')} model: leave the prompt field empty, or choose a SAM or pose model."
         )
     return found
 
@@ -39,10 +43,13 @@ def _tolerance_problems(tolerance):
     return []
 
 
-def _prompt_problems(samples, request):
-    field_name = request.prompt_field
+def _prompt_problems(samples, request, task):
+    field_name, what = request.prompt_field, _WRITES[task]
     if not field_name:
-        return ["Masks from boxes need a prompt field: give the Detections field whose boxes prompt the model."]
+        return [
+            f"{what.capitalize()} from boxes need a prompt field: give the Detections field whose boxes prompt the "
+            "model."
+        ]
     boxes = L.field_names(samples, fo.Detections)
     choices = f"Detections fields: {', '.join(boxes) or 'none'}"
     if not samples.has_field(field_name):
@@ -54,10 +61,10 @@ def _prompt_problems(samples, request):
     problems = []
     if field_name == request.output_field:
         problems.append(
-            f"The prompt field '{field_name}' cannot be the output field: masks are written onto copies of its boxes "
-            "in another field, and the prompt boxes are never changed. Give another output field."
+            f"The prompt field '{field_name}' cannot be the output field: {what} are written in another field, and "
+            "the prompt boxes are never changed. Give another output field."
         )
-    if request.threshold > 0:
+    if request.threshold > 0 and task == tasks.MASKS_FROM_BOXES:
         problems.append(
             "A confidence threshold does not apply to masks from boxes (every prompt box gets its mask): set it to 0."
         )
@@ -77,3 +84,14 @@ def prompts(
 def as_requested(predictor: Predictor, request: Any) -> Predictor:
     """``predictor``, writing polygons when ``request`` asks for them."""
     return PolygonPredictor(predictor, request.tolerance) if request.polygons else predictor
+
+
+def set_skeleton(dataset: fo.Dataset, field_name: str, predictor: Predictor) -> bool:
+    """Gives keypoint field ``field_name`` the skeleton of a pose ``predictor`` when the dataset has none for it
+    (neither its own nor a default one): a skeleton the dataset has is never replaced. Returns whether it was set."""
+    found = getattr(predictor, "skeleton", None)
+    if found is None or field_name in dataset.skeletons or dataset.default_skeleton is not None:
+        return False
+    dataset.skeletons[field_name] = found
+    dataset.save()
+    return True

@@ -276,6 +276,7 @@ def _finish_schema(dataset, request, predictor):
     if predictor.task == tasks.SEMANTIC_SEGMENTATION and predictor.labels:
         dataset.mask_targets[request.output_field] = dict(enumerate(predictor.labels))
         dataset.save()
+    masks.set_skeleton(dataset, request.output_field, predictor)
 
 
 def _check_values(request):

@@ -1,7 +1,13 @@
 """Embeddings fields: which fields hold vectors, the one check of a field as embeddings (for uniqueness, near
-duplicates, embedding maps and active learning), and computing the missing embeddings with a model first."""
+duplicates, embedding maps and active learning), reading them into one float32 matrix, and computing the missing
+embeddings with a model first.
 
-from collections.abc import Callable, Sequence
+FiftyOne stores a vector as zlib-compressed ``numpy.save`` bytes per sample; ``read_matrix`` decodes them
+``READ_CHUNK`` samples at a time into one preallocated matrix, so reading N x d costs the matrix (4 N d bytes)
+plus one chunk, not a list of N arrays and a stacked copy of it.
+"""
+
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -11,6 +17,7 @@ from ..prelabel import run as prelabel
 from ..store import views
 
 DEFAULT_FIELD = "embeddings"
+READ_CHUNK = 20_000  # samples decoded at once (40 MB of 512-d float32 besides the matrix)
 VECTOR_FIELDS = (fo.VectorField, fo.ArrayField)
 
 # The two kinds of consumer keep their established wording (users and tests rely on it), keyed by whether every
@@ -56,13 +63,61 @@ def check(
         ]
     if not every and count < minimum:
         return [f"Only {count} samples of the view have '{field_name}': at least {minimum} are needed."]
-    return length_problems(field_name, samples.exists(field_name).values(field_name), minimum) if read_vectors else []
+    if not read_vectors:
+        return []
+    shapes, view = set(), samples.exists(field_name)
+    for _, _, vectors in _chunks(view, field_name, view.values("id")):
+        shapes.update(np.shape(v) for v in vectors)
+    return _shape_problems(field_name, shapes, minimum)
 
 
-def length_problems(field_name: str, vectors: Sequence, minimum: int | None = None) -> list[str]:
-    """A problem when ``vectors`` (of ``field_name``) are not all one-dimensional of one length; ``minimum`` as
-    in ``check``."""
-    shapes = sorted({np.shape(v) for v in vectors})
+def read_matrix(
+    samples: fo.core.collections.SampleCollection,
+    field_name: str,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[list[str], np.ndarray | None, list[str]]:
+    """``(sample ids, (N, d) float32 matrix or None, problems)`` of the vectors of ``samples`` (each sample has
+    one), read chunk by chunk into one matrix; ``transform`` (e.g. normalising) is applied to each chunk."""
+    ids = samples.values("id")
+    matrix, shapes, rows_of = None, set(), _Rows(ids)
+    for start, chunk_ids, vectors in _chunks(samples, field_name, ids):
+        shapes.update(np.shape(v) for v in vectors)
+        if _shape_problems(field_name, shapes):
+            continue  # keep reading shapes, for the message
+        block = np.stack(vectors).astype(np.float32, copy=False)
+        if matrix is None:
+            matrix = np.empty((len(ids), block.shape[1]), np.float32)
+        matrix[rows_of(start, chunk_ids)] = transform(block) if transform else block
+    problems = _shape_problems(field_name, shapes)
+    return ids, None if problems else matrix, problems
+
+
+def _chunks(samples, field_name, ids) -> Iterator[tuple[int, list[str], list]]:
+    """``(first position in ids, ids, vectors)`` of ``READ_CHUNK`` samples of ``ids`` at a time (in the order the
+    database returns them)."""
+    for start in range(0, len(ids), READ_CHUNK):
+        yield start, *samples.select(ids[start : start + READ_CHUNK]).values(["id", field_name])
+
+
+class _Rows:
+    """Where the samples of a chunk go in the matrix: the chunk's rows in ``ids`` order when the database kept
+    that order, else looked up by id (the lookup is built once, when first needed)."""
+
+    def __init__(self, ids):
+        self.ids, self.position = ids, None
+
+    def __call__(self, start, chunk_ids):
+        if chunk_ids == self.ids[start : start + len(chunk_ids)]:
+            return slice(start, start + len(chunk_ids))
+        if self.position is None:
+            self.position = {sample_id: row for row, sample_id in enumerate(self.ids)}
+        return [self.position[sample_id] for sample_id in chunk_ids]
+
+
+def _shape_problems(field_name, shapes, minimum=None):
+    """A problem when the ``shapes`` of the vectors of ``field_name`` are not all one-dimensional of one length;
+    ``minimum`` as in ``check``."""
+    shapes = sorted(shapes)
     if len(shapes) <= 1 and all(len(s) == 1 for s in shapes):
         return []
     lengths = ", ".join(str(s[0]) if len(s) == 1 else str(s) for s in shapes)

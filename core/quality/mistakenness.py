@@ -41,12 +41,12 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from ..exceptions import ModelError, refuse
-from ..matching import Objects, crowd_flags, ious, match
+from ..matching import Objects, crowd_flags, ious, ious_of_pairs, match, rows_of
 from ..models import source as models
-from ..store import runs, schema, views
+from ..store import reads, runs, schema, views
 from ..store.declared import FieldGuards
 from ..store.fields import GROUND_TRUTH, MAX_KEY, PROVENANCE_ATTRIBUTE, label_path, label_type
-from ..store.writes import bulk_set, label_values, rolled_back_on_failure
+from ..store.writes import bulk_set, label_values, rolled_back_on_failure, written_behind
 from . import label_errors
 
 KIND = "mistakenness"
@@ -156,20 +156,23 @@ def compute(
     class_info = None if detections else _class_info(samples, request, classes)
     key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as (rollback, _):
-        ids = samples.values("id")
-        chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
         if detections:
-            results = (_detections_chunk(chunk, request, counts) for chunk in chunks)
+            documents = reads.whole_chunks(samples, _projection(request), CHUNK)
+            results = (_detections_chunk(chunk, request, counts) for chunk in documents)
         else:
+            ids = samples.values("id")
+            chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
             results = _classification_results(chunks, request, class_info, counts)
         _declare_fields(dataset, request, detections)
         guards = FieldGuards(dataset, fields)
-        with fou.ProgressBar(total=len(ids), progress=progress) as bar:
-            for done, (chunk_ids, updates) in enumerate(results, 1):
-                rollback.save(chunk_ids)
-                bulk_set(dataset, chunk_ids, updates)
-                guards.check(chunk_ids)
-                bar.set_iteration(min(done * CHUNK, len(ids)))
+
+        def write(result):
+            rollback.save(result[0])
+            bulk_set(dataset, *result)
+            guards.check(result[0])
+
+        with fou.ProgressBar(total=len(samples), progress=progress) as bar:
+            written_behind(results, write, lambda result: bar.set_iteration(bar.iteration + len(result[0])))
     return {"run_key": key, "classes": classes, **counts}
 
 
@@ -307,16 +310,21 @@ def _classification_score(truth, predicted, confidence, logits, class_info):
     return float(1.0 - (1.0 - confidence) / (n_classes - 1)), "confidence"
 
 
-def _detections_chunk(chunk, request, counts):
+def _projection(request):
+    """What a detections chunk reads of each sample: each object's row (``rows_of``) of both fields, the ground
+    truth's crowd flags."""
     gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
-    paths = ["_id", f"{gt}._id", f"{pred}._id", f"{gt}.label", f"{gt}.bounding_box", crowd_flags(gt)]
-    paths += [f"{pred}.label", f"{pred}.bounding_box", f"{pred}.confidence"]
-    ids, gt_ids, pred_ids, labels, boxes, crowd, *predictions = chunk.values(paths, _allow_missing=True)
-    updates = []
-    for gt_label_ids, pred_label_ids, *row in zip(gt_ids, pred_ids, labels, boxes, crowd, *predictions, strict=True):
-        truth = Objects.of(row[0], row[1], crowd=row[2])
-        scores, missing, spurious = score_objects(Objects.of(*row[3:]), truth, request)
-        updates.append(_detections_update(request, scores, missing, spurious, gt_label_ids, pred_label_ids))
+    return {"gt": rows_of(gt), "pred": rows_of(pred), "crowd": crowd_flags(gt).to_mongo()}
+
+
+def _detections_chunk(chunk, request, counts):
+    ids, updates = [doc["_id"] for doc in chunk], []
+    gt_rows = [Objects.of_rows(doc.get("gt"), doc.get("crowd")) for doc in chunk]
+    pred_rows = [Objects.of_rows(doc.get("pred")) for doc in chunk]
+    tables = ious_of_pairs([p for _, p in pred_rows], [g for _, g in gt_rows])
+    for (gt_ids, truth), (pred_ids, preds), table in zip(gt_rows, pred_rows, tables, strict=True):
+        scores, missing, spurious = score_objects(preds, truth, request, table)
+        updates.append(_detections_update(request, scores, missing, spurious, gt_ids, pred_ids))
         counts["possible_missing"] += int(missing.sum())
         counts["possible_spurious"] += int(spurious.sum())
         counts["scored_objects"] += sum(s is not None for s in scores)
@@ -324,15 +332,17 @@ def _detections_chunk(chunk, request, counts):
 
 
 def score_objects(
-    preds: Objects, gts: Objects, request: MistakennessRequest
+    preds: Objects, gts: Objects, request: MistakennessRequest, table: np.ndarray | None = None
 ) -> tuple[list[float | None], np.ndarray, np.ndarray]:
-    """``(gt scores, missing flags of preds, spurious flags of gts)`` of one sample (see the module docstring)."""
-    matches = match(preds, gts, request.iou, request.classwise)
-    covered = ious(preds, gts) >= min(request.iou, 1 - 1e-10)
+    """``(gt scores, missing flags of preds, spurious flags of gts)`` of one sample (see the module docstring);
+    ``table``: the ``ious`` of ``preds`` and ``gts`` when already computed."""
+    table = ious(preds, gts) if table is None else table
+    matches = match(preds, gts, request.iou, request.classwise, table)
+    covered = table >= min(request.iou, 1 - 1e-10)
     confidence = np.array(preds.confidences, dtype=float)
     confident = confidence >= request.confidence_thresh
     missing = confident & ~covered.any(axis=1)
-    spurious = _unmatched(preds, gts, confident, request.iou)
+    spurious = _unmatched(preds, gts, confident, request.iou, table)
     scores = []
     for j, status in enumerate(matches.gt_status):
         if status == "tp":
@@ -343,13 +353,14 @@ def score_objects(
     return scores, missing, spurious
 
 
-def _unmatched(preds, gts, confident, iou):
-    """Flags of the ground-truth objects that no confident prediction of any class matches, one to one."""
+def _unmatched(preds, gts, confident, iou, table):
+    """Flags of the ground-truth objects that no confident prediction of any class matches, one to one (``table``:
+    the ``ious`` of ``preds`` and ``gts``)."""
     keep = np.flatnonzero(confident)
     sure = Objects(
         [preds.labels[i] for i in keep], preds.boxes[keep], [preds.confidences[i] for i in keep], [False] * len(keep)
     )
-    return match(sure, gts, iou, classwise=False).gt_match == -1
+    return match(sure, gts, iou, classwise=False, table=table[keep]).gt_match == -1
 
 
 def _detections_update(request, scores, missing, spurious, gt_ids, pred_ids):

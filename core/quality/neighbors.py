@@ -1,9 +1,10 @@
-"""Exact nearest neighbours and near-duplicate pairs by cosine distance, computed block by block.
+"""Nearest neighbours and near-duplicate groups by cosine distance: exact below ``APPROXIMATE_FROM`` rows,
+approximate (``core.quality.ann``, a faiss index) from there, unless the caller forces a method (``METHODS``).
 
-Vectors are L2-normalised to float32 once. Each block of query rows is multiplied with the whole matrix, its
-top-k (or its pairs within a distance) is kept and the block is dropped, so memory is O(N * block) instead of the
-O(N^2) of a full distance matrix. Cosine distance is ``1 - cos`` in [0, 2] (up to float32 rounding, ``ROUNDING``);
-a zero vector is at distance 1 from everything.
+Exact search computes it block by block: vectors are L2-normalised to float32 once. Each block of query rows is
+multiplied with the whole matrix, its top-k (or its pairs within a distance) is kept and the block is dropped, so
+memory is O(N * block) instead of the O(N^2) of a full distance matrix. Cosine distance is ``1 - cos`` in [0, 2]
+(up to float32 rounding, ``ROUNDING``); a zero vector is at distance 1 from everything.
 """
 
 from collections.abc import Callable
@@ -15,10 +16,17 @@ from scipy.sparse.csgraph import connected_components
 
 import fiftyone.core.utils as fou
 
+from . import ann
+
 ROWS, COLUMNS = 1024, 8192  # one tile of similarities: 32 MB of float32, reused
 CHUNK = 64  # top-k looks inside the k chunks of 64 columns with the highest maxima only
 MAX_K = CHUNK
 ROUNDING = 1e-6  # float32 dot products of equal unit vectors are 1 only to about this: such distances count as 0
+METHODS = ("auto", "exact", "approximate")
+DEFAULT_METHOD = "auto"
+APPROXIMATE_FROM = 50_000  # rows: "auto" searches exactly below, approximately from here (measured: at 512-d
+# exact takes 3 s at 10k, 16 s at 20k, 83 s at 50k and grows as N^2; approximate 15 s at 50k, growing as N)
+DUPLICATE_CAP = 32  # approximate near duplicates: each row is linked to at most its 32 nearest within the threshold
 
 
 @dataclass
@@ -37,6 +45,52 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
+def method_problems(method: str) -> list[str]:
+    """A problem when ``method`` is not one of ``METHODS``."""
+    if method in METHODS:
+        return []
+    return [
+        f"Unknown neighbour search '{method}': choose one of {', '.join(METHODS)} (auto: exact below "
+        f"{APPROXIMATE_FROM:,} samples, approximate from there)."
+    ]
+
+
+def resolve(method: str, n: int) -> str:
+    """``exact`` or ``approximate``: the search ``method`` means for ``n`` rows (always exact below
+    ``ann.MIN_ROWS``, too few rows to train an index on)."""
+    if method == "auto":
+        method = "approximate" if n >= APPROXIMATE_FROM else "exact"
+    return "exact" if n < ann.MIN_ROWS else method
+
+
+def describe(method: str, n: int, dims: int, k: int) -> str:
+    """What ``nearest`` (``k`` neighbours) or ``groups`` searches with for ``n`` rows of ``dims``, for the run."""
+    return ann.describe(n, dims, k) if resolve(method, n) == "approximate" else "exact (blockwise brute force)"
+
+
+def nearest(
+    unit: np.ndarray, k: int, method: str = DEFAULT_METHOD, progress: Callable[..., None] | bool | None = None
+) -> Neighbors:
+    """The ``k`` nearest other rows of each row of ``unit``, exactly or approximately as ``method`` says."""
+    if resolve(method, len(unit)) == "exact":
+        return knn(unit, k, progress)
+    indices, sims = ann.knn(unit, k, progress)
+    return Neighbors(indices, _distances(sims))
+
+
+def groups(
+    unit: np.ndarray, threshold: float, method: str = DEFAULT_METHOD, progress: Callable[..., None] | bool | None = None
+) -> np.ndarray:
+    """A component id per row as in ``groups_within``; approximate: from each row's ``DUPLICATE_CAP`` approximate
+    nearest neighbours, so a pair is missed when the index misses it, and a row links directly to at most
+    ``DUPLICATE_CAP`` others (larger groups still join through their members)."""
+    if resolve(method, len(unit)) == "exact":
+        return groups_within(unit, threshold, progress)
+    found = nearest(unit, min(DUPLICATE_CAP, len(unit) - 1), "approximate", progress)
+    i, j = np.nonzero(found.distances <= threshold)
+    return _components(*_spanning_links(i, found.indices[i, j]), len(unit))
+
+
 def knn(unit: np.ndarray, k: int, progress: Callable[..., None] | bool | None = None) -> Neighbors:
     """The exact ``k`` (<= 64) nearest neighbours of every row of the normalised matrix ``unit``, itself excluded."""
     n = len(unit)
@@ -50,9 +104,7 @@ def knn(unit: np.ndarray, k: int, progress: Callable[..., None] | bool | None = 
         keep = np.argpartition(merged, k, axis=1)[:, k:]
         indices[rows], best[rows] = (np.take_along_axis(m, keep, axis=1) for m in (merged_cols, merged))
     order = np.argsort(-best, axis=1, kind="stable")
-    distances = 1.0 - np.take_along_axis(best, order, axis=1)
-    distances[distances <= ROUNDING] = 0.0
-    return Neighbors(np.take_along_axis(indices, order, axis=1), distances)
+    return Neighbors(np.take_along_axis(indices, order, axis=1), _distances(np.take_along_axis(best, order, axis=1)))
 
 
 def groups_within(unit: np.ndarray, threshold: float, progress: Callable[..., None] | bool | None = None) -> np.ndarray:
@@ -68,8 +120,18 @@ def groups_within(unit: np.ndarray, threshold: float, progress: Callable[..., No
         i, j = _spanning_links(i[keep], j[keep])
         sources.append(i)
         targets.append(j)
-    i, j = np.concatenate(sources), np.concatenate(targets)
+    return _components(np.concatenate(sources), np.concatenate(targets), n)
+
+
+def _components(i, j, n):
     return connected_components(_graph(i, j, n), directed=False)[1]
+
+
+def _distances(sims):
+    """Cosine distances of similarities, those within float32 rounding of 0 set to 0."""
+    distances = 1.0 - sims
+    distances[distances <= ROUNDING] = 0.0
+    return distances
 
 
 def _top(sims, k):

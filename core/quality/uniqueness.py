@@ -1,10 +1,12 @@
-"""Uniqueness and near duplicates from an embeddings field, by exact cosine nearest neighbours (``neighbors``).
+"""Uniqueness and near duplicates from an embeddings field, by cosine nearest neighbours (``neighbors``: exact
+below ``neighbors.APPROXIMATE_FROM`` samples, a faiss index from there, or as the ``neighbors`` option forces).
 
 Uniqueness of a sample: the weighted mean of the cosine distances (``1 - cos``) to its ``k`` nearest other
 samples, nearest first, with weights proportional to the triangular numbers T(k), ..., T(2), T(1) (6, 3, 1, i.e.
 ``0.6, 0.3, 0.1`` for the default k = 3: fiftyone-brain's weights, which brain 0.25 applies to the 2nd-4th
 neighbours), divided by the largest value in the view: in [0, 1], 1 for the most isolated sample; a sample with
-k exact duplicates scores 0. Exact: no approximate index, and never an N x N matrix (see ``core.quality.neighbors``).
+k exact duplicates scores 0. Never an N x N matrix (see ``core.quality.neighbors``). The run records the search
+asked for (``neighbors``) and the one used (``neighbors_method``, ``neighbors_index``).
 
 Near duplicates: samples at cosine distance <= ``threshold`` are linked, and linked samples (directly or through
 others) form a group. The default 0.05 (similarity >= 0.95) catches re-encoded, resized or lightly edited copies
@@ -22,7 +24,7 @@ from ..exceptions import refuse
 from ..store import declared, runs, schema, views, writes
 from ..store.fields import field_name_problems
 from . import embeddings as E
-from . import neighbors
+from . import neighbors as near
 
 DEFAULT_K = 3
 DEFAULT_THRESHOLD = 0.05
@@ -39,24 +41,30 @@ def check(
     k: int | None = None,
     threshold: float | None = None,
     read_vectors: bool = True,
+    neighbors: str = near.DEFAULT_METHOD,
 ) -> list[str]:
     """Every problem with running on ``samples``, as messages. ``read_vectors``: also read every vector to check
     that they have one length (else only what the schema and counts show)."""
-    problems = check_settings(samples, k, threshold)
+    problems = check_settings(samples, k, threshold, neighbors)
     if not problems and embeddings_field is not None:
         problems = E.check(samples, embeddings_field, read_vectors=read_vectors)
     return problems
 
 
 def check_settings(
-    samples: fo.core.collections.SampleCollection, k: int | None = None, threshold: float | None = None
+    samples: fo.core.collections.SampleCollection,
+    k: int | None = None,
+    threshold: float | None = None,
+    neighbors: str = near.DEFAULT_METHOD,
 ) -> list[str]:
-    """Problems with the view (its kind, its size), ``k`` and ``threshold`` (given for near duplicates only)."""
+    """Problems with the view (its kind, its size), ``k``, ``threshold`` (given for near duplicates only) and the
+    ``neighbors`` search."""
     problems = views.problems(samples, "find_near_duplicates" if threshold is not None else "compute_uniqueness")
     if problems:
         return problems
-    if k is not None and not 1 <= k <= neighbors.MAX_K:
-        problems.append(f"k = {k}: the number of neighbours must be between 1 and {neighbors.MAX_K}.")
+    problems += near.method_problems(neighbors)
+    if k is not None and not 1 <= k <= near.MAX_K:
+        problems.append(f"k = {k}: the number of neighbours must be between 1 and {near.MAX_K}.")
     if threshold is not None and not 0.0 <= threshold < 2.0:
         problems.append(f"Threshold {threshold} is not a cosine distance: choose a value in [0, 2), e.g. 0.05.")
     needed = (k or 1) + 1
@@ -105,9 +113,7 @@ def read(
     samples: fo.core.collections.SampleCollection, embeddings_field: str
 ) -> tuple[list[str], np.ndarray | None, list[str]]:
     """``(sample ids, normalised float32 matrix or None, problems)`` of the vectors of ``samples``."""
-    ids, vectors = samples.values(["id", embeddings_field])
-    problems = E.length_problems(embeddings_field, vectors)
-    return ids, None if problems else neighbors.normalise(np.stack(vectors)), problems
+    return E.read_matrix(samples, embeddings_field, near.normalise)
 
 
 def compute_uniqueness(
@@ -116,24 +122,34 @@ def compute_uniqueness(
     *,
     k: int = DEFAULT_K,
     output_field: str = DEFAULT_OUTPUT_FIELD,
+    neighbors: str = near.DEFAULT_METHOD,
     progress: Callable[..., None] | bool | None = None,
     user: str | None = None,
 ) -> dict:
     """Writes each sample's uniqueness to ``output_field`` and records a ``uniqueness`` run; returns the summary
-    (run key, counts and the most unique sample ids). Raises ValueError on bad input, writing nothing."""
-    ids, unit = _load(samples, embeddings_field, check_uniqueness_output(samples, output_field), k=k)
+    (run key, counts, the most unique sample ids, the neighbour search used). ``neighbors``: one of
+    ``neighbors.METHODS``. Raises ValueError on bad input, writing nothing."""
+    ids, unit = _load(samples, embeddings_field, check_uniqueness_output(samples, output_field), neighbors, k=k)
     params = {"embeddings_field": embeddings_field, "k": k, "output_field": output_field}
+    params.update(_search(neighbors, unit, k))
     key = runs.start_run(
         samples, "uniqueness", params=params, model=_model(samples, embeddings_field), fields=[output_field], user=user
     )
     with writes.rolled_back_on_failure(samples, key, [output_field], {}, "uniqueness run") as (rollback, run):
-        scores = scores_from(neighbors.knn(unit, k, progress=progress).distances)
+        scores = scores_from(near.nearest(unit, k, neighbors, progress=progress).distances)
         _declare(samples, {output_field: fo.FloatField})
         rollback.save(_object_ids(ids))
         declared.set_values(samples, output_field, dict(zip(ids, scores.tolist(), strict=True)), CHUNK)
         run.counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
     most = np.argsort(-scores, kind="stable")[:10]
-    return {"run_key": key, "field": output_field, **run.counts, "most_unique": [ids[i] for i in most]}
+    used = params["neighbors_method"]
+    return {
+        "run_key": key,
+        "field": output_field,
+        **run.counts,
+        "most_unique": [ids[i] for i in most],
+        "neighbors": used,
+    }
 
 
 def scores_from(distances: np.ndarray) -> np.ndarray:
@@ -152,16 +168,19 @@ def find_near_duplicates(
     threshold: float = DEFAULT_THRESHOLD,
     duplicate_tag: str | None = None,
     member_tag: str | None = None,
+    neighbors: str = near.DEFAULT_METHOD,
     progress: Callable[..., None] | bool | None = None,
     user: str | None = None,
 ) -> dict:
     """Groups samples at cosine distance <= ``threshold`` and writes ``near_dup_group`` (group id, None alone)
     and ``near_dup_count`` (how many other samples share the group). ``duplicate_tag`` tags all but the first
     sample (in view order) of each group, ``member_tag`` every member; both are first removed from the view, so
-    a rerun leaves no stale tags. Records a ``near_duplicates`` run; returns counts and the groups' sample ids."""
-    ids, unit = _load(samples, embeddings_field, check_duplicate_outputs(samples), threshold=threshold)
+    a rerun leaves no stale tags. ``neighbors``: one of ``neighbors.METHODS`` (approximate: see
+    ``neighbors.groups``). Records a ``near_duplicates`` run; returns counts, the groups' sample ids and the
+    neighbour search used."""
+    ids, unit = _load(samples, embeddings_field, check_duplicate_outputs(samples), neighbors, threshold=threshold)
     params = {"embeddings_field": embeddings_field, "threshold": threshold}
-    params.update(duplicate_tag=duplicate_tag, member_tag=member_tag)
+    params.update(duplicate_tag=duplicate_tag, member_tag=member_tag, **_search(neighbors, unit, near.DUPLICATE_CAP))
     tags = [t for t in (duplicate_tag, member_tag) if t]
     fields = [GROUP_FIELD, COUNT_FIELD, *(["tags"] if tags else [])]
     key = runs.start_run(
@@ -175,7 +194,7 @@ def find_near_duplicates(
     counts = {"samples": len(ids)}
     written = [GROUP_FIELD, COUNT_FIELD]  # the tags are taken back one by one, keeping others' tags
     with writes.rolled_back_on_failure(samples, key, written, counts, "near-duplicate search") as (rollback, _):
-        groups = _groups(neighbors.groups_within(unit, threshold, progress=progress))
+        groups = _groups(near.groups(unit, threshold, neighbors, progress=progress))
         rollback.save(_object_ids(ids))
         rollback.steps.append(_retagging(samples, tags))
         _write_groups(samples, ids, groups)
@@ -183,7 +202,14 @@ def find_near_duplicates(
         counts.update(groups=len(groups), duplicates=sum(len(g) - 1 for g in groups))
         counts["samples_in_groups"] = counts["groups"] + counts["duplicates"]
     listed = [[ids[i] for i in group] for group in groups[:MAX_REPORTED]]
-    return {"run_key": key, **counts, "group_ids": listed, "truncated": len(groups) > MAX_REPORTED}
+    truncated = len(groups) > MAX_REPORTED
+    return {
+        "run_key": key,
+        **counts,
+        "group_ids": listed,
+        "truncated": truncated,
+        "neighbors": params["neighbors_method"],
+    }
 
 
 def _groups(labels):
@@ -230,8 +256,16 @@ def _tag(samples, ids, groups, duplicate_tag, member_tag, tags):
     return tagged
 
 
-def _load(samples, embeddings_field, output_problems, k=None, threshold=None):
-    problems = check(samples, embeddings_field, k, threshold, read_vectors=False) + output_problems
+def _search(neighbors, unit, k):
+    """The run params that say which neighbour search was asked for and which one runs on ``unit``."""
+    n, dims = unit.shape
+    method = near.resolve(neighbors, n)
+    return {"neighbors": neighbors, "neighbors_method": method, "neighbors_index": near.describe(method, n, dims, k)}
+
+
+def _load(samples, embeddings_field, output_problems, neighbors, k=None, threshold=None):
+    problems = check(samples, embeddings_field, k, threshold, read_vectors=False, neighbors=neighbors)
+    problems += output_problems
     ids, unit, more = read(samples, embeddings_field) if not problems else (None, None, [])
     refuse(problems + more)
     return ids, unit

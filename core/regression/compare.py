@@ -32,11 +32,11 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from ..exceptions import refuse
-from ..matching import Objects, crowd_flags, ious, match
-from ..store import runs, schema, views
+from ..matching import Objects, crowd_flags, ious_of_pairs, match, rows_of
+from ..store import reads, runs, schema, views
 from ..store.declared import FieldGuards
 from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_type
-from ..store.writes import bulk_set, label_values, rolled_back_on_failure
+from ..store.writes import bulk_set, label_values, rolled_back_on_failure, written_behind
 
 GT_CATEGORIES = (
     "fixed",
@@ -57,6 +57,7 @@ HARM, GAIN = ("broken", "class_flip", "new_fp"), ("fixed", "removed_fp")
 SAMPLE_COUNTS = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", "localisation_change", "confidence_change")
 CHUNK = 5000
 KIND = "compare_models"
+ROLES = ("gt", "baseline", "candidate")
 
 
 @dataclass
@@ -149,15 +150,16 @@ def compare(
     with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as (rollback, run):
         _declare_fields(samples._root_dataset, request, detections)
         guards = FieldGuards(samples._root_dataset, fields)
-        ids = samples.values("id")
-        with fou.ProgressBar(total=len(ids), progress=progress) as bar:
-            for start in range(0, len(ids), CHUNK):
-                chunk = samples.select(ids[start : start + CHUNK], ordered=True)
-                chunk_ids, updates = _chunk_results(chunk, request, totals, detections)
-                rollback.save(chunk_ids)
-                bulk_set(samples._root_dataset, chunk_ids, updates)
-                guards.check(chunk_ids)
-                bar.set_iteration(min(start + CHUNK, len(ids)))
+
+        def write(result):
+            rollback.save(result[0])
+            bulk_set(samples._root_dataset, *result)
+            guards.check(result[0])
+
+        documents = reads.chunks(samples, _projection(request, detections), CHUNK)
+        results = (_chunk_results(chunk, request, totals, detections) for chunk in documents)
+        with fou.ProgressBar(total=len(samples), progress=progress) as bar:
+            written_behind(results, write, lambda result: bar.set_iteration(bar.iteration + len(result[0])))
         run.counts = totals.summary(kind="detections" if detections else "classification")
     return {"run_key": key, "key": request.key, **run.counts}
 
@@ -239,10 +241,11 @@ def _plain(nested: dict) -> dict:
 
 
 def _detections_chunk(chunk, request, totals):
-    ids, label_ids, gt, base, cand = _read_objects(chunk, request)
+    ids, label_ids, gt, base, cand = _read_objects(chunk)
+    tables = zip(ious_of_pairs(base, gt), ious_of_pairs(cand, gt), *_box_ious(cand, base, gt), strict=True)
     updates = []
-    for g, b, c, sample_label_ids in zip(gt, base, cand, label_ids, strict=True):
-        categories = _compare_sample(g, b, c, request)
+    for g, b, c, sample_label_ids, sample_tables in zip(gt, base, cand, label_ids, tables, strict=True):
+        categories = _compare_sample(g, b, c, request, sample_tables)
         updates.append(_sample_update(categories, request, sample_label_ids))
         _count_sample(totals, g, b, c, categories)
     return ids, updates
@@ -261,13 +264,23 @@ def _sample_update(categories, request, label_ids):
     return update
 
 
-def _compare_sample(gt, base, cand, request):
-    """The categories of every object of one sample, its counts and its score."""
-    mb = match(base, gt, request.iou, request.classwise)
-    mc = match(cand, gt, request.iou, request.classwise)
-    gt_categories = [_gt_category(j, gt, base, cand, mb, mc, request) for j in range(len(gt.labels))]
-    cand_fp = _fp_categories(cand, mc, base, mb, request.iou, "new_fp")
-    base_fp = _fp_categories(base, mb, cand, mc, request.iou, "removed_fp")
+def _box_ious(cand, base, gt):
+    """Per sample, the IoUs of the candidate's boxes with the baseline's and with the ground truth's, every object
+    counted as a box (no crowds)."""
+    return ious_of_pairs(cand, base, crowd=False), ious_of_pairs(cand, gt, crowd=False)
+
+
+def _compare_sample(gt, base, cand, request, tables):
+    """The categories of every object of one sample, its counts and its score; ``tables``: the IoUs of the baseline
+    and the candidate with the ground truth, then ``_box_ious``'."""
+    base_gt, cand_gt, between, cand_boxes_gt = tables
+    mb = match(base, gt, request.iou, request.classwise, base_gt)
+    mc = match(cand, gt, request.iou, request.classwise, cand_gt)
+    flips = _flips(gt, cand, mc, request.iou, cand_boxes_gt)
+    gt_categories = [_gt_category(j, base, cand, mb, mc, flips, request) for j in range(len(gt.labels))]
+    # between is symmetric: the baseline's side is its transpose
+    cand_fp = _fp_categories(cand, mc, base, mb, between, request.iou, "new_fp")
+    base_fp = _fp_categories(base, mb, cand, mc, between.T, request.iou, "removed_fp")
     counts = Counter(gt_categories) + Counter(cand_fp) + Counter(c for c in base_fp if c == "removed_fp")
     score = sum(counts[c] for c in HARM) - sum(counts[c] for c in GAIN)
     result = {"gt": gt_categories, "baseline": base_fp, "candidate": cand_fp, "score": int(score)}
@@ -276,12 +289,12 @@ def _compare_sample(gt, base, cand, request):
     return result
 
 
-def _gt_category(j, gt, base, cand, mb, mc, request):
+def _gt_category(j, base, cand, mb, mc, flips, request):
     before, after = mb.gt_status[j] == "tp", mc.gt_status[j] == "tp"
     if not before:
         return "fixed" if after else "unchanged_fn"
     if not after:
-        return "class_flip" if _flipped(j, gt, cand, mc, request.iou) else "broken"
+        return "class_flip" if flips[j] else "broken"
     if abs(mc.gt_iou[j] - mb.gt_iou[j]) > request.iou_tolerance:
         return "localisation_change"
     conf_b, conf_c = base.confidences[mb.gt_match[j]], cand.confidences[mc.gt_match[j]]
@@ -290,38 +303,34 @@ def _gt_category(j, gt, base, cand, mb, mc, request):
     return "unchanged_tp"
 
 
-def _flipped(j, gt, preds, matches, iou):
-    """Whether a false positive of another class sits on ground-truth object ``j``."""
-    if not len(preds.labels):
-        return False
-    overlaps = _pair_ious(preds, gt)[:, j] >= iou
-    return any(
-        overlaps[i] and matches.pred_status[i] == "fp" and preds.labels[i] != gt.labels[j]
-        for i in range(len(preds.labels))
-    )
+def _flips(gt, preds, matches, iou, boxes_gt):
+    """For each ground-truth object, whether a false positive of another class sits on it (``boxes_gt``: the IoUs
+    of ``preds`` with ``gt``, no crowds)."""
+    fp = [i for i, s in enumerate(matches.pred_status) if s == "fp"]
+    if not fp or not len(gt.labels):
+        return [False] * len(gt.labels)
+    overlaps = (boxes_gt[fp] >= iou).T.tolist()
+    labels = [preds.labels[i] for i in fp]
+    return [
+        any(hit and label != gt_label for hit, label in zip(row, labels, strict=True))
+        for row, gt_label in zip(overlaps, gt.labels, strict=True)
+    ]
 
 
-def _fp_categories(preds, matches, other, other_matches, iou, changed):
+def _fp_categories(preds, matches, other, other_matches, between, iou, changed):
     """tp / unchanged_fp / ``changed`` for each prediction: a false positive is unchanged when the other model has
-    a false positive of the same class on the same spot."""
-    if not len(preds.labels):
-        return []
+    a false positive of the same class on the same spot (``between``: the IoUs of ``preds`` with ``other``)."""
     other_fp = [k for k, s in enumerate(other_matches.pred_status) if s == "fp"]
-    overlap = _pair_ious(preds, other)[:, other_fp] >= iou if other_fp else None
-    categories = []
-    for i, status in enumerate(matches.pred_status):
-        if status == "tp":
-            categories.append("tp")
-            continue
-        same = overlap is not None and any(
-            overlap[i, n] and other.labels[k] == preds.labels[i] for n, k in enumerate(other_fp)
-        )
-        categories.append("unchanged_fp" if same else changed)
-    return categories
+    overlaps = (between[:, other_fp] >= iou).tolist() if other_fp else [[]] * len(preds.labels)
+    labels = [other.labels[k] for k in other_fp]
+    return [
+        "tp" if status == "tp" else "unchanged_fp" if _same_class_hit(row, labels, label) else changed
+        for status, row, label in zip(matches.pred_status, overlaps, preds.labels, strict=True)
+    ]
 
 
-def _pair_ious(preds, others):
-    return ious(preds, Objects(others.labels, others.boxes, others.confidences, [False] * len(others.labels)))
+def _same_class_hit(hits, labels, label):
+    return any(hit and other == label for hit, other in zip(hits, labels, strict=True))
 
 
 def _count_sample(totals, gt, base, cand, categories):
@@ -338,10 +347,10 @@ def _count_sample(totals, gt, base, cand, categories):
 
 
 def _classifications_chunk(chunk, request, totals):
-    ids = chunk.values("_id")
-    (truth, _), (base, conf_b), (cand, conf_c) = (
-        chunk.values([f"{f}.label", f"{f}.confidence"]) for f in _fields(request)
-    )
+    ids = [doc["_id"] for doc in chunk]
+    (truth, _), (base, conf_b), (cand, conf_c) = [
+        [[(doc.get(role) or {}).get(k) for doc in chunk] for k in ("label", "confidence")] for role in ROLES
+    ]
     categories = _classification_categories(truth, base, cand, conf_b, conf_c, request.confidence_tolerance)
     score = (categories == "broken").astype(int) - (categories == "fixed")
     totals.samples += len(truth)
@@ -371,17 +380,26 @@ def _classification_categories(truth, base, cand, conf_b, conf_c, tolerance):
     return categories
 
 
-def _read_objects(chunk, request):
-    """The sample ids, the label ids (per sample: of each field) and the ``Objects`` of the three fields, in one
-    aggregation."""
-    paths = ["_id", crowd_flags(f"{request.gt_field}.detections")]
-    for field in _fields(request):
-        paths += [f"{field}.detections.{name}" for name in ("_id", "label", "bounding_box", "confidence")]
-    ids, crowd, *columns = chunk.values(paths, _allow_missing=True)
-    fields = [columns[i + 1 : i + 4] for i in range(0, 12, 4)]
-    label_ids = list(zip(*columns[::4], strict=True))
-    gt = [Objects.of(*row, k) for *row, k in zip(*fields[0], crowd, strict=True)]
-    return ids, label_ids, gt, *([Objects.of(*row) for row in zip(*f, strict=True)] for f in fields[1:])
+def _projection(request, detections):
+    """What a chunk reads of each sample: per role, each object's row (``rows_of``) and the ground truth's crowd
+    flags; for classifications, each label and confidence."""
+    roles = zip(ROLES, _fields(request), strict=True)
+    if not detections:
+        return {role: {k: f"${field}.{k}" for k in ("label", "confidence")} for role, field in roles}
+    projection = {role: rows_of(f"{field}.detections") for role, field in roles}
+    return projection | {"crowd": crowd_flags(f"{request.gt_field}.detections").to_mongo()}
+
+
+def _read_objects(chunk):
+    """The sample ids, the label ids (per sample: of each role) and the ``Objects`` of the three roles."""
+    ids, label_ids, objects = [], [], []
+    for doc in chunk:
+        rows = [Objects.of_rows(doc.get(role), doc.get("crowd") if role == "gt" else None) for role in ROLES]
+        ids.append(doc["_id"])
+        label_ids.append(tuple(r[0] for r in rows))
+        objects.append([r[1] for r in rows])
+    gt, base, cand = (list(column) for column in zip(*objects, strict=True)) if objects else ([], [], [])
+    return ids, label_ids, gt, base, cand
 
 
 def _fields(request):

@@ -23,6 +23,7 @@ import fiftyone as fo
 import fiftyone.core.odm as foo
 
 PROBES = 16  # the writer's first values, whose loss all at once gives a deletion away
+TAKE_BACK = 100_000  # ids per query when values are taken back
 
 
 class FieldDeleted(RuntimeError):
@@ -32,9 +33,12 @@ class FieldDeleted(RuntimeError):
 class FieldGuard:
     """Checks, after each write of a writer into top-level sample field ``field``, that it was not deleted."""
 
-    def __init__(self, dataset: fo.Dataset, field: str, interval: float = 0.0) -> None:
+    def __init__(
+        self, dataset: fo.Dataset, field: str, interval: float = 0.0, written: list[ObjectId] | None = None
+    ) -> None:
         self.dataset, self.field, self.interval = dataset, field, interval
-        self.written: list[ObjectId] = []
+        self.shared = written is not None  # the ids are recorded by the owner of the list (``FieldGuards``)
+        self.written: list[ObjectId] = [] if written is None else written
         self.checked_at = time.monotonic()
 
     def check(self, ids: Iterable[str | ObjectId], last: bool = True) -> None:
@@ -42,7 +46,8 @@ class FieldGuard:
         this writer wrote when the field was deleted since its first write. With ``last`` False, a writer of many
         small batches skips the check until ``interval`` seconds have passed since the previous one (values written
         meanwhile into a deleted field are taken back by the next check); its last write must be checked."""
-        self.written += [ObjectId(_id) for _id in ids]
+        if not self.shared:
+            self.written += [ObjectId(_id) for _id in ids]
         if not last and time.monotonic() - self.checked_at < self.interval:
             return
         self.checked_at = time.monotonic()
@@ -65,8 +70,9 @@ class FieldGuard:
         return not kept and bool(collection.count_documents(probes, limit=1))
 
     def _take_back(self) -> None:
-        query = {"_id": {"$in": self.written}, self.field: {"$exists": True}}
-        self.dataset._sample_collection.update_many(query, {"$unset": {self.field: ""}})
+        for start in range(0, len(self.written), TAKE_BACK):  # one query of a million ids exceeds 16 MB
+            query = {"_id": {"$in": self.written[start : start + TAKE_BACK]}, self.field: {"$exists": True}}
+            self.dataset._sample_collection.update_many(query, {"$unset": {self.field: ""}})
 
 
 class FieldGuards:
@@ -74,13 +80,14 @@ class FieldGuards:
     none, since a deletion removes the label lists their writes must match."""
 
     def __init__(self, dataset: fo.Dataset, fields: Iterable[str]) -> None:
-        self.guards = [FieldGuard(dataset, name) for name in fields if "." not in name]
+        self.written: list[ObjectId] = []  # one list for every guard: a million samples' ids are kept once
+        self.guards = [FieldGuard(dataset, name, written=self.written) for name in fields if "." not in name]
 
     def check(self, ids: Iterable[str | ObjectId]) -> None:
         """``FieldGuard.check`` of every field after the samples ``ids`` were written."""
-        ids = list(ids)
+        self.written += [_id if isinstance(_id, ObjectId) else ObjectId(_id) for _id in ids]
         for guard in self.guards:
-            guard.check(ids)
+            guard.check(())
 
 
 def set_values(

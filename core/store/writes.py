@@ -6,7 +6,9 @@ attributes are written to the label with that id wherever it now sits in its lis
 people add, move or delete meanwhile keep their values and deleted ones are not recreated.
 """
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import reduce
@@ -134,3 +136,39 @@ def rolled_back_on_failure(
     with runs.recorded(samples, key, counts, on_failure=taken_back) as run:
         rollbacks.append(Rollback(samples._root_dataset, fields))
         yield rollbacks[0], run
+
+
+def written_behind(chunks: Iterable[Any], write: Callable[[Any], None], done: Callable[[Any], None]) -> None:
+    """Calls ``write(chunk)`` for each of ``chunks`` in a background thread, one chunk at a time, while the next
+    chunk is computed, then ``done(chunk)`` in this thread once it is written (e.g. to report progress). Raises the
+    first error of either side, after the write under way has ended (so a rollback never races a write).
+
+    Python's cyclic garbage collector is paused meanwhile: the chunks' millions of small lists and dicts hold no
+    cycles (reference counting frees them chunk by chunk), and its repeated full passes over them cost more than
+    reading and writing them (3-6x on 5,000 samples of ~30 objects)."""
+    with _collector_paused(), ThreadPoolExecutor(max_workers=1) as writer:
+        pending = []
+        for chunk in chunks:
+            _finish(pending, done)
+            pending.append((writer.submit(write, chunk), chunk))
+        _finish(pending, done)
+
+
+def _finish(pending: list, done: Callable[[Any], None]) -> None:
+    """Waits for the ``(future, chunk)`` writes of ``pending`` and reports each chunk ``done``."""
+    while pending:
+        future, chunk = pending.pop(0)
+        future.result()
+        done(chunk)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses Python's cyclic garbage collector, if it runs, for the duration of the block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
