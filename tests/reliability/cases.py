@@ -220,10 +220,10 @@ refuse(
     SHAPES_CLS,
 )
 refuse(
-    "accept_unsupported_label_type",
+    "accept_segmentation_into_classification",
     "accept_prelabels",
     sdk("accept_prelabels", "masks"),
-    r"'masks' holds Segmentation; only Classification and Detections",
+    r"'ground_truth' holds Classification, but 'masks' holds Segmentation",
     derive(digits, lambda t, r: t.set_values("masks", [fo.Segmentation(mask=np.zeros((4, 4), np.uint8))] * len(t))),
 )
 refuse(

@@ -216,7 +216,7 @@ register(
         BAD_INPUT,
         digits,
         send_with(gt_field="embeddings"),
-        r"supports Classification and Detections",
+        r"supports Classification, Detections \(boxes or instance masks\) and Polylines",
     ),
     *(
         Case(
