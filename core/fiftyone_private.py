@@ -101,7 +101,7 @@ PRIVATE_APIS = (
         "fiftyone.core.collections.SampleCollection",
         "values",
         "kwarg",
-        ("core/annotation/review_field.py",),
+        ("core/annotation/review_field.py", "core/quality/embeddings.py"),
         params=("field_or_expr", "_raw"),
     ),
     PrivateAPI(

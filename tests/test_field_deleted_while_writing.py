@@ -23,7 +23,7 @@ from core.prelabel import run as prelabel
 from core.quality import mistakenness as M
 from core.quality import uniqueness as U
 from core.regression import compare as R
-from core.store import runs
+from core.store import runs, writes
 from core.store.declared import FieldGuard
 from harness.processes import REPO
 from testing import data
@@ -134,8 +134,7 @@ def test_a_field_deleted_between_two_chunk_writes_of_uniqueness_fails_it(dataset
     dataset.add_samples([fo.Sample(filepath=f"/img/{i}.png") for i in range(20)])
     dataset.set_values("emb", list(np.random.default_rng(0).normal(size=(20, 8))))
     monkeypatch.setattr(U, "CHUNK", 5)
-    collection = fo.core.collections.SampleCollection
-    before_call(monkeypatch, collection, "set_values", 2, lambda: delete_in_another_process(dataset, "uniqueness"))
+    before_call(monkeypatch, writes, "bulk_set", 2, lambda: delete_in_another_process(dataset, "uniqueness"))
     with pytest.raises(RuntimeError, match=DELETED):
         U.compute_uniqueness(dataset, "emb")
     assert_readable_and_failed(dataset, "uniqueness")

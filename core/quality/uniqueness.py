@@ -139,7 +139,8 @@ def compute_uniqueness(
         scores = scores_from(near.nearest(unit, k, neighbors, progress=progress).distances)
         _declare(samples, {output_field: fo.FloatField})
         rollback.save(_object_ids(ids))
-        declared.set_values(samples, output_field, dict(zip(ids, scores.tolist(), strict=True)), CHUNK)
+        values = {_id: {output_field: score} for _id, score in zip(ids, scores.tolist(), strict=True)}
+        declared.set_values(samples, values, CHUNK)
         run.counts = {"samples": len(ids), "mean": float(scores.mean()), "median": float(np.median(scores))}
     most = np.argsort(-scores, kind="stable")[:10]
     used = params["neighbors_method"]
@@ -221,13 +222,13 @@ def _groups(labels):
 
 
 def _write_groups(samples, ids, groups):
-    group, count = [None] * len(ids), [0] * len(ids)
-    for number, members in enumerate(groups):
-        for i in members:
-            group[i], count[i] = number, len(members) - 1
+    """Every sample alone first (group None, count 0), then the groups' members."""
     _declare(samples, DUPLICATE_FIELDS)
-    for field, values in ((GROUP_FIELD, group), (COUNT_FIELD, count)):
-        declared.set_values(samples, field, dict(zip(ids, values, strict=True)), CHUNK)
+    declared.set_all(samples, ids, {GROUP_FIELD: None, COUNT_FIELD: 0})
+    members = {
+        ids[i]: {GROUP_FIELD: number, COUNT_FIELD: len(rows) - 1} for number, rows in enumerate(groups) for i in rows
+    }
+    declared.set_values(samples, members, CHUNK)
 
 
 def _retagging(samples, tags):

@@ -15,12 +15,15 @@ of one deletion (milliseconds inside ``delete_sample_field``), since it wrote no
 
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 
 import fiftyone as fo
 import fiftyone.core.odm as foo
+
+from . import writes
 
 PROBES = 16  # the writer's first values, whose loss all at once gives a deletion away
 TAKE_BACK = 100_000  # ids per query when values are taken back
@@ -91,12 +94,25 @@ class FieldGuards:
 
 
 def set_values(
-    samples: fo.core.collections.SampleCollection, field: str, values: Mapping[str, Any], chunk: int
+    samples: fo.core.collections.SampleCollection, updates: Mapping[str, Mapping[str, Any]], chunk: int
 ) -> None:
-    """Writes ``values`` ({sample id: value}) into declared sample field ``field``, ``chunk`` samples at a time, each
-    write checked by a ``FieldGuard``."""
-    guard, ids = FieldGuard(samples._root_dataset, field), list(values)
+    """Writes each sample's ``updates`` ({sample id: {field: value}}) into declared top-level sample fields, ``chunk``
+    samples at a time in raw bulk writes (the values must be plain: numbers, strings, None), each checked by a
+    ``FieldGuard`` per field."""
+    fields = sorted({name for update in updates.values() for name in update})
+    guards, ids = FieldGuards(samples._root_dataset, fields), list(updates)
     for start in range(0, len(ids), chunk):
-        part = {_id: values[_id] for _id in ids[start : start + chunk]}
-        samples.set_values(field, part, key_field="id", expand_schema=False)
-        guard.check(part)
+        part = [ObjectId(_id) for _id in ids[start : start + chunk]]
+        writes.bulk_set(samples._root_dataset, part, [updates[str(_id)] for _id in part])
+        guards.check(part)
+
+
+def set_all(samples: fo.core.collections.SampleCollection, ids: list[str], update: Mapping[str, Any]) -> None:
+    """Sets the declared top-level sample fields of ``update`` to its values on the samples ``ids``, server side,
+    ``TAKE_BACK`` samples per query, each checked by a ``FieldGuard`` per field."""
+    guards, collection = FieldGuards(samples._root_dataset, list(update)), samples._root_dataset._sample_collection
+    now = datetime.now(UTC)
+    for start in range(0, len(ids), TAKE_BACK):
+        part = [ObjectId(_id) for _id in ids[start : start + TAKE_BACK]]
+        collection.update_many({"_id": {"$in": part}}, {"$set": {**update, "last_modified_at": now}})
+        guards.check(part)
