@@ -5,8 +5,10 @@ the label schema and shapes, encoding the multipart upload, our extra checks (th
 With ``--real`` it is the real CVAT named by LABELLOOP_CVAT_URL/USERNAME/PASSWORD (``../shared/cvat-server/up.sh``),
 whose task creation and background workers count too; what the runs created there is deleted afterwards.
 500 digit PNGs with their ground-truth classifications (--quick: 200), the median of --repeat alternating runs; ours
-also once pre-populated from a predictions field. Ends with
-``RESULT cvat_send ratio=<ours/annotate> ours_s=.. annotate_s=.. prefilled_s=.. images=.. server=double|real``.
+also once pre-populated from a predictions field. Then as many 128x128 shapes images whose 1-4 boxes carry instance
+masks, sent as CVAT masks the same way (ours: ``send_to_cvat``; anchor: ``annotate(label_type="instances")``). Ends
+with ``RESULT cvat_send ratio=<ours/annotate> ours_s=.. annotate_s=.. prefilled_s=.. images=.. server=double|real
+masks_ratio=.. masks_ours_s=.. masks_annotate_s=.. masks=<instance masks sent>``.
 """
 
 import contextlib
@@ -14,11 +16,13 @@ import statistics
 import tempfile
 
 import _setup  # a private mongod, before fiftyone is imported
+import numpy as np
 
 import fiftyone as fo
 
 from core.annotation import send as cvat_send
 from core.annotation.connection import CVATSettings
+from core.store import fields
 from testing import cvat_real, data
 from testing.cvat_double import CVATDouble
 
@@ -44,16 +48,47 @@ def main():
         request = cvat_send.SendRequest("ground_truth", pred_field="predictions")
         prefilled, _ = _setup.timed(lambda: cvat_send.send(dataset, request, settings))
         uploaded = len(server.tasks)
+        masks = _masks_case(_masked(images), settings, args.repeat)
     ours_s, anchor_s = statistics.median(ours), statistics.median(theirs)
     kind = "real" if args.real else "double"
     print(f"{images} digit PNGs, {uploaded} tasks uploaded to the CVAT {kind}")
     print(f"send_to_cvat:          {ours_s:6.2f} s  ({images / ours_s:6.1f} images/s)")
     print(f"annotate():            {anchor_s:6.2f} s  ({images / anchor_s:6.1f} images/s)")
     print(f"send_to_cvat prefilled {prefilled:6.2f} s  (half the samples pre-populated from predictions)")
+    masks_ours, masks_anchor, count = masks
+    print(f"{images} shapes PNGs with {count} instance masks, as CVAT masks")
+    print(f"send_to_cvat:          {masks_ours:6.2f} s  ({images / masks_ours:6.1f} images/s)")
+    print(f"annotate(instances):   {masks_anchor:6.2f} s  ({images / masks_anchor:6.1f} images/s)")
     print(
         f"RESULT cvat_send ratio={ours_s / anchor_s:.2f} ours_s={ours_s:.2f} annotate_s={anchor_s:.2f} "
-        f"prefilled_s={prefilled:.2f} images={images} server={kind}"
+        f"prefilled_s={prefilled:.2f} images={images} server={kind} masks_ratio={masks_ours / masks_anchor:.2f} "
+        f"masks_ours_s={masks_ours:.2f} masks_annotate_s={masks_anchor:.2f} masks={count}"
     )
+
+
+def _masked(images):
+    """``images`` shapes images whose boxes each carry an instance mask (the box with its top-left quarter cut)."""
+    dataset = data.build_shapes("bench-cvat-masks", tempfile.mkdtemp(prefix="labelloop-bench-"), count=images)
+    dataset.compute_metadata()
+    values = dataset.values("ground_truth")
+    for value in values:
+        for detection in value.detections:
+            width, height = (max(1, round(v * 128)) for v in detection.bounding_box[2:])
+            mask = np.ones((height, width), bool)
+            mask[: height // 2, : width // 2] = False
+            detection.mask = mask
+    dataset.set_values("ground_truth", values)
+    return dataset
+
+
+def _masks_case(dataset, settings, repeat):
+    """The median seconds of ours and of ``annotate()`` sending ``dataset``'s instance masks, and the mask count."""
+    ours, theirs = [], []
+    request = cvat_send.SendRequest("ground_truth")
+    for i in range(repeat):
+        ours.append(_setup.timed(lambda: cvat_send.send(dataset, request, settings))[0])
+        theirs.append(_setup.timed(lambda i=i: _annotate(dataset, f"masks_{i}", settings, "instances"))[0])
+    return statistics.median(ours), statistics.median(theirs), dataset.count("ground_truth.detections.mask")
 
 
 @contextlib.contextmanager
@@ -72,12 +107,14 @@ def _server(real):
         server.cleanup()
 
 
-def _annotate(dataset, key, settings):
+def _annotate(dataset, key, settings, kind="classification"):
     dataset.annotate(
         key,
         label_field="ground_truth",
-        label_type="classification",
-        classes=sorted(dataset.distinct("ground_truth.label")),
+        label_type=kind,
+        classes=sorted(
+            dataset.distinct(fields.label_path("ground_truth", fields.label_type(dataset, "ground_truth")) + ".label")
+        ),
         attributes=False,
         backend="cvat",
         url=settings.url,

@@ -11,7 +11,7 @@ setup_environment()
 import fiftyone as fo  # noqa: E402
 import fiftyone.operators as foo  # noqa: E402
 
-from demo import review
+from demo import masks, review
 from testing import data  # noqa: E402
 
 DIGITS, SHAPES = "labelloop-digits", "labelloop-shapes"
@@ -29,8 +29,10 @@ def main():
     prelabel_digits(digits, models)
     data.add_simulated_predictions(shapes)  # two simulated detectors of different quality on the real boxes
     find_problems(digits, shapes)
-    review.review_in_cvat(shapes)
+    mask_view = masks.masks_from_boxes(shapes, os.path.join(args.root, "models"))
+    review.review_in_cvat(shapes, mask_view)
     compare_models(digits, shapes)
+    masks.compare(mask_view)
     for dataset in (digits, shapes):
         show_info(dataset)
     print(f"\nDone in {time.time() - started:.0f} s. Open the App on it: make app")

@@ -1,20 +1,24 @@
 """The CVAT step of the demo: flagged shapes go to a local CVAT stand-in, a simulated annotator corrects them,
-the corrections come back. With FIFTYONE_CVAT_URL set, a real CVAT is used and only the send and status run."""
+the corrections come back; then SAM's instance masks take the same loop (``demo.masks``). With FIFTYONE_CVAT_URL
+set, a real CVAT is used and only the sends and status run."""
 
 import os
 
 import fiftyone.operators as foo
 
+from demo import masks
 from testing.cvat_annotator import Annotator
 from testing.cvat_double import CVATDouble
 
 PLUGIN = "@labelloop/mlops"
 
 
-def review_in_cvat(shapes):
-    """Sends the 10 shapes with the most possible missing boxes, pre-populated from the candidate detector."""
+def review_in_cvat(shapes, mask_view):
+    """Sends the 10 shapes with the most possible missing boxes, pre-populated from the candidate detector; then
+    the draft instance masks of ``mask_view`` (see ``demo.masks``)."""
     if os.environ.get("FIFTYONE_CVAT_URL"):
         _send(shapes)
+        masks.send(mask_view)
         return
     with CVATDouble() as cvat:
         os.environ.update(
@@ -27,6 +31,9 @@ def review_in_cvat(shapes):
             key, task_id = _send(shapes)
             _annotate(cvat, task_id)
             _load(shapes, key)
+            key, task_id = masks.send(mask_view)
+            masks.correct(cvat.url, cvat.owner.username, cvat.owner.password, task_id)
+            masks.load(mask_view, key)
         finally:
             for name in ("URL", "USERNAME", "PASSWORD"):
                 os.environ.pop(f"FIFTYONE_CVAT_{name}")

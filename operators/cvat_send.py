@@ -8,7 +8,7 @@ from ..core.annotation import shapes as cvat_shapes
 from ..core.store import fields as store_fields
 from . import common, cvat_form
 
-_LABEL_TYPES = (fo.Classification, fo.Detections, fo.Polylines)
+_LABEL_TYPES = (fo.Classification, fo.Detections, fo.Polylines, fo.Keypoints, fo.Segmentation)
 _SCORE_TYPES = (fo.IntField, fo.FloatField)
 REQUEST = cvat_send.SendRequest
 _NAMES = common.STR.described("a list or a comma-separated string of names")
@@ -98,8 +98,9 @@ class SendToCVAT(common.LabelLoopOperator):
 
         Args:
             sample_collection: the samples to send (a dataset or a view), narrowed by the selection options below
-            gt_field: the Classification, Detections (boxes, or instance masks edited as CVAT masks or polygons) or
-                Polylines (filled: CVAT polygons, open: polylines; one kind per review) field to correct (default:
+            gt_field: the Classification, Detections (boxes, or instance masks edited as CVAT masks or polygons),
+                Polylines (filled: CVAT polygons, open: polylines; one kind per review), Keypoints (CVAT points) or
+                Segmentation (one CVAT mask per class, merged back per pixel) field to correct (default:
                 ``store.fields.GROUND_TRUTH``)
             pred_field: the field of predictions to pre-populate from (default: None, no pre-population)
             delegate: whether to queue a delegated operation instead of running now (default: False)

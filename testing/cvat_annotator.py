@@ -53,6 +53,10 @@ class Annotator:
         job_id = self.jobs(task_id)[0]["id"]
         return {label["name"]: label for label in self._pages(f"/labels?job_id={job_id}")}
 
+    def labels_by_id(self, task_id):
+        """``{id: label}`` of the task's labels (see ``labels``)."""
+        return {label["id"]: label for label in self.labels(task_id).values()}
+
     def frames(self, task_id):
         """The frame names (the uploaded files' names) of the task's jobs this person sees, in frame order."""
         names = {}
@@ -90,9 +94,40 @@ class Annotator:
         return label["id"], [{"spec_id": a["id"], "value": a["default_value"]} for a in label["attributes"]]
 
     def move_shape(self, task_id, shape, dx, dy):
-        """Drags ``shape`` (a shape dict as listed) by ``(dx, dy)`` pixels."""
+        """Drags ``shape`` (a shape dict as listed; a skeleton with all its elements) by ``(dx, dy)`` pixels."""
+        if shape["type"] == "skeleton":
+            elements = [e | {"points": _shifted(e["points"], dx, dy)} for e in shape["elements"]]
+            return self._edit(task_id, "update", "shapes", shape | {"elements": elements})
         moved = {k: v for k, v in shape.items() if k != "elements"} | {"points": _shifted(shape["points"], dx, dy)}
         return self._edit(task_id, "update", "shapes", moved)
+
+    def place_node(self, task_id, shape, node, point):
+        """Puts node ``node`` (its name) of skeleton ``shape`` at pixel ``point``, shown (no longer ``outside``)."""
+        sublabels = {sub["id"]: sub["name"] for sub in self.labels_by_id(task_id)[shape["label_id"]]["sublabels"]}
+        elements = [
+            e | {"points": list(point), "outside": False} if sublabels[e["label_id"]] == node else e
+            for e in shape["elements"]
+        ]
+        return self._edit(task_id, "update", "shapes", shape | {"elements": elements})
+
+    def add_skeleton(self, task_id, frame, label, points):
+        """Draws a skeleton of class ``label`` with one pixel point per node, in the label's sublabel order (None:
+        that node ``outside``)."""
+        label_id, attributes = self._defaults(task_id, label)
+        nodes = self.labels(task_id)[label]["sublabels"]
+        elements = [
+            {
+                "type": "points",
+                "label_id": node["id"],
+                "frame": frame,
+                "points": list(point) if point is not None else [0.0, 0.0],
+                "outside": point is None,
+                "attributes": [],
+            }
+            for node, point in zip(nodes, points, strict=True)
+        ]
+        shape = {"type": "skeleton", "label_id": label_id, "frame": frame, "points": [], "attributes": attributes}
+        return self._edit(task_id, "create", "shapes", shape | {"elements": elements})
 
     def delete_shape(self, task_id, shape):
         keep = ("type", "label_id", "frame", "id", "points")

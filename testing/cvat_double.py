@@ -628,14 +628,27 @@ class CVATDouble:
                 "color": spec.get("color") or COLORS[index % len(COLORS)],
                 "attributes": [self._make_attribute(a) for a in spec.get("attributes", [])],
                 "type": spec.get("type", "any"),
-                "sublabels": [],
+                "sublabels": [self._make_sublabel(sub, i) for i, sub in enumerate(spec.get("sublabels") or [])],
                 owner_key: owner_id,
                 "parent_id": None,
                 "has_parent": False,
             }
+            if label["type"] == "skeleton":  # CVAT names each node circle by its sublabel's id
+                label["svg"] = _svg_with_ids(spec.get("svg", ""), label["sublabels"])
             self._labels[label["id"]] = label
             labels.append(label)
         return labels
+
+    def _make_sublabel(self, spec, index):
+        """A skeleton's node: listed inside its label only (``/labels`` lists top-level labels), as CVAT 2.23.1."""
+        return {
+            "id": self._new_id("label"),
+            "name": spec["name"],
+            "color": spec.get("color") or COLORS[(index + 1) % len(COLORS)],
+            "attributes": [self._make_attribute(a) for a in spec.get("attributes", [])],
+            "type": spec.get("type", "points"),
+            "has_parent": True,
+        }
 
     def _make_attribute(self, spec):
         values = spec.get("values") or [""]
@@ -1092,6 +1105,10 @@ class CVATDouble:
         if not first <= raw["frame"] <= last or (action == "update" and raw.get("id") not in objects):
             return None
         obj = _canonical(kind, raw, raw["id"] if action == "update" else self._new_id(kind), self._new_id)
+        if kind == "shapes":  # a skeleton's nodes: shapes of their own, numbered with the shapes
+            obj["elements"] = [
+                _canonical("elements", e, e.get("id") or self._new_id(kind)) for e in raw.get("elements") or []
+            ]
         objects[obj["id"]] = obj
         return _written(kind, obj)
 
@@ -1126,12 +1143,12 @@ class CVATDouble:
 def _canonical(kind, raw, obj_id, new_id=None):
     """An annotation object as CVAT stores and returns it (defaults filled in; ``new_id`` numbers a track's shapes)."""
     obj = {"id": obj_id, "label_id": raw.get("label_id")} if kind != "track_shapes" else {"id": obj_id}
-    if kind in ("shapes", "track_shapes"):
+    if kind in ("shapes", "track_shapes", "elements"):
         obj["type"] = raw.get("type")
     obj["frame"] = raw.get("frame")
     if kind != "track_shapes":
         obj |= {"group": raw.get("group"), "source": raw.get("source", "manual")}
-    if kind in ("shapes", "track_shapes"):
+    if kind in ("shapes", "track_shapes", "elements"):
         obj |= {
             "occluded": raw.get("occluded", False),
             "outside": raw.get("outside", False),
@@ -1146,6 +1163,13 @@ def _canonical(kind, raw, obj_id, new_id=None):
     if kind in ("shapes", "tracks"):
         obj["elements"] = []
     return obj
+
+
+def _svg_with_ids(svg, sublabels):
+    """A skeleton label's SVG as CVAT keeps it: each node's ``data-label-name`` replaced by its sublabel's id."""
+    for sub in sublabels:
+        svg = svg.replace(f'data-label-name="{sub["name"]}"', f'data-label-id="{sub["id"]}"')
+    return svg
 
 
 def _written(kind, obj, elements=True):

@@ -3,11 +3,12 @@
     python -m testing.record_cvat_shapes OUT_DIR [SCENARIO ...]
 
 reads LABELLOOP_CVAT_URL / LABELLOOP_CVAT_USERNAME / LABELLOOP_CVAT_PASSWORD and writes one folder per scenario
-(``fo_polygons``, ``fo_instances``, ``fo_segmentation``, ``fo_keypoints``, ``fo_video``) in the format of
-tests/data/cvat-contract/: phases ``annotate`` (FiftyOne ``annotate()``), ``annotator`` (testing/cvat_annotator.py,
-PATCHes of job annotations as CVAT's UI sends them) and ``load`` (``load_annotations(cleanup=True)``), plus a
-README.md and the driver's ``_summary.json``. Media are made locally (small PNGs, an MPEG-4 video by OpenCV).
-Whatever a scenario leaves on the server (tasks, projects) is deleted afterwards.
+(``fo_polygons``, ``fo_instances``, ``fo_segmentation``, ``fo_keypoints``, ``ll_skeletons``, ``fo_video``) in the
+format of tests/data/cvat-contract/: phases ``annotate`` (FiftyOne ``annotate()``), ``annotator``
+(testing/cvat_annotator.py, PATCHes of job annotations as CVAT's UI sends them) and ``load``
+(``load_annotations(cleanup=True)``), plus a README.md and the driver's ``_summary.json``. Media are made locally
+(small PNGs, an MPEG-4 video by OpenCV). Whatever a scenario leaves on the server (tasks, projects) is deleted
+afterwards.
 """
 
 import json
@@ -39,6 +40,8 @@ class Scenario:
     build: Callable
     annotate: dict
     edit: Callable
+    connect: Callable | None = None
+    """``connect(dataset, credentials)``: extra ``annotate()`` keyword arguments (another backend and connection)."""
 
 
 # ----- media ------------------------------------------------------------------------------------------------------
@@ -164,6 +167,44 @@ def edit_keypoints(annotator, task_id):
     return "moved a points shape on frame 0 by (3, 3) px; deleted the one on frame 1; drew 2 cat points on frame 2"
 
 
+def build_skeletons(root):
+    import fiftyone as fo
+
+    dataset = build_keypoints(root)
+    dataset.skeletons = {"pose": fo.KeypointSkeleton(labels=["head", "hand", "foot"], edges=[[0, 1, 2]])}
+    sample = dataset.first()
+    sample.pose.keypoints[1].points = sample.pose.keypoints[1].points[:3]  # a cat of three nodes, like the person
+    sample.pose.keypoints[1].points[1] = (float("nan"), float("nan"))  # not visible
+    sample.save()
+    return dataset
+
+
+def connect_skeletons(dataset, credentials):
+    """LabelLoop's send connection, which makes skeleton labels and shapes (FiftyOne 1.22.1 sends points only)."""
+    from core.annotation.backend import ConnectedCVATBackendConfig
+    from core.annotation.connection import CVATSettings
+    from core.annotation.send import SendConnection
+    from core.annotation.skeletons import skeleton_of
+
+    connection = SendConnection(CVATSettings(**credentials))
+    connection.skeleton = skeleton_of(dataset, "pose")
+    return {"backend": ConnectedCVATBackendConfig, "connection": connection}
+
+
+def edit_skeletons(annotator, task_id):
+    shapes = annotator.annotations(task_id)["shapes"]
+    first = [s for s in shapes if s["frame"] == 0]
+    hidden = next(s for s in first if any(e["outside"] for e in s["elements"]))
+    annotator.place_node(task_id, hidden, "hand", (40.0, 30.0))
+    annotator.move_shape(task_id, next(s for s in first if s is not hidden), 3, 3)
+    annotator.delete_shape(task_id, next(s for s in shapes if s["frame"] == 1))
+    annotator.add_skeleton(task_id, 2, "cat", [(10.0, 10.0), None, (20.0, 30.0)])
+    return (
+        "placed the hidden hand of a skeleton on frame 0; moved the other skeleton by (3, 3) px; deleted the one on "
+        "frame 1; drew a cat skeleton on frame 2 with its hand outside"
+    )
+
+
 def build_video(root):
     import fiftyone as fo
 
@@ -215,6 +256,14 @@ SCENARIOS = {
         build_keypoints,
         {"label_field": "pose", "label_type": "keypoints", "classes": ["person", "cat"]},
         edit_keypoints,
+    ),
+    "ll_skeletons": Scenario(
+        "a Keypoints field whose dataset defines a skeleton, as CVAT skeleton labels and shapes made by LabelLoop's "
+        "send connection (annotate() with ConnectedCVATBackendConfig; a NaN point goes as an element marked outside)",
+        build_skeletons,
+        {"label_field": "pose", "label_type": "keypoints", "classes": ["person", "cat"]},
+        edit_skeletons,
+        connect_skeletons,
     ),
     "fo_video": Scenario(
         f"a {VIDEO_FRAMES}-frame {SIZE[0]}x{SIZE[1]} MPEG-4 video with frame-level detections: one track (index 1) "
@@ -279,7 +328,8 @@ def record(name: str, out_dir: Path, credentials: dict, work: Path) -> dict:
     }
     with Recorder(folder) as recorder:
         recorder.phase("annotate")
-        results = dataset.annotate(name, backend="cvat", launch_editor=False, **scenario.annotate, **credentials)
+        backend = scenario.connect(dataset, credentials) if scenario.connect else {"backend": "cvat"}
+        results = dataset.annotate(name, launch_editor=False, **backend, **scenario.annotate, **credentials)
         task_id = results.task_ids[0]
         recorder.phase("annotator")
         annotator = Annotator(credentials["url"], credentials["username"], credentials["password"])
@@ -358,6 +408,12 @@ def _results(before, after):
     return lines
 
 
+def _backend(scenario):
+    if scenario.connect is None:
+        return '"cvat"'
+    return "ConnectedCVATBackendConfig, connection=SendConnection(settings) (its .skeleton set)"
+
+
 def readme(folder: Path, scenario: Scenario, summary: dict) -> str:
     """The folder's README: what was done, what the server answered at the key steps, an index."""
     exchanges = _exchanges(folder)
@@ -370,8 +426,8 @@ def readme(folder: Path, scenario: Scenario, summary: dict) -> str:
             "Driver: `python -m testing.record_cvat_shapes OUT_DIR " + folder.name + "` (testing/record_cvat_shapes.py,"
             " recorder testing/cvat_recorder.py). Media made locally; `_summary.json` has the labels before and after.",
             "```python",
-            f'dataset.annotate("{folder.name}", backend="cvat", {options}, url=..., username="admin", password=...,'
-            " launch_editor=False)",
+            f'dataset.annotate("{folder.name}", backend={_backend(scenario)}, {options}, url=..., username="admin",'
+            " password=..., launch_editor=False)",
             "```",
             "Phases: `annotate` → `annotator` (testing/cvat_annotator.py: `PATCH /api/jobs/{id}/annotations/?action=`,"
             f' as CVAT\'s UI) → `load` (`load_annotations("{folder.name}", cleanup=True)`).',

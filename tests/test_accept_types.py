@@ -194,3 +194,72 @@ def test_a_failure_mid_run_takes_everything_back(dataset, monkeypatch, kind, gt_
     I.reached(calls, stage)
     assert _state(dataset) == before  # what injection.assert_failed_cleanly checks, NaN-safe
     assert [r["status"] for r in I.new_runs(dataset, [])] == [runs.FAILED] and lease.live_leases(dataset) == []
+
+
+SKELETON = fo.KeypointSkeleton(labels=["head", "hip", "foot"], edges=[[0, 1], [1, 2]])
+TARGETS = {0: "sky", 1: "ground", 2: "sun"}
+
+
+def _with_model_settings(dataset):
+    """The predictions' skeleton and mask targets, as prelabel gives them to the fields it writes."""
+    dataset.skeletons["pred_keypoints"] = SKELETON
+    dataset.mask_targets["pred_segmentation"] = TARGETS
+    dataset.save()
+
+
+@pytest.mark.parametrize(("kind", "attribute"), [("keypoints", "skeletons"), ("segmentation", "mask_targets")])
+def test_the_skeleton_and_mask_targets_go_with_the_accepted_labels(dataset, accept_op, kind, attribute):
+    _with_model_settings(dataset)
+    expected = getattr(dataset, attribute)[f"pred_{kind}"]
+    accept_op(dataset, f"pred_{kind}", gt_field=f"gt_{kind}", threshold=0.0)  # a field without its own
+    accept_op(dataset, f"pred_{kind}", gt_field=f"new_{kind}", threshold=0.0)  # a new field
+    dataset.reload()
+    for field in (f"gt_{kind}", f"new_{kind}"):
+        found = getattr(dataset, attribute)[field]
+        assert found == expected if isinstance(expected, dict) else found.to_dict() == expected.to_dict()
+    if kind == "keypoints":  # what the App draws: the edges between the accepted points
+        assert dataset.get_skeleton("new_keypoints").edges == [[0, 1], [1, 2]]
+    assert "pred_instances" not in dataset.skeletons and "new_instances" not in dataset.mask_targets
+
+
+def test_settings_the_ground_truth_has_are_kept_or_refused_when_they_differ(dataset, accept_op):
+    _with_model_settings(dataset)
+    dataset.mask_targets["gt_segmentation"] = {**TARGETS, 3: "cloud"}  # names every predicted value alike
+    dataset.skeletons["gt_keypoints"] = fo.KeypointSkeleton(labels=["a", "b", "c"])
+    dataset.save()
+    accept_op(dataset, "pred_segmentation", gt_field="gt_segmentation", threshold=0.0)
+    dataset.reload()
+    assert dataset.mask_targets["gt_segmentation"] == {**TARGETS, 3: "cloud"}  # never overwritten
+    before = _state(dataset)
+    message = ops.validation_error(
+        "accept_prelabels", dataset, {"pred_field": "pred_keypoints", "gt_field": "gt_keypoints"}
+    )
+    assert "'gt_keypoints' has another keypoint skeleton than 'pred_keypoints'" in message
+    dataset.mask_targets["gt_segmentation"] = {0: "sky", 1: "sea"}
+    dataset.save()
+    message = ops.validation_error(
+        "accept_prelabels", dataset, {"pred_field": "pred_segmentation", "gt_field": "gt_segmentation"}
+    )
+    assert "has another mask targets than 'pred_segmentation'" in message
+    dataset.reload()
+    assert _state(dataset) == before and dataset.skeletons["gt_keypoints"].labels == ["a", "b", "c"]
+
+
+def test_a_new_field_reads_the_predictions_settings_not_the_default(dataset, accept_op):
+    _with_model_settings(dataset)
+    dataset.default_mask_targets = {0: "other", 1: "thing"}
+    dataset.save()
+    accept_op(dataset, "pred_segmentation", gt_field="new_segmentation", threshold=0.0)
+    dataset.reload()
+    assert dataset.get_mask_targets("new_segmentation") == TARGETS
+
+
+def test_a_failed_run_takes_back_the_settings_it_gave(dataset, monkeypatch):
+    _with_model_settings(dataset)
+    stage = (A, "_accept_chunk", 1)
+    calls = I.inject(monkeypatch, stage, after=True)
+    with pytest.raises(RuntimeError, match="taken back"):
+        A.accept(dataset, "pred_keypoints", gt_field="new_keypoints", threshold=0.0)
+    I.reached(calls, stage)
+    dataset.reload()
+    assert "new_keypoints" not in dataset.skeletons and not dataset.has_field("new_keypoints")

@@ -50,6 +50,7 @@ FOLDERS = [
     "fo_project",
     "fo_segmentation",
     "fo_video",
+    "ll_skeletons",
     "sdk_status/sdk-2.23.1",
     "sdk_status/sdk-2.80.0",
 ]

@@ -21,6 +21,8 @@ def test_demo_builds_data_trains_models_and_runs_every_operator(tmp_path):
         assert "compute_embeddings: 400 vectors" in out
         assert "send_to_cvat: 10 shapes" in out and "load_from_cvat: 1 edited, 1 drawn" in out
         assert "compare_models on labelloop-digits: fixed " in out and "compare_models on labelloop-shapes" in out
+        assert "SAM masks from the human boxes of 10 shapes" in out and "instance masks sent as CVAT masks" in out
+        assert "load_from_cvat: 1 masks edited, 1 deleted, 1 drawn" in out and "compare_models on the masks" in out
         digits = fo.load_dataset("labelloop-digits")
         models = digits.info["labelloop_demo_models"]
         assert models["candidate"]["test_accuracy"] > models["baseline"]["test_accuracy"]
@@ -28,6 +30,10 @@ def test_demo_builds_data_trains_models_and_runs_every_operator(tmp_path):
         assert digits.first().candidate.logits.shape == (10,) and digits.count("embeddings") == 400
         assert digits.sum("compare_fixed") > digits.sum("compare_broken")
         assert os.path.isfile(os.path.join(models["candidate"]["path"], "config.json"))
+        reviewed = fo.load_dataset("labelloop-shapes").match_tags("masks_review")
+        sam = reviewed.count("sam_masks.detections")
+        assert sam == reviewed.count("masks.detections.mask") > 0
+        assert reviewed.count("masks.detections.accepted_run") == sam - 1  # one deleted, one drawn in CVAT
     finally:
         for name in ("labelloop-digits", "labelloop-shapes"):
             if fo.dataset_exists(name):

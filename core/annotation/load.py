@@ -19,7 +19,7 @@ from fiftyone.utils.cvat import CVATAnnotationResults
 from ..exceptions import CVATError, refuse
 from ..store import runs, writes
 from ..store.fields import label_path, label_type
-from . import merge, shapes
+from . import merge, segmentation, shapes
 from .connection import CVATConnection, CVATSettings
 from .records import LOAD_KIND, backup_field_name, framed_sample_ids, review
 
@@ -111,21 +111,30 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     load_params = {"review": key, "gt_field": gt_field, "backup_field": backup_field, "sample_ids": sample_ids}
     fields = [gt_field, backup_field, review_field]
     load_key = runs.start_run(dataset, LOAD_KIND, params=load_params, fields=fields, user=user)
-    written = [*fields, *_unexpected_fields(review_field).values()]  # a failed load leaves the review as sent, loadable
+    sent_field = review_field + segmentation.SENT_SUFFIX  # a semantic mask's regions as sent, for the merge
+    written = [*fields, sent_field, *_unexpected_fields(review_field).values()]  # a failed load: review as sent
     taken_back = writes.rolled_back_on_failure(dataset, load_key, written, {}, "load", keep=(ValueError, CVATError))
     with taken_back as (rollback, run):
         rollback.save([ObjectId(_id) for _id in sample_ids])
+        samples = dataset.select(sample_ids)
+        points = shapes.sent_points(samples, review_field)
+        is_mask = label_type(dataset, gt_field) is fo.Segmentation
+        if is_mask:
+            dataset.clone_sample_field(review_field, sent_field)
         unexpected = _download(dataset, key, review_field)
-        _repair_instances(dataset.select(sample_ids), params)
+        _repair(samples, params, points)
         attributes = params.get("attributes") or ()
         counts = merge.merge(
-            dataset.select(sample_ids),
+            samples,
             gt_field,
             review_field,
             backup_field=backup_field,
             sent_ids=sent_ids,
             attributes=attributes,
+            review_key=key,
         )
+        if is_mask:
+            dataset.delete_sample_field(sent_field)
         counts.update(samples=len(sample_ids), deleted_samples=len(deleted), missing_tasks=len(missing))
         run.counts = {**counts, "unexpected_labels": sum(unexpected.values())}
     removed = _cleanup(load_key, results) if cleanup else {}
@@ -139,12 +148,15 @@ def _load(dataset, key, params, results, missing, cleanup, user):
     }
 
 
-def _repair_instances(samples, params):
-    """Undoes what FiftyOne's download changes in instance masks people did not edit (see ``shapes``)."""
-    if params.get("instance_shapes") == "polygons":
-        shapes.keep_untouched_masks(samples, params["gt_field"], params["review_field"])
+def _repair(samples, params, points):
+    """Undoes what FiftyOne's download changes in instance masks and keypoints people did not edit (see ``shapes``;
+    ``points``: the keypoints as sent)."""
+    gt_field, review_field = params["gt_field"], params["review_field"]
+    if params.get("instance_shapes") == "polygons" and label_type(samples, gt_field) is fo.Detections:
+        shapes.keep_untouched_masks(samples, gt_field, review_field)
     else:
-        shapes.fix_instance_boxes(samples, params["review_field"])
+        shapes.fix_instance_boxes(samples, review_field)
+    shapes.keep_sent_points(samples, review_field, points)
 
 
 def _unexpected_fields(review_field):

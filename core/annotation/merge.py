@@ -3,9 +3,11 @@
 For each reviewed sample: ground-truth labels that were sent take their reviewed form (edited, or gone when the
 annotator deleted them); labels drawn in CVAT and predictions the annotator kept become ground truth (model markers
 removed: a person has checked them); labels added to the ground truth in FiftyOne after the send are kept. The
-previous ground truth is written to the backup field first, so ``restore`` can put it back.
+previous ground truth is written to the backup field first, so ``restore`` can put it back. Semantic masks merge
+pixel by pixel (see ``segmentation``), their class regions counted as labels.
 """
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -14,16 +16,20 @@ import fiftyone as fo
 
 from ..store import schema
 from ..store.declared import FieldGuards
+from ..store.fields import label_type
 from . import review_field as cvat_review
+from . import segmentation
 
 CHUNK = 1000
 EDITABLE = {
     fo.Classification: ("label",),
     fo.Detections: ("label", "bounding_box", "mask"),
     fo.Polylines: ("label", "points", "closed", "filled"),
+    fo.Keypoints: ("label", "points"),
 }
 """What people edit in CVAT, per label class (besides the attributes sent)."""
 COUNTS = ("edited", "deleted", "unchanged", "drawn", "accepted_predictions", "rejected_predictions", "kept_local")
+REGION_EDITABLE = ("label", "bounding_box", "mask")  # a semantic mask's class region: its class and its pixels
 
 
 def merge(
@@ -34,23 +40,28 @@ def merge(
     backup_field: str,
     sent_ids: Mapping[str, str | list[str]],
     attributes: Sequence[str] = (),
+    review_key: str = "",
 ) -> dict[str, int]:
     """Merges ``review_field`` into ``gt_field`` on ``samples`` (``sent_ids``: sample id -> label ids sent;
-    ``attributes``: the label attributes people could edit in CVAT)."""
+    ``attributes``: the label attributes people could edit in CVAT; ``review_key`` names new mask files)."""
     dataset = samples._root_dataset
-    label_cls = dataset.get_field(review_field).document_type
-    editable = (*EDITABLE[label_cls], *attributes)
+    label_cls = label_type(dataset, gt_field)
+    editable = (*EDITABLE.get(label_cls, ()), *attributes)
     with schema.changing(dataset):
         dataset.add_sample_field(backup_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
     counts = dict.fromkeys(COUNTS, 0)
     ids, guards = samples.values("id"), FieldGuards(dataset, [backup_field, gt_field])
+    masks = _MaskMerge(dataset, gt_field, review_field, review_key) if label_cls is fo.Segmentation else None
     for start in range(0, len(ids), CHUNK):
         chunk = samples.select(ids[start : start + CHUNK], ordered=True)
         chunk_ids, current, reviewed = chunk.values(["id", gt_field, review_field])
-        merged = [
-            _merge(gt, new, set(_as_list(sent_ids.get(sample_id))), counts, editable)
-            for sample_id, gt, new in zip(chunk_ids, current, reviewed, strict=True)
-        ]
+        if masks:
+            merged = masks.merge(chunk, [set(_as_list(sent_ids.get(i))) for i in chunk_ids], counts)
+        else:
+            merged = [
+                _merge(gt, new, set(_as_list(sent_ids.get(sample_id))), counts, editable)
+                for sample_id, gt, new in zip(chunk_ids, current, reviewed, strict=True)
+            ]
         chunk.set_values(backup_field, current)
         chunk.set_values(gt_field, merged)
         guards.check(chunk_ids)
@@ -64,6 +75,46 @@ def restore(samples: fo.core.collections.SampleCollection, gt_field: str, backup
         chunk = samples.select(ids[start : start + CHUNK], ordered=True)
         chunk.set_values(gt_field, chunk.values(backup_field))
     return len(ids)
+
+
+class _MaskMerge:
+    """The pixel-by-pixel merge of semantic masks reviewed as class regions (see ``segmentation``)."""
+
+    def __init__(self, dataset, gt_field, review_field, review_key):
+        self.fields = [gt_field, review_field, review_field + segmentation.SENT_SUFFIX]
+        self.targets, self.review_key = segmentation.mask_targets(dataset, gt_field), review_key
+
+    def merge(self, chunk, sent_ids, counts):
+        """The merged Segmentation of each sample of ``chunk`` (``sent_ids``: each one's region ids sent)."""
+        current, reviewed, sent = chunk.values(self.fields)
+        sizes = zip(*chunk.values(["metadata.height", "metadata.width"]), strict=True)
+        rows = zip(current, reviewed, sent, sizes, sent_ids, strict=True)
+        return [self._merge(*row, counts) for row in rows]
+
+    def _merge(self, current, reviewed, sent, size, sent_ids, counts):
+        new, old = (list(v.detections) if v is not None else [] for v in (reviewed, sent))
+        _count_regions({d.id: d for d in old}, new, sent_ids, counts)
+        if current is None and not new:
+            return None
+        values = segmentation.values_of(self.targets, {d.label for d in old + new})
+        mask = current.get_mask() if current is not None else None
+        dtype = mask.dtype if mask is not None else (np.uint8 if max(values.values(), default=0) < 256 else np.int32)
+        human = [d for d in old if not cvat_review.is_from_model(d)]
+        layers = (human, old, segmentation.ordered(new, sent_ids))
+        ground_truth, sent, reviewed = (segmentation.paint(regions, size, values, dtype) for regions in layers)
+        merged, kept = segmentation.merged_mask(mask, (ground_truth, sent), reviewed)
+        counts["kept_local"] += bool(kept)
+        return segmentation.stored(current, merged, self.review_key)
+
+
+def _count_regions(old, new, sent, counts):
+    """Counts class regions as labels (edited, deleted, drawn, ...; ``old``: the regions as sent, by id)."""
+    new_ids = {d.id for d in new}
+    for label_id, region in old.items():
+        if label_id not in new_ids:
+            counts["rejected_predictions" if cvat_review.is_from_model(region) else "deleted"] += 1
+    for region in segmentation.ordered(new, sent):
+        _count(old.get(region.id), region, sent, counts, REGION_EDITABLE)
 
 
 def _merge(current, reviewed, sent, counts, editable):
@@ -140,7 +191,7 @@ def _close(x, y):
     if isinstance(x, list) and isinstance(y, list):  # boxes and polyline points: CVAT's pixels round-trip
         return len(x) == len(y) and all(_close(p, q) for p, q in zip(x, y, strict=True))
     if isinstance(x, float | int) and isinstance(y, float | int):
-        return abs(x - y) < 1e-6
+        return abs(x - y) < 1e-6 or (math.isnan(x) and math.isnan(y))  # NaN: a keypoint not visible
     return x == y
 
 

@@ -1,12 +1,15 @@
 """The review field sent to CVAT: the ground truth, pre-populated with confident model predictions.
 
 Ground-truth labels are copied with their ids (so corrections merge back onto them); predictions at or above the
-threshold fill the gaps — a classification where the sample has none, a box (with its instance mask, if any) or a
-polyline where no ground-truth label overlaps it (box IoU >= ``iou``; a polyline's box surrounds its points) — as
-new labels marked ``from_model`` with the prediction's provenance. Ground truth wins where both exist.
+threshold fill the gaps — a classification where the sample has none, a box (with its instance mask, if any), a
+polyline or a keypoint where no ground-truth label overlaps it (box IoU >= ``iou``; a polyline's or keypoint's box
+surrounds its finite points; a keypoint's confidence is the mean of its points') — as new labels marked
+``from_model`` with the prediction's provenance. Ground truth wins where both exist. A semantic mask goes as one
+instance mask per class (``segmentation``), its unlabelled pixels filled from the predicted mask.
 The field is declared, computed on raw documents and written in bulk.
 """
 
+import math
 from collections.abc import Callable
 
 from bson import ObjectId
@@ -18,8 +21,9 @@ from ..store import schema
 from ..store.declared import FieldGuard
 from ..store.fields import PRELABEL_RUN, PROVENANCE_ATTRIBUTE, label_type
 from ..store.writes import bulk_set
+from . import segmentation
 
-SUPPORTED = (fo.Classification, fo.Detections, fo.Polylines)
+SUPPORTED = (fo.Classification, fo.Detections, fo.Polylines, fo.Keypoints, fo.Segmentation)
 FROM_MODEL, MODEL_LABEL_ID = "from_model", "model_label_id"
 MODEL_MARKS = (FROM_MODEL, MODEL_LABEL_ID, PROVENANCE_ATTRIBUTE, PRELABEL_RUN)  # removed once a person reviewed it
 CHUNK = 1000
@@ -45,7 +49,7 @@ def build(
     dataset = samples._root_dataset
     label_cls = label_type(dataset, gt_field)
     with schema.changing(dataset):
-        dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+        dataset.add_sample_field(review_field, fo.EmbeddedDocumentField, embedded_doc_type=review_type(label_cls))
     counts = {"gt_labels": 0, "prefilled": 0}
     ids, guard = samples.values("_id"), FieldGuard(dataset, review_field)
     for start in range(0, len(ids), CHUNK):
@@ -53,12 +57,30 @@ def build(
         chunk = samples.select(chunk_ids, ordered=True)
         gts = chunk.values(gt_field, _raw=True)
         preds = chunk.values(pred_field, _raw=True) if pred_field else [None] * len(gts)
-        values = [
-            _review(label_cls, gt, pred, threshold, iou, counts, sent) for gt, pred in zip(gts, preds, strict=True)
-        ]
+        if label_cls is fo.Segmentation:
+            targets = segmentation.mask_targets(dataset, gt_field)
+            values = [_review_segmentation(gt, pred, targets, counts) for gt, pred in zip(gts, preds, strict=True)]
+        else:
+            values = [
+                _review(label_cls, gt, pred, threshold, iou, counts, sent) for gt, pred in zip(gts, preds, strict=True)
+            ]
         bulk_set(dataset, chunk_ids, [{review_field: value} for value in values])
         guard.check(chunk_ids)
     return counts
+
+
+def review_type(label_cls: type[fo.Label]) -> type[fo.Label]:
+    """The label class of the review field of a ``label_cls`` field (a semantic mask is reviewed as Detections)."""
+    return fo.Detections if label_cls is fo.Segmentation else label_cls
+
+
+def confidence(label: dict | fo.Label) -> float:
+    """A raw or loaded label's confidence (0 when it has none); a keypoint's: the mean over its finite points'."""
+    value = label.get("confidence") if isinstance(label, dict) else label.confidence
+    if isinstance(value, list):
+        finite = [v for v in value if v is not None and math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else 0.0
+    return value or 0.0
 
 
 def _review(label_cls, gt, pred, threshold, iou, counts, sent):
@@ -72,10 +94,22 @@ def _review_classification(gt, pred, threshold, counts):
     if gt is not None:
         counts["gt_labels"] += 1
         return gt
-    if pred is None or (pred.get("confidence") or 0) < threshold:
+    if pred is None or confidence(pred) < threshold:
         return None
     counts["prefilled"] += 1
     return _from_model(pred)
+
+
+def _review_segmentation(gt, pred, targets, counts):
+    """A semantic mask's review value: its class regions, and the predicted ones on its unlabelled pixels."""
+    gt_label, pred_label = (fo.Segmentation.from_dict(v) if v is not None else None for v in (gt, pred))
+    kept, filled = segmentation.regions(gt_label, pred_label, targets)
+    if gt_label is None and pred_label is None:
+        return None
+    counts["gt_labels"] += len(kept)
+    counts["prefilled"] += len(filled)
+    predicted = [_from_model({**d.to_dict(), "_id": pred["_id"]}) for d in filled]
+    return {"_cls": "Detections", "detections": [d.to_dict() for d in kept] + predicted}
 
 
 def _review_objects(label_cls, gt, pred, threshold, iou, counts, sent):
@@ -84,7 +118,7 @@ def _review_objects(label_cls, gt, pred, threshold, iou, counts, sent):
     name = label_cls._LABEL_LIST_FIELD
     kept = [d for d in (gt[name] if gt else []) if sent(d)]
     counts["gt_labels"] += len(kept)
-    candidates = [d for d in (pred[name] if pred else []) if (d.get("confidence") or 0) >= threshold and sent(d)]
+    candidates = [d for d in (pred[name] if pred else []) if confidence(d) >= threshold and sent(d)]
     if kept and candidates:
         overlaps = matching.ious(_objects(candidates), _objects(kept))
         candidates = [d for d, row in zip(candidates, overlaps, strict=True) if row.max() < iou]
@@ -101,10 +135,12 @@ def _objects(labels):
 
 
 def _box(label):
-    """A raw label's ``[x, y, w, h]``: a detection's box, or the box around a polyline's points."""
+    """A raw label's ``[x, y, w, h]``: a detection's box, or the box around a polyline's or keypoint's finite points."""
     if "bounding_box" in label:
         return label["bounding_box"]
-    points = [point for shape in label["points"] for point in shape] or [[0.0, 0.0]]
+    shapes = [label["points"]] if label.get("_cls") == "Keypoint" else label["points"]
+    finite = [p for shape in shapes for p in shape if all(v is not None and math.isfinite(v) for v in p)]
+    points = finite or [[0.0, 0.0]]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 

@@ -20,7 +20,7 @@ from ..exceptions import CVATError, refuse
 from ..store import runs, views
 from ..store.fields import ACCEPTED_RUN, label_path, label_type
 from . import review_field as cvat_review
-from . import shapes
+from . import segmentation, shapes, skeletons
 from .backend import ConnectedCVATBackendConfig
 from .connection import CVATConnection, CVATSettings
 
@@ -69,14 +69,17 @@ def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -
         found = f"holds {gt_cls.__name__}" if gt_cls else "is not a label field of the dataset"
         problems.append(
             f"Field '{request.gt_field}' {found}: CVAT review supports Classification, Detections (boxes or "
-            "instance masks) and Polylines fields."
+            "instance masks) and Polylines fields, as well as Keypoints (points or skeletons) and Segmentation "
+            "(semantic masks)."
         )
     if request.pred_field:
         pred_cls = label_type(dataset, request.pred_field)
         if pred_cls is None or (gt_cls in cvat_review.SUPPORTED and pred_cls is not gt_cls):
             found = pred_cls.__name__ if pred_cls else "no labels"
             problems.append(f"Predictions field '{request.pred_field}' holds {found}; it must match the ground truth.")
-    if gt_cls in cvat_review.SUPPORTED and request.attributes:
+    if gt_cls is fo.Segmentation:
+        problems += _check_mask_request(samples, request)
+    elif gt_cls in cvat_review.SUPPORTED and request.attributes:
         unknown = sorted(set(request.attributes) - set(label_attributes(dataset, request.gt_field)))
         if unknown:
             known = ", ".join(label_attributes(dataset, request.gt_field)) or "none"
@@ -86,11 +89,29 @@ def check(samples: fo.core.collections.SampleCollection, request: SendRequest) -
         problems.append(f"Label schema source must be one of {', '.join(SCHEMA_SOURCES)}.")
     elif request.schema_from == "project" and not request.project_name:
         problems.append("Name the CVAT project whose labels to use.")
-    return (
-        problems
-        or _check_class_names(samples, request)
-        or shapes.problems(samples, request.gt_field, request.pred_field, request.threshold)
-    )
+    return problems or _check_class_names(samples, request) or _check_labels(samples, request, gt_cls)
+
+
+def _check_labels(samples, request, gt_cls):
+    if gt_cls is fo.Segmentation:
+        return segmentation.problems(samples, filter(None, (request.gt_field, request.pred_field)))
+    return shapes.problems(samples, request.gt_field, request.pred_field, request.threshold)
+
+
+def _check_mask_request(samples, request):
+    """A semantic mask's review: no attributes (its class regions carry none), and only classes with a pixel value."""
+    problems = []
+    if request.attributes:
+        problems.append("A Segmentation field is reviewed as class regions, which carry no attributes: send none.")
+    targets = segmentation.mask_targets(samples, request.gt_field)
+    named = set(targets.values()) if targets else {name for name in request.classes if name.isdecimal()}
+    unknown = sorted(set(request.classes) - named)
+    if unknown:
+        problems.append(
+            f"Classes {', '.join(unknown)} have no pixel value in the mask targets of '{request.gt_field}': add them "
+            "to dataset.mask_targets first."
+        )
+    return problems
 
 
 def _check_class_names(samples, request):
@@ -134,7 +155,10 @@ def send(
     if progress:
         progress(0.0, f"Sending {len(samples)} samples to CVAT")
     connection = SendConnection(settings)
-    connection.instance_polygons = request.instance_shapes == "polygons"
+    instances = label_type(samples, request.gt_field) is fo.Detections  # a semantic mask's regions go as masks
+    connection.instance_polygons = instances and request.instance_shapes == "polygons"
+    if label_type(samples, request.gt_field) is fo.Keypoints:
+        connection.skeleton = skeletons.skeleton_of(samples, request.gt_field)
     try:
         _check_server(connection, request)
         return _send(samples, request, connection, settings, user)
@@ -189,6 +213,9 @@ class SendConnection(CVATConnection):
 
     sending: tuple[fo.DatasetView, list[str]] | None = None
     instance_polygons: bool = False
+    skeleton: fo.KeypointSkeleton | None = None
+    """Keypoints go as skeletons of this one (see ``skeletons``); None: as points."""
+    _sublabels: dict | None = None
 
     def _create_detection_shapes(self, *args: Any, **kwargs: Any) -> tuple:
         """FiftyOne's shapes of a frame's detections; instance masks as polygons when ``instance_polygons`` (FiftyOne
@@ -201,10 +228,37 @@ class SendConnection(CVATConnection):
         finally:
             self._server_version = version
 
-    def _upload_annotations(self, *args: Any, **kwargs: Any) -> dict:
+    def _create_keypoint_shapes(self, keypoints: list[fo.Keypoint], *args: Any, **kwargs: Any) -> tuple:
+        """FiftyOne's points shapes of the keypoints' finite points (it fails on a NaN; see ``shapes``), or with a
+        skeleton, skeleton shapes of every point (a NaN one ``outside``)."""
+        if self.skeleton is None:
+            return super()._create_keypoint_shapes(shapes.finite_keypoints(keypoints), *args, **kwargs)
+        hidden = {k.id: [not shapes.is_finite(p) for p in k.points] for k in keypoints}
+        ids, made, tracks, remapped = super()._create_keypoint_shapes(
+            shapes.placed_keypoints(keypoints), *args, **kwargs
+        )
+        names = skeletons.node_names(self.skeleton)
+        made = [skeletons.as_skeleton(s, names, hidden[i]) for i, s in zip(ids, made, strict=True)]
+        return ids, made, tracks, remapped
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        """Creates tasks' and projects' labels as skeleton labels when keypoints go as skeletons."""
+        body = kwargs.get("json")
+        if self.skeleton is not None and isinstance(body, dict) and body.get("labels"):
+            kwargs["json"] = {**body, "labels": [skeletons.label_spec(lab, self.skeleton) for lab in body["labels"]]}
+        return super().post(url, **kwargs)
+
+    def _get_task_id_labels_json(self, task_json: dict) -> tuple:
+        task_id, labels = super()._get_task_id_labels_json(task_json)
+        self._sublabels = skeletons.sublabel_ids(labels)
+        return task_id, labels
+
+    def _upload_annotations(self, anno_shapes: list[dict], *args: Any, **kwargs: Any) -> dict:
         if self.sending:
             _check_not_deleted(*self.sending)
-        return super()._upload_annotations(*args, **kwargs)
+        if self._sublabels:
+            skeletons.with_sublabel_ids(anno_shapes, self._sublabels)
+        return super()._upload_annotations(anno_shapes, *args, **kwargs)
 
 
 def _check_not_deleted(sent: fo.DatasetView, ids: list[str]) -> None:
@@ -253,10 +307,14 @@ def _annotate(samples, key, request, review, connection, settings, task_size):
 
 
 def _classes(samples, request):
-    """The classes CVAT offers: the ground truth's, the prefilled predictions' and any the user added."""
+    """The classes CVAT offers: the ground truth's, the prefilled predictions' and any the user added (for masks:
+    their classes)."""
     dataset = samples._root_dataset
     names = set(request.classes)
-    for field in filter(None, (request.gt_field, request.pred_field)):
+    fields = list(filter(None, (request.gt_field, request.pred_field)))
+    if label_type(dataset, request.gt_field) is fo.Segmentation:
+        return sorted(names | set(segmentation.classes(samples, fields)))
+    for field in fields:
         names.update(dataset.distinct(f"{_label_path(dataset, field)}.label"))
     return sorted(name for name in names if name)
 
@@ -313,4 +371,4 @@ _SUITE_ATTRIBUTES = {
     "accepted_at",
     "accepted_source_id",
 }
-_STANDARD = {*fo.Detection._fields_ordered, *fo.Polyline._fields_ordered}
+_STANDARD = {*fo.Detection._fields_ordered, *fo.Polyline._fields_ordered, *fo.Keypoint._fields_ordered}

@@ -1,8 +1,15 @@
 """The CVAT shapes a review field goes as, and the labels CVAT could not take as such (checked before any task).
 
 Classifications go as tags, boxes as rectangles, boxes with instance masks as CVAT masks (FiftyOne's label type
-``instances``: every label sent then needs a mask in ``mask``), and polylines as CVAT polygons (filled: label type
-``polygons``) or polylines (open: ``polylines``), one CVAT shape per label. FiftyOne sends one of these label types
+``instances``: every label sent then needs a mask in ``mask``), polylines as CVAT polygons (filled: label type
+``polygons``) or polylines (open: ``polylines``), keypoints as CVAT points (``keypoints``), one CVAT shape per
+label, and semantic masks as one CVAT mask per class (``segmentation``).
+
+Keypoints: FiftyOne 1.22.1 cannot send a point that is NaN (a keypoint not visible): it fails with "cannot convert
+float NaN to integer" after creating the task. Only the finite points are sent; and as it rounds points to whole
+pixels, each point that comes back on the pixel it was sent at gets its sent value back (NaNs where they were), so
+an untouched keypoint is no edit and loses neither precision nor the index of its points. A points shape a person
+gave more or fewer points comes back as CVAT has it. FiftyOne sends one of these label types
 per field and silently leaves out the labels of the other, so a review holds one kind: a field of both is sent as
 two reviews, each of a view filtered on ``filled`` (the labels not sent are kept as they are).
 """
@@ -16,6 +23,8 @@ import fiftyone as fo
 from fiftyone.utils.cvat import CVATShape, HasCVATPoints
 
 from ..store.fields import label_path, label_type
+from . import skeletons
+from .review_field import confidence
 
 INSTANCE_SHAPES = ("masks", "polygons")
 """How people edit instance masks in CVAT: CVAT masks (brush), or polygons drawn around each mask part."""
@@ -36,7 +45,16 @@ def cvat_label_type(samples: fo.core.collections.SampleCollection, fields: list[
         return "instances"
     if label_cls is fo.Polylines and any(_count(samples, field, "filled") for field in fields):
         return "polygons"
-    return {fo.Classification: "classification", fo.Detections: "detections", fo.Polylines: "polylines"}[label_cls]
+    return _LABEL_TYPES[label_cls]
+
+
+_LABEL_TYPES = {
+    fo.Classification: "classification",
+    fo.Detections: "detections",
+    fo.Polylines: "polylines",
+    fo.Keypoints: "keypoints",
+    fo.Segmentation: "instances",  # reviewed as one instance mask per class (see ``segmentation``)
+}
 
 
 SENT = {
@@ -60,10 +78,16 @@ def problems(
     """Why labels of ``gt_field`` (and the predictions of ``pred_field`` at or above ``threshold``) cannot go to
     CVAT as shapes, as messages naming the samples."""
     label_cls = label_type(samples, gt_field)
-    if label_cls not in (fo.Detections, fo.Polylines):
+    if label_cls not in (fo.Detections, fo.Polylines, fo.Keypoints):
         return []
     kind = cvat_label_type(samples, [f for f in (gt_field, pred_field) if f])
-    check = {"instances": _mask_problem, "polygons": _polygon_problem, "polylines": _polyline_problem}.get(kind)
+    skeleton = skeletons.skeleton_of(samples, gt_field) if kind == "keypoints" else None
+    check = {
+        "instances": _mask_problem,
+        "polygons": _polygon_problem,
+        "polylines": _polyline_problem,
+        "keypoints": lambda k: _keypoint_problem(k) or skeletons.points_problem(k, skeleton),
+    }.get(kind)
     if check is None:
         return []
     found = [
@@ -82,7 +106,7 @@ def _labels_sent(samples, label_cls, gt_field, pred_field, threshold):
         ids, values = samples.values(["id", label_path(field, label_cls)])
         for sample_id, labels in zip(ids, values, strict=True):
             for label in labels or []:
-                if field == gt_field or (label.confidence or 0) >= threshold:
+                if field == gt_field or confidence(label) >= threshold:
                     yield field, sample_id, label
 
 
@@ -97,6 +121,86 @@ def _mask_problem(detection: fo.Detection) -> str | None:
     if not mask.any():
         return f"{name}'s mask is empty (no pixel set)"
     return None
+
+
+def _keypoint_problem(keypoint: fo.Keypoint) -> str | None:
+    name = f"'{keypoint.label}' ({keypoint.id})"
+    points = keypoint.points or []
+    if not all(len(point) == 2 for point in points):
+        return f"{name} has points that are not (x, y) pairs"
+    if not points:
+        return f"{name} has no points"
+    if not any(is_finite(point) for point in points):
+        return f"{name} has no visible point (every point is NaN): remove it or give it a point"
+    return None
+
+
+def is_finite(point: list[float]) -> bool:
+    """Whether a point's coordinates are numbers (a NaN one is a keypoint not visible)."""
+    return all(v is not None and math.isfinite(v) for v in point)
+
+
+def finite_keypoints(keypoints: list[fo.Keypoint]) -> list[fo.Keypoint]:
+    """Copies of ``keypoints`` (same ids) with only their finite points, as they go to CVAT."""
+    copies = [fo.Keypoint.from_dict(k.to_dict()) for k in keypoints]
+    for copy in copies:
+        copy.points = [point for point in copy.points if is_finite(point)]
+    return copies
+
+
+def placed_keypoints(keypoints: list[fo.Keypoint]) -> list[fo.Keypoint]:
+    """Copies of ``keypoints`` (same ids) with their NaN points at (0, 0), for FiftyOne to make shapes of every
+    point (a skeleton's hidden elements)."""
+    copies = [fo.Keypoint.from_dict(k.to_dict()) for k in keypoints]
+    for copy in copies:
+        copy.points = [point if is_finite(point) else (0.0, 0.0) for point in copy.points]
+    return copies
+
+
+def sent_points(samples: fo.core.collections.SampleCollection, field: str) -> dict[str, list]:
+    """{keypoint id: its points} of the Keypoints review ``field`` as sent (read before the download replaces it)."""
+    if label_type(samples, field) is not fo.Keypoints:
+        return {}
+    return {k.id: k.points for k in samples.values(f"{field}.keypoints", unwind=True) if k is not None}
+
+
+def keep_sent_points(samples: fo.core.collections.SampleCollection, field: str, sent: dict[str, list]) -> int:
+    """Gives each point of the keypoints loaded into ``field`` that came back on the pixel it was sent at its sent
+    value, and the NaN points not sent their place back (see the module). Returns how many keypoints changed."""
+    if not sent:
+        return 0
+    ids, values, widths, heights = samples.values(["id", field, "metadata.width", "metadata.height"])
+    restored, changed = 0, []
+    for sample_id, value, width, height in zip(ids, values, widths, heights, strict=True):
+        for keypoint in value.keypoints if value else []:
+            points = _as_sent(keypoint.points, sent.get(keypoint.id), (width, height))
+            if points is not None:
+                keypoint.points, restored = points, restored + 1
+        changed.append((sample_id, value))
+    samples.select([i for i, _ in changed], ordered=True).set_values(field, [v for _, v in changed])
+    return restored
+
+
+def _as_sent(reviewed, original, frame_size):
+    """``original``'s points with CVAT's where a person moved, placed or hid them; None when CVAT has another count
+    of points (as points, only the finite ones were sent; as a skeleton, all)."""
+    if original is None:
+        return None
+    places = [i for i, point in enumerate(original) if is_finite(point)]
+    if len(reviewed) == len(original):
+        places = list(range(len(original)))
+    elif len(reviewed) != len(places):
+        return None
+    points = [list(point) for point in original]
+    for place, now in zip(places, reviewed, strict=True):
+        was = original[place]
+        if not (is_finite(was) and is_finite(now) and _pixel(was, frame_size) == _pixel(now, frame_size)):
+            points[place] = list(now)
+    return points
+
+
+def _pixel(point, frame_size):
+    return HasCVATPoints._to_abs_points([point], frame_size)[0]
 
 
 def _polygon_problem(polyline: fo.Polyline) -> str | None:

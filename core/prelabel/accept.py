@@ -11,7 +11,13 @@ there, each once. A label's confidence is its ``confidence`` (none counts as 0: 
 keypoint's is the mean confidence of its visible points; a semantic mask has none, and the threshold does not apply
 to it. A mask on disk (``mask_path``) is referenced, not copied, as FiftyOne's own field clones do. Labels that cannot
 be ground truth are skipped and counted (``skipped_invalid``): a polygon shape of fewer than 3 points (a line of
-fewer than 2), a keypoint with no visible point, a ``mask_path`` to a missing file.
+fewer than 2), a keypoint with no visible point, a ``mask_path`` to a missing file, an instance mask that is not a
+2-D array with a pixel set, a semantic mask that is not a 2-D (or RGB) array of at least one pixel. Other values of a
+mask (e.g. 0/255 rather than booleans) are kept as they are: FiftyOne reads a non-zero pixel as set.
+
+What the labels need to be read as the model meant them goes with them: the predictions field's keypoint skeleton
+and semantic mask targets (its own or the dataset's default) are given to the ground-truth field when it has none,
+and a ground-truth field whose skeleton or targets say something else is refused (its labels would be misread).
 """
 
 import math
@@ -65,6 +71,8 @@ def check(
     elif dataset.has_field(gt_field) and gt_type is not pred_type and pred_type is not None:
         found = gt_type.__name__ if gt_type else "no labels"
         problems.append(f"Field '{gt_field}' holds {found}, but '{pred_field}' holds {pred_type.__name__}.")
+    elif pred_type is not None:
+        problems += _metadata_conflicts(dataset, pred_field, gt_field)
     view = samples.match_tags(tag) if tag else samples
     if len(view) == 0:
         where = f" tagged '{tag}'" if tag else ""
@@ -97,6 +105,8 @@ def accept(
     added = []  # the samples whose ground truth this run set (they had none)
     with writes.rolled_back_on_failure(view, key, [gt_field], counts, "acceptance") as (rollback, _):
         rollback.steps.append(lambda: _take_back(view._root_dataset, gt_field, key, added))
+        given = _give_metadata(view._root_dataset, pred_field, gt_field)
+        rollback.steps.append(lambda: _remove_metadata(view._root_dataset, gt_field, given))
         _declare(view._root_dataset, pred_field, gt_field)
         ids, guard = view.values("id"), FieldGuard(view._root_dataset, gt_field)
         for start in range(0, len(ids), CHUNK):
@@ -120,6 +130,68 @@ def _declare(dataset, pred_field, gt_field):
         if not dataset.has_field(gt_field):
             label_cls = label_type(dataset, pred_field)
             dataset.add_sample_field(gt_field, fo.EmbeddedDocumentField, embedded_doc_type=label_cls)
+
+
+METADATA = {"skeletons": ("get_skeleton", fo.Keypoints), "mask_targets": ("get_mask_targets", fo.Segmentation)}
+"""The dataset's per-field settings that say how labels of a type are read: the attribute of the per-field dict,
+its getter (which falls back to the dataset's default) and the label type it is for."""
+
+
+def _metadata_conflicts(dataset, pred_field, gt_field):
+    """Why the ground truth would misread the accepted labels: its skeleton or mask targets differ from the
+    predictions'."""
+    problems = []
+    for attribute in METADATA:
+        if _metadata_action(dataset, attribute, pred_field, gt_field) == "conflict":
+            what = "keypoint skeleton" if attribute == "skeletons" else "mask targets"
+            problems.append(
+                f"Field '{gt_field}' has another {what} than '{pred_field}': accepted labels would be misread. "
+                f"Accept into a new field, or give both fields the same {what}."
+            )
+    return problems
+
+
+def _metadata_action(dataset, attribute, pred_field, gt_field):
+    """What accepting needs of setting ``attribute``: "give" the predictions' to the ground truth (it has none, or
+    it is a new field that would read the dataset's default otherwise), "conflict" (the ground truth's own reads
+    them otherwise) or None."""
+    getter, label_cls = METADATA[attribute]
+    if label_type(dataset, pred_field) is not label_cls:
+        return None
+    pred, gt = getattr(dataset, getter)(pred_field), getattr(dataset, getter)(gt_field)
+    if pred is None or (gt is not None and _agrees(pred, gt)):
+        return None
+    new = not dataset.has_field(gt_field) and gt_field not in getattr(dataset, attribute)
+    return "give" if gt is None or new else "conflict"
+
+
+def _agrees(pred, gt):
+    """Whether ground-truth settings ``gt`` read the predictions as ``pred`` does: the same skeleton, or mask
+    targets naming every predicted value as the predictions' do."""
+    if isinstance(pred, dict):
+        return all(gt.get(value) == name for value, name in pred.items())
+    return pred.to_dict() == gt.to_dict()
+
+
+def _give_metadata(dataset, pred_field, gt_field):
+    """Gives ``gt_field`` the predictions' skeleton and mask targets where it needs them (see
+    ``_metadata_action``); returns the attributes it set."""
+    with schema.changing(dataset):
+        given = [a for a in METADATA if _metadata_action(dataset, a, pred_field, gt_field) == "give"]
+        for attribute in given:
+            getattr(dataset, attribute)[gt_field] = getattr(dataset, METADATA[attribute][0])(pred_field)
+        if given:
+            dataset.save()
+    return given
+
+
+def _remove_metadata(dataset, gt_field, given):
+    if not given:
+        return
+    with schema.changing(dataset):
+        for attribute in given:
+            getattr(dataset, attribute).pop(gt_field, None)
+        dataset.save()
 
 
 def _take_back(dataset, gt_field, key, added):
@@ -211,9 +283,20 @@ def _skipped(label, counts):
         invalid = not any(_visible(point) for point in label.points or [])
     else:
         path = label.mask_path if label.has_field("mask_path") else None
-        invalid = bool(path) and not os.path.isfile(path)
+        invalid = (bool(path) and not os.path.isfile(path)) or not _drawable(label)
     counts["skipped_invalid"] += invalid
     return invalid
+
+
+def _drawable(label):
+    """Whether a label's inline mask, if it has one, can be drawn: a 2-D instance mask with a pixel set, a 2-D (or
+    RGB) semantic mask."""
+    mask = label.mask if label.has_field("mask") else None
+    if mask is None:
+        return True
+    if isinstance(label, fo.Segmentation):
+        return mask.ndim in (2, 3) and mask.size > 0
+    return mask.ndim == 2 and bool(mask.any())
 
 
 def _visible(point):

@@ -64,11 +64,27 @@ def _prompt_problems(samples, request, task):
             f"The prompt field '{field_name}' cannot be the output field: {what} are written in another field, and "
             "the prompt boxes are never changed. Give another output field."
         )
+    unusable = _unusable_boxes(samples, field_name)
+    if unusable:
+        problems.append(
+            f"{unusable} prompt boxes in '{field_name}' are not [x, y, width, height] of finite numbers with a "
+            f"positive width and height: fix or delete them (e.g. filter_labels('{field_name}', ...) in the App), "
+            "then run again."
+        )
     if request.threshold > 0 and task == tasks.MASKS_FROM_BOXES:
         problems.append(
             "A confidence threshold does not apply to masks from boxes (every prompt box gets its mask): set it to 0."
         )
     return problems
+
+
+def _unusable_boxes(samples, field_name):
+    """How many boxes of ``field_name`` cannot prompt a model: a box that is not 4 finite numbers (NaN compares
+    below every number in MongoDB) or has no area. Counted in the database, without reading the boxes."""
+    box, value = fo.ViewField("bounding_box"), fo.ViewField()
+    finite = box.filter((value > -1e308) & (value < 1e308)).length() == 4
+    usable = box.is_array().if_else((box.length() == 4) & finite & (box[2] > 0) & (box[3] > 0), False)
+    return samples.filter_labels(field_name, ~usable).count(f"{field_name}.detections")
 
 
 def prompts(

@@ -63,7 +63,7 @@ class PrelabelRequest:
 def check(samples: fo.core.collections.SampleCollection, request: PrelabelRequest) -> list[str]:
     """Every problem with ``request`` on ``samples`` that can be found without running the model, as messages."""
     operator = "compute_embeddings" if request.task == tasks.EMBEDDING else "prelabel"
-    refused = views.problems(samples, operator, writes=[request.output_field])
+    refused = views.problems(samples, operator, reads=[request.prompt_field], writes=[request.output_field])
     if refused:
         return refused
     problems = _check_values(request) + _check_field_name(request.output_field)

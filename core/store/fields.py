@@ -5,7 +5,17 @@ import fiftyone as fo
 GROUND_TRUTH = "ground_truth"  # the ground-truth field the operators default to
 PROVENANCE_ATTRIBUTE = "model_version"
 PRELABEL_RUN, ACCEPTED_RUN = "prelabel_run", "accepted_run"  # the attributes that carry the run key of a label
-_NAMED_TYPES = (fo.Classification, fo.Classifications, fo.Detection, fo.Detections, fo.Polyline, fo.Polylines)
+_NAMED_TYPES = (
+    fo.Classification,
+    fo.Classifications,
+    fo.Detection,
+    fo.Detections,
+    fo.Polyline,
+    fo.Polylines,
+    fo.Keypoint,
+    fo.Keypoints,
+)
+"""The label types whose labels carry a class name (``label``); semantic masks name theirs in mask targets."""
 MAX_FIELD_NAME = 255  # characters; MongoDB stores any length, but such names break indexes and the App
 MAX_KEY = 64  # characters of a key or prefix that names result fields (and their indexes)
 
@@ -93,10 +103,13 @@ def remove_run_labels(
 
 
 def dataset_label_names(dataset: fo.Dataset, exclude: str | None = None) -> set[str]:
-    """Every class name the dataset knows: its class lists and the labels of its label fields."""
+    """Every class name the dataset knows: its class lists, mask targets and the labels of its label fields."""
     names = set(dataset.default_classes or [])
     for classes in (dataset.classes or {}).values():
         names.update(classes)
+    targets = [t for name, t in (dataset.mask_targets or {}).items() if name != exclude]
+    for mask_targets in [*targets, dataset.default_mask_targets or {}]:
+        names.update(mask_targets.values())
     schema = dataset.get_field_schema(embedded_doc_type=fo.Label)
     paths = [
         f"{label_path(name, field.document_type)}.label"

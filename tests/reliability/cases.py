@@ -629,4 +629,4 @@ refuse(
 )
 
 # Other case modules register here, one import line each.
-from . import admin_cases, cvat_cases, fault_cases, view_cases  # noqa: E402,F401
+from . import admin_cases, cvat_cases, cvat_shape_cases, fault_cases, mask_cases, view_cases  # noqa: E402,F401
