@@ -5,12 +5,13 @@ import fiftyone as fo
 from ..core.regression import compare as regression
 from ..core.regression.defaults import default_settings, label_fields, replaced
 from ..core.store.fields import GROUND_TRUTH
-from . import common
+from . import common, matching_form
 
 PARAM_TYPES = {
     **dict.fromkeys(("gt_field", "baseline_field", "candidate_field", "key"), common.STR),
     **dict.fromkeys(("iou", "iou_tolerance", "confidence_tolerance"), common.NUMBER),
-    "classwise": common.BOOL,
+    **dict.fromkeys(("classwise", "use_masks"), common.BOOL),
+    "keypoint_sigmas": common.STR.described("a list or a comma-separated string of positive numbers"),
 }
 
 
@@ -47,6 +48,7 @@ class CompareModels(common.LabelLoopOperator):
         inputs.bool(
             "classwise", default=regression.CompareRequest.classwise, label="Match only objects of the same class"
         )
+        matching_form.object_options(inputs, view, ctx.params.get("gt_field") or defaults["gt_field"])
         if well_typed and ctx.params.get("baseline_field") and ctx.params.get("candidate_field"):
             common.block_all(inputs, regression.check(view, regression.CompareRequest.from_params(ctx.params)))
 
@@ -75,7 +77,8 @@ class CompareModels(common.LabelLoopOperator):
 
         Args:
             sample_collection: the samples to compare on (a dataset or a view)
-            baseline_field: the Classification or Detections field of the baseline model's predictions
+            baseline_field: the Classification, Detections, Polylines or Keypoints field of the baseline model's
+                predictions
             candidate_field: the field of the candidate model's predictions, of the same type
             gt_field: the ground-truth field (default: ``store.fields.GROUND_TRUTH``)
             delegate: whether to queue a delegated operation instead of running now (default: False)
@@ -84,11 +87,14 @@ class CompareModels(common.LabelLoopOperator):
                 ``CompareRequest.iou``); ``iou_tolerance``, the IoU change that counts as a localisation change
                 (default: ``CompareRequest.iou_tolerance``); ``confidence_tolerance``, the confidence change that
                 counts (default: ``CompareRequest.confidence_tolerance``); ``classwise``, whether only objects of
-                the same class match (default: ``CompareRequest.classwise``)
+                the same class match (default: ``CompareRequest.classwise``); ``use_masks``, whether Detections
+                match by their instance masks (default: when the ground truth has masks); ``keypoint_sigmas``, the
+                per-point OKS sigmas of Keypoints, a list or a comma-separated string (default: 1 for every point)
 
         Returns:
             a dict with the run key ``run_key``, the comparison ``key`` and its counts (``samples``,
             ``regressed_samples``, ``overall`` and ``per_class`` by category); None when delegated
         """
         params = {"gt_field": gt_field, "baseline_field": baseline_field, "candidate_field": candidate_field, **options}
+        matching_form.joined(params, (matching_form.SIGMAS,))
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)

@@ -5,7 +5,7 @@ from fiftyone.operators import types
 
 from ..core.quality import mistakenness
 from ..core.regression.defaults import label_fields
-from . import common
+from . import common, matching_form
 
 REQUEST = mistakenness.MistakennessRequest
 THRESHOLDS = (("iou", "IoU threshold (detections)"), ("confidence_thresh", "Possible-missing confidence"))
@@ -17,8 +17,11 @@ PARAM_TYPES = {
     "classes": common.STR.described("a list or a comma-separated string of class names"),
     "scorer": common.STR.described(f"one of {', '.join(mistakenness.SCORERS)}"),
     "ensemble": common.STR.described("a list or a comma-separated string of prediction fields"),
+    "use_masks": common.BOOL,
+    matching_form.SIGMAS: common.STR.described("a list or a comma-separated string of positive numbers"),
 }
-LISTS = ("classes", "ensemble")
+NAMES = ("classes", "ensemble")
+LISTS = (*NAMES, matching_form.SIGMAS)
 """The params given as a list or a comma-separated string."""
 EXPLANATION = (
     "Classification: mistakenness = the probability that the ground-truth label is wrong, given the prediction's "
@@ -54,6 +57,8 @@ class ComputeMistakenness(common.LabelLoopOperator):
         for name, label in THRESHOLDS:
             inputs.float(name, default=getattr(REQUEST, name), min=0.0, max=1.0, label=label)
         inputs.bool("classwise", default=REQUEST.classwise, label="Match only objects of the same class (detections)")
+        gt_field = ctx.params.get("gt_field") or common.if_offered(REQUEST.gt_field, fields)
+        matching_form.object_options(inputs, view, gt_field)
         inputs.str(
             "classes",
             label="Classes of the logits",
@@ -102,7 +107,8 @@ class ComputeMistakenness(common.LabelLoopOperator):
 
         Args:
             sample_collection: the samples to score (a dataset or a view)
-            pred_field: the Classification or Detections field of the predictions (logits, where stored, are used)
+            pred_field: the Classification, Detections, Polylines or Keypoints field of the predictions (logits,
+                where stored, are used)
             gt_field: the ground-truth field to score, of the same type (default: ``MistakennessRequest.gt_field``)
             delegate: whether to queue a delegated operation instead of running now (default: False)
             **options: ``prefix``, prepended to the result fields' names (default:
@@ -114,7 +120,10 @@ class ComputeMistakenness(common.LabelLoopOperator):
                 order, a list or a comma-separated string (default: the model's or the dataset's classes);
                 ``scorer`` of classifications, ``noise_aware`` or ``softmax`` (default:
                 ``MistakennessRequest.scorer``); ``ensemble``, more Classification prediction fields whose models
-                are averaged with ``pred_field``'s, a list or a comma-separated string (default: none)
+                are averaged with ``pred_field``'s, a list or a comma-separated string (default: none);
+                ``use_masks``, whether Detections match by their instance masks (default: when the ground truth
+                has masks); ``keypoint_sigmas``, the per-point OKS sigmas of Keypoints, a list or a comma-separated
+                string (default: 1 for every point)
 
         Returns:
             a dict with the run key ``run_key``, the ``classes`` of the logits (classifications) and the counts:
@@ -122,9 +131,7 @@ class ComputeMistakenness(common.LabelLoopOperator):
             None when delegated
         """
         params = {"pred_field": pred_field, "gt_field": gt_field, **options}
-        for name in LISTS:
-            if isinstance(params.get(name), (list, tuple)):
-                params[name] = ",".join(params[name])
+        matching_form.joined(params, LISTS)
         return common.execute_from_sdk(self, sample_collection, params, delegate=delegate)
 
 
@@ -140,8 +147,9 @@ def _replaced(view, req):
 
 def request(params):
     """A ``MistakennessRequest`` from operator params."""
-    values = {name: params[name] for name in ("iou", "confidence_thresh", "classwise") if params.get(name) is not None}
-    classes, ensemble = ([c.strip() for c in (params.get(n) or "").split(",") if c.strip()] for n in LISTS)
+    given = ("iou", "confidence_thresh", "classwise", "use_masks", matching_form.SIGMAS)
+    values = {name: params[name] for name in given if params.get(name) is not None}
+    classes, ensemble = ([c.strip() for c in (params.get(n) or "").split(",") if c.strip()] for n in NAMES)
     return REQUEST(
         params.get("pred_field"),
         params.get("gt_field") or REQUEST.gt_field,

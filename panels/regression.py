@@ -236,7 +236,7 @@ def _metrics_table(panel, overall: dict, kind: str | None) -> None:
         table.add_column(key, label=label)
     rows = [
         _metric_row(label, overall["baseline"][key], overall["candidate"][key])
-        for key, label in MODEL_ROWS[kind or "detections"]
+        for key, label in MODEL_ROWS.get(kind, MODEL_ROWS["detections"])
     ]
     panel.list("models", types.Object(), view=table, default=rows, label="Models (FiftyOne's evaluation numbers)")
 

@@ -107,10 +107,10 @@ def test_vectors_are_read_chunk_by_chunk_in_view_order(dataset, monkeypatch):
 
 
 def test_the_index_parameters_follow_the_size():
-    assert ann.lists_for(1_000_000) == 2048 and ann.probed(1_000_000) == 32
-    assert ann.lists_for(100_000) == 512 and ann.probed(100_000) == 64
+    assert ann.lists_for(1_000_000) == 2500 and ann.probed(1_000_000) == 30
+    assert ann.lists_for(100_000) == 790 and ann.probed(100_000) == 95
     assert ann.lists_for(100) == 2 and ann.probed(100) == 2
-    assert ann.describe(1_000_000, 500, 10) == "faiss IVF2048,PQ64x4fs nprobe=32 rerank=100"  # 500 padded to 512
+    assert ann.describe(1_000_000, 500, 10) == "faiss IVF2500,PQ64x4fs nprobe=30 rerank=100"  # 500 padded to 512
 
 
 @pytest.mark.parametrize("method", ["umap", "tsne"])

@@ -16,7 +16,7 @@ from core.prelabel import accept as A
 from core.quality import active_learning as L
 from core.quality import embedding_map as E
 from core.quality import uniqueness as U
-from core.store import runs
+from core.store import declared, runs, writes
 from core.store.declared import FieldGuard
 from harness import injection as I
 from testing import synthetic
@@ -73,7 +73,8 @@ def _earlier_accept(dataset):
     A.accept(dataset, "candidate", gt_field="ground_truth", threshold=0.9)
 
 
-WRITES = [(SampleCollection, "set_values", 1), (SampleCollection, "set_values", 2), (FieldGuard, "check", 2)]
+WRITES = [(writes, "bulk_set", 1), (writes, "bulk_set", 2), (FieldGuard, "check", 2)]
+GROUP_WRITES = [(declared, "set_all", 1), (writes, "bulk_set", 1), (FieldGuard, "check", 2)]
 OPERATIONS = {  # name: (dataset kind, what runs first, the call, the stages a failure is injected at)
     "uniqueness_new": (
         "detections",
@@ -86,7 +87,7 @@ OPERATIONS = {  # name: (dataset kind, what runs first, the call, the stages a f
         "detections",
         _nothing,
         _duplicates,
-        [*START, (fo.Dataset, "add_sample_field", 2), *WRITES, (SampleCollection, "set_values", 4)]
+        [*START, (fo.Dataset, "add_sample_field", 2), *GROUP_WRITES]
         + [(SampleCollection, "untag_samples", 1), (SampleCollection, "tag_samples", 1)]
         + [(SampleCollection, "tag_samples", 2), *END],
     ),
@@ -94,7 +95,7 @@ OPERATIONS = {  # name: (dataset kind, what runs first, the call, the stages a f
         "detections",
         _earlier_duplicates,
         _duplicates,
-        [(SampleCollection, "set_values", 2), (SampleCollection, "untag_samples", 1)]
+        [(writes, "bulk_set", 1), (SampleCollection, "untag_samples", 1)]
         + [(SampleCollection, "tag_samples", 2), *END],
     ),
     "embedding_map": (

@@ -1,7 +1,7 @@
 """Approximate nearest neighbours of every row of a unit-vector matrix, with a faiss inverted-file index.
 
 The index is ``IVF<lists>,PQ<m>x4fs`` on inner products: the rows are clustered into ``lists`` (about
-``LISTS_PER_ROOT * sqrt(N)``, a power of two), each query scans the ``probed(N)`` lists nearest to it with 4-bit
+``LISTS_PER_ROOT * sqrt(N)``), each query scans the ``probed(N)`` lists nearest to it with 4-bit
 product-quantised codes (32 bytes a row for 512-d: the index is small next to the matrix), and its
 ``candidates(k)`` best candidates are re-ranked exactly against the float32 matrix itself. So the distances
 returned are exact; what is approximate is which rows are found: a true neighbour in a list that is not scanned,
@@ -18,15 +18,15 @@ import numpy as np
 
 import fiftyone.core.utils as fou
 
-LISTS_PER_ROOT = 2  # lists ~ 2 sqrt(N): 2048 at 1M. At 200k x 512-d (clustered), recall@10 / time of the search:
-# 4 sqrt(N): 0.994 / 190 s, 2 sqrt(N): 0.979 / 116 s, sqrt(N): 0.865 / 84 s (k-means costs lists^2)
+LISTS_PER_ROOT = 2.5  # lists = 2.5 sqrt(N): 2500 at 1M (k-means costs lists^2: 0.37x of 4 sqrt(N)). Recall@10 at
+# 100k / 200k x 512-d (clustered): 2 sqrt(N): 0.954 / 0.971, 2.5 sqrt(N): 0.970 / 0.985; sqrt(N) at 200k: 0.865
 MIN_ROWS_PER_LIST = 39  # faiss's k-means wants at least 39 training rows per centroid
-TRAINING_ROWS_PER_LIST = 64  # k-means on a seeded sample of 64 rows per list (131k at 1M): recall@10 at 100k
+TRAINING_ROWS_PER_LIST = 64  # k-means on a seeded sample of 64 rows per list (160k at 1M): recall@10 at 100k
 # was 0.905 with 20, 0.962 with 39, 0.984 with 64 rows per list (25 k-means iterations instead of 10: no gain)
 KMEANS_ITERATIONS = 10  # of the lists' k-means (faiss's default is 25)
-MIN_TRAINING_ROWS = 1000  # and at least this many (the 4-bit codes have 16 centroids each to train)
+MIN_TRAINING_ROWS = 65_536  # and at least this many (or all rows): the product quantiser trains on them too
 MIN_ROWS = 64  # fewer rows are searched exactly (``neighbors.resolve``): too few to train an index on
-SCANNED_ROWS = 12_000  # a query scans the lists holding about this many rows: 32 of 2048 at 1M, 64 of 512 at 100k
+SCANNED_ROWS = 12_000  # a query scans the lists holding about this many rows: 30 of 2500 at 1M, 95 of 790 at 100k
 EXTRA_CANDIDATES = 90  # candidates re-ranked exactly: k + 90 (100 for recall@10)
 QUERY_BATCH = 8192  # queries per faiss search call
 RERANK_BATCH = 512  # queries re-ranked at once: 512 x candidates x d float32 gathered
@@ -36,17 +36,16 @@ SERIAL_TRAINING_BELOW = 20_000  # training rows: smaller k-means run on one thre
 
 
 def lists_for(n: int) -> int:
-    """How many inverted lists index ``n`` rows: ~ ``LISTS_PER_ROOT * sqrt(n)`` as the nearest power of two, with
-    about enough rows per list to train (1 for tiny sets)."""
-    wanted = max(1, min(LISTS_PER_ROOT * np.sqrt(n), n // MIN_ROWS_PER_LIST))
-    return int(2 ** np.round(np.log2(wanted)))
+    """How many inverted lists index ``n`` rows: ``LISTS_PER_ROOT * sqrt(n)``, with about enough rows per list to
+    train (1 for tiny sets)."""
+    return int(max(1, min(LISTS_PER_ROOT * np.sqrt(n), n // MIN_ROWS_PER_LIST)))
 
 
 def probed(n: int) -> int:
-    """How many lists a query scans in the index of ``n`` rows: those holding about ``SCANNED_ROWS`` rows (a power
-    of two), so the search costs O(N) and denser data, where neighbours are nearer, is scanned in a smaller share."""
+    """How many lists a query scans in the index of ``n`` rows: those holding about ``SCANNED_ROWS`` rows, so the
+    search costs O(N) and denser data, where neighbours are nearer, is scanned in a smaller share."""
     lists = lists_for(n)
-    return min(lists, int(2 ** np.round(np.log2(max(1.0, SCANNED_ROWS * lists / n)))))
+    return min(lists, int(round(max(1.0, SCANNED_ROWS * lists / n))))
 
 
 def candidates(k: int) -> int:

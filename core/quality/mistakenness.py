@@ -14,7 +14,9 @@ wrote the predictions (a transformers model's ``id2label`` order, through its cl
 ``default_classes``, else the sorted labels of both fields; each only when its length equals the number of logits.
 ``K`` is the length of the first of these lists (at least 2).
 
-Detections (predictions matched to ground truth with ``core.matching`` at the IoU threshold):
+Objects (predictions matched to ground truth with ``core.matching`` at the IoU threshold): Detections by their boxes,
+or by their instance masks (``use_masks``; by default when the ground truth has masks), Polylines by their filled
+shapes or vertices, Keypoints by OKS (``keypoint_sigmas``; a keypoint's confidence is the mean of its points'):
 - ``possible_missing`` (on predictions, and counted per sample): a prediction with confidence >= the threshold that
   overlaps no ground-truth object of any class at IoU >= the threshold: an object the annotators may have missed;
 - ``possible_spurious`` (on ground truth, and counted per sample): a ground-truth object that no prediction of any
@@ -40,8 +42,9 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
+from .. import matching
 from ..exceptions import ModelError, refuse
-from ..matching import Objects, crowd_flags, ious, ious_of_pairs, match, rows_of
+from ..matching import Objects, crowd_flags, ious, match
 from ..models import source as models
 from ..store import reads, runs, schema, views
 from ..store.declared import FieldGuards
@@ -50,7 +53,7 @@ from ..store.writes import bulk_set, label_values, rolled_back_on_failure, writt
 from . import label_errors
 
 KIND = "mistakenness"
-SUPPORTED = (fo.Classification, fo.Detections)
+SUPPORTED = (fo.Classification, *matching.LIST_FIELDS)
 CHUNK = 5000
 NO_LOGITS = "No logits: scores use confidence only."
 NOISE_AWARE, SOFTMAX = "noise_aware", "softmax"
@@ -70,6 +73,8 @@ class MistakennessRequest:
     classes: list | None = None
     scorer: str = NOISE_AWARE
     ensemble: list[str] | None = None
+    use_masks: bool | None = None
+    keypoint_sigmas: list[float] | None = None
 
     def prediction_fields(self) -> list[str]:
         """``pred_field`` and the ensemble's other prediction fields."""
@@ -82,6 +87,10 @@ class MistakennessRequest:
 
 def check(samples: fo.core.collections.SampleCollection, request: MistakennessRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages (empty when it can run)."""
+    if label_type(samples, request.gt_field) is fo.Segmentation:
+        from . import segmentation_errors  # semantic masks: per-pixel probabilities (the module builds on this one)
+
+        return segmentation_errors.check(samples, request)
     reads = [*request.prediction_fields(), request.gt_field]
     problems = views.problems(samples, "compute_mistakenness", reads, written_fields(request, True))
     if problems:
@@ -89,8 +98,11 @@ def check(samples: fo.core.collections.SampleCollection, request: MistakennessRe
     problems = _check_values(samples, request)
     if problems:
         return problems
-    if label_type(samples, request.gt_field) is fo.Detections:
-        return _check_confidences(samples, request.pred_field, f"{request.pred_field}.detections")
+    kind = _kind(samples, request)
+    problems = matching.kinds.option_problems(kind, request.use_masks, request.keypoint_sigmas)
+    problems = problems or matching.kinds.problems(samples, _read_fields(request), kind)
+    if problems or kind is not None:
+        return problems or _check_confidences(samples, request.pred_field, f"{request.pred_field}.{kind.list_field}")
     problems = [p for f in request.prediction_fields() for p in _check_confidences(samples, f, f, or_logits=True)]
     return problems or resolve_classes(samples, request)[1]
 
@@ -146,24 +158,31 @@ def compute(
     user: str | None = None,
 ) -> dict:
     """Scores ``samples``, writes the results back, records the run; returns the run key and counts."""
+    if label_type(samples, request.gt_field) is fo.Segmentation:
+        from . import segmentation_errors
+
+        return segmentation_errors.compute(samples, request, progress, user)
     refuse(check(samples, request))
-    detections = label_type(samples, request.gt_field) is fo.Detections
-    classes = None if detections else resolve_classes(samples, request)[0]
+    kind = _kind(samples, request)
+    if kind is not None and kind.geometry == matching.MASKS:
+        refuse(matching.kinds.bad_masks(samples, _read_fields(request), whole=True))
+    objects = kind is not None
+    classes = None if objects else resolve_classes(samples, request)[0]
     dataset = samples._root_dataset
-    fields = written_fields(request, detections)
+    fields = written_fields(request, kind)
     params = {**asdict(request), "classes": classes}
     counts = Counter(samples=len(samples))
-    class_info = None if detections else _class_info(samples, request, classes)
+    class_info = None if objects else _class_info(samples, request, classes)
     key = runs.start_run(samples, KIND, params=params, model=_model(samples, request), fields=fields, user=user)
     with rolled_back_on_failure(samples, key, fields, counts, "mistakenness run") as (rollback, _):
-        if detections:
-            documents = reads.whole_chunks(samples, _projection(request), CHUNK)
-            results = (_detections_chunk(chunk, request, counts) for chunk in documents)
+        if objects:
+            documents = reads.whole_chunks(samples, _projection(request, kind), kind.chunk(CHUNK))
+            results = (_detections_chunk(chunk, request, counts, kind) for chunk in documents)
         else:
             ids = samples.values("id")
             chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
             results = _classification_results(chunks, request, class_info, counts)
-        _declare_fields(dataset, request, detections)
+        _declare_fields(dataset, request, kind)
         guards = FieldGuards(dataset, fields)
 
         def write(result):
@@ -176,12 +195,13 @@ def compute(
     return {"run_key": key, "classes": classes, **counts}
 
 
-def written_fields(request: MistakennessRequest, detections: bool) -> list[str]:
-    """The sample fields (and label attributes) a run writes."""
+def written_fields(request: MistakennessRequest, kind: matching.Kind | bool | None) -> list[str]:
+    """The sample fields (and label attributes) a run on objects of ``kind`` writes (None or False:
+    classifications; True: detections)."""
     score, missing, spurious = (request.name(w) for w in ("mistakenness", "possible_missing", "possible_spurious"))
-    if not detections:
+    if not kind:
         return [score]
-    gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
+    gt, pred = _lists(request, kind)
     return [score, missing, spurious, f"{gt}.{score}", f"{gt}.{spurious}", f"{pred}.{missing}"]
 
 
@@ -310,21 +330,38 @@ def _classification_score(truth, predicted, confidence, logits, class_info):
     return float(1.0 - (1.0 - confidence) / (n_classes - 1)), "confidence"
 
 
-def _projection(request):
-    """What a detections chunk reads of each sample: each object's row (``rows_of``) of both fields, the ground
+def _kind(samples, request):
+    """How the fields' labels are compared: the one place where mistakenness dispatches on the label type (None:
+    classifications, else the ``matching.Kind`` of their objects)."""
+    return matching.kind_of(samples, request.gt_field, request.use_masks, request.keypoint_sigmas)
+
+
+def _read_fields(request):
+    return [request.gt_field, request.pred_field]
+
+
+def _lists(request, kind):
+    """The paths of the lists of objects of the ground truth and the predictions."""
+    objects = kind.list_field if isinstance(kind, matching.Kind) else "detections"
+    return f"{request.gt_field}.{objects}", f"{request.pred_field}.{objects}"
+
+
+def _projection(request, kind):
+    """What a chunk of objects reads of each sample: each object's row (``Kind.rows``) of both fields, the ground
     truth's crowd flags."""
-    gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
-    return {"gt": rows_of(gt), "pred": rows_of(pred), "crowd": crowd_flags(gt).to_mongo()}
+    gt, pred = _lists(request, kind)
+    return {"gt": kind.rows(gt), "pred": kind.rows(pred), "crowd": crowd_flags(gt).to_mongo()}
 
 
-def _detections_chunk(chunk, request, counts):
+def _detections_chunk(chunk, request, counts, kind):
+    """The ``(sample ids, updates)`` of a chunk of objects (detections, polylines or keypoints of ``kind``)."""
     ids, updates = [doc["_id"] for doc in chunk], []
-    gt_rows = [Objects.of_rows(doc.get("gt"), doc.get("crowd")) for doc in chunk]
-    pred_rows = [Objects.of_rows(doc.get("pred")) for doc in chunk]
-    tables = ious_of_pairs([p for _, p in pred_rows], [g for _, g in gt_rows])
+    gt_rows = [kind.objects(doc.get("gt"), doc.get("crowd")) for doc in chunk]
+    pred_rows = [kind.objects(doc.get("pred")) for doc in chunk]
+    tables = kind.tables([p for _, p in pred_rows], [g for _, g in gt_rows], classwise=request.classwise)
     for (gt_ids, truth), (pred_ids, preds), table in zip(gt_rows, pred_rows, tables, strict=True):
         scores, missing, spurious = score_objects(preds, truth, request, table)
-        updates.append(_detections_update(request, scores, missing, spurious, gt_ids, pred_ids))
+        updates.append(_objects_update(request, kind, scores, missing, spurious, gt_ids, pred_ids))
         counts["possible_missing"] += int(missing.sum())
         counts["possible_spurious"] += int(spurious.sum())
         counts["scored_objects"] += sum(s is not None for s in scores)
@@ -357,16 +394,13 @@ def _unmatched(preds, gts, confident, iou, table):
     """Flags of the ground-truth objects that no confident prediction of any class matches, one to one (``table``:
     the ``ious`` of ``preds`` and ``gts``)."""
     keep = np.flatnonzero(confident)
-    sure = Objects(
-        [preds.labels[i] for i in keep], preds.boxes[keep], [preds.confidences[i] for i in keep], [False] * len(keep)
-    )
-    return match(sure, gts, iou, classwise=False, table=table[keep]).gt_match == -1
+    return match(preds.subset(keep), gts, iou, classwise=False, table=table[keep]).gt_match == -1
 
 
-def _detections_update(request, scores, missing, spurious, gt_ids, pred_ids):
+def _objects_update(request, kind, scores, missing, spurious, gt_ids, pred_ids):
     """One sample's update: its score and counts, and every object's flags by label id (stale ones too)."""
     score, n_missing, n_spurious = (request.name(w) for w in ("mistakenness", "possible_missing", "possible_spurious"))
-    gt, pred = f"{request.gt_field}.detections", f"{request.pred_field}.detections"
+    gt, pred = _lists(request, kind)
     update = {score: max((s for s in scores if s is not None), default=0.0)}
     update.update({n_missing: int(missing.sum()), n_spurious: int(spurious.sum())})
     update.update(label_values(gt, gt_ids, score, scores))
@@ -375,18 +409,18 @@ def _detections_update(request, scores, missing, spurious, gt_ids, pred_ids):
     return update
 
 
-def _declare_fields(dataset, request, detections):
+def _declare_fields(dataset, request, objects):
     """Declares the written fields (so the App can filter on them) and indexes the sample score."""
     with schema.changing(dataset):
-        for name, kind in _field_types(request, detections).items():
+        for name, kind in _field_types(request, objects).items():
             if not dataset.has_field(name):
                 dataset.add_sample_field(name, kind)
     dataset.create_index([(request.name("mistakenness"), -1), ("id", 1)])
 
 
-def _field_types(request, detections):
+def _field_types(request, objects):
     kinds = (fo.FloatField, fo.IntField, fo.IntField, fo.FloatField, fo.BooleanField, fo.BooleanField)
-    return dict(zip(written_fields(request, detections), kinds, strict=False))
+    return dict(zip(written_fields(request, objects), kinds, strict=False))
 
 
 def _check_values(samples, request):
@@ -407,14 +441,15 @@ def _check_values(samples, request):
     for name, found in types.items():
         if found not in SUPPORTED:
             held = f"holds {found.__name__}" if found else "is not a label field of the dataset"
-            problems.append(f"'{name}' {held}: choose a Classification or Detections field.")
+            problems.append(f"'{name}' {held}: choose a Classification or Detections field (or Polylines, Keypoints).")
     problems += _check_scoring(samples, request, types[request.gt_field])
+    problems += matching.kinds.parse_sigmas(request.keypoint_sigmas)[1]
     if request.pred_field == request.gt_field:
         problems.append("Choose two different fields for predictions and ground truth.")
     elif not problems and len(set(types.values())) > 1:
         found = ", ".join(f"'{n}' holds {t.__name__}" for n, t in types.items())
         problems.append(f"Predictions and ground truth must hold the same label type: {found}.")
-    return problems or _check_existing_fields(samples._root_dataset, request, types[request.gt_field])
+    return problems or _check_existing_fields(samples._root_dataset, request, _kind(samples, request))
 
 
 def _check_scoring(samples, request, gt_type):
@@ -422,7 +457,7 @@ def _check_scoring(samples, request, gt_type):
     problems = [] if request.scorer in SCORERS else [f"Scorer '{request.scorer}' is not one of {', '.join(SCORERS)}."]
     if not request.ensemble:
         return problems
-    if gt_type is fo.Detections:
+    if gt_type in matching.LIST_FIELDS:
         return [*problems, "An ensemble of prediction fields applies to classifications: leave 'ensemble' empty."]
     if request.scorer != NOISE_AWARE:
         problems.append(f"An ensemble is scored by the '{NOISE_AWARE}' scorer: choose it or leave 'ensemble' empty.")
@@ -437,9 +472,9 @@ def _check_scoring(samples, request, gt_type):
     return problems
 
 
-def _check_existing_fields(dataset, request, gt_type):
+def _check_existing_fields(dataset, request, objects):
     problems = []
-    for name, kind in _field_types(request, gt_type is fo.Detections).items():
+    for name, kind in _field_types(request, objects).items():
         field = dataset.get_field(name) if dataset.has_field(name) else None
         if field is not None and not isinstance(field, kind):
             problems.append(f"Field '{name}' exists with another type: choose another prefix.")

@@ -1,17 +1,19 @@
 """Per-sample model comparison: what a candidate fixed and what it broke relative to a baseline.
 
 Ground-truth objects are matched to each model's predictions with ``evaluate_detections``' rules
-(``core.matching``); every ground-truth object and prediction then gets a category, every sample counts per
-category and a regression score, and the comparison is saved as a run. Data is read and written in bulk, chunk by
-chunk (no per-sample documents), so memory stays bounded and 50k samples take seconds. Categories are written to
-the objects by label id (edits made meanwhile survive), a failed run's writes are taken back, and a key whose
-result fields would overwrite fields or label attributes it did not write is refused.
+(``core.matching``): Detections by their boxes, or by their instance masks (``use_masks``; by default when the ground
+truth has masks), Polylines by their filled shapes or vertices, Keypoints by OKS (``keypoint_sigmas``). Every
+ground-truth object and prediction then gets a category, every sample counts per category and a regression score,
+and the comparison is saved as a run. Data is read and written in bulk, chunk by chunk (no per-sample documents),
+so memory stays bounded and 50k samples take seconds. Categories are written to the objects by label id (edits made
+meanwhile survive), a failed run's writes are taken back, and a key whose result fields would overwrite fields or
+label attributes it did not write is refused. Masks that cannot be compared are refused before anything is written.
 
 Categories
-- ground truth (detections): ``fixed`` (missed or wrong before, right now), ``broken`` (right before, missed now),
-  ``class_flip`` (right before, now predicted as another class), ``localisation_change`` (right in both, IoU moved
-  by more than the tolerance), ``confidence_change`` (right in both, confidence moved by more than the tolerance),
-  ``unchanged_tp``, ``unchanged_fn``;
+- ground truth (objects: detections, polylines, keypoints): ``fixed`` (missed or wrong before, right now),
+  ``broken`` (right before, missed now), ``class_flip`` (right before, now predicted as another class),
+  ``localisation_change`` (right in both, IoU or OKS moved by more than the tolerance), ``confidence_change`` (right
+  in both, confidence moved by more than the tolerance), ``unchanged_tp``, ``unchanged_fn``;
 - predictions: ``new_fp`` (a candidate false positive the baseline did not make), ``removed_fp`` (a baseline false
   positive the candidate no longer makes), ``unchanged_fp``, ``tp``;
 - classifications: per sample ``fixed``, ``broken``, ``wrong_to_wrong`` (wrong in both, with another label: not a
@@ -31,11 +33,12 @@ import numpy as np
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
+from .. import matching
 from ..exceptions import refuse
-from ..matching import Objects, crowd_flags, ious_of_pairs, match, rows_of
+from ..matching import crowd_flags, match
 from ..store import reads, runs, schema, views
 from ..store.declared import FieldGuards
-from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_type
+from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_path, label_type
 from ..store.writes import bulk_set, label_values, rolled_back_on_failure, written_behind
 
 GT_CATEGORIES = (
@@ -72,6 +75,8 @@ class CompareRequest:
     iou_tolerance: float = 0.1
     confidence_tolerance: float = 0.2
     classwise: bool = True
+    use_masks: bool | None = None
+    keypoint_sigmas: list[float] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping) -> "CompareRequest":
@@ -86,6 +91,10 @@ OPTIONS = tuple(f.name for f in dataclass_fields(CompareRequest) if f.default is
 
 def check(samples: fo.core.collections.SampleCollection, request: CompareRequest) -> list[str]:
     """Every problem with ``request`` on ``samples``, as messages."""
+    if label_type(samples, request.gt_field) is fo.Segmentation:
+        from . import semantic  # semantic masks, compared pixel by pixel (the module builds on this one)
+
+        return semantic.check(samples, request)
     reads = (request.gt_field, request.baseline_field, request.candidate_field)
     problems = views.problems(samples, KIND, reads, [*written_fields(request, True), request.key])
     if problems:
@@ -101,21 +110,38 @@ def check(samples: fo.core.collections.SampleCollection, request: CompareRequest
     types = {name: _label_type(samples, name) for name in names}
     for name, found in types.items():
         if found is None:
-            problems.append(f"No Detections or Classification field '{name}' on the dataset.")
+            found_none = f"No Detections or Classification field '{name}' on the dataset"
+            problems.append(f"{found_none} (nor Polylines, Keypoints).")
     if not problems and len(set(types.values())) > 1:
         found = ", ".join(f"'{n}' holds {t.__name__}" for n, t in types.items())
         problems.append(f"The three fields must hold the same label type: {found}.")
-    return problems or _key_problems(samples._root_dataset, request, types[request.gt_field] is fo.Detections)
+    problems += matching.kinds.parse_sigmas(request.keypoint_sigmas)[1]
+    if problems:
+        return problems
+    kind = _kind(samples, request)
+    return _option_problems(samples, request, kind) or _key_problems(samples._root_dataset, request, kind)
 
 
-def _key_problems(dataset, request, detections):
+def _kind(samples, request):
+    """How the fields' labels are compared: the one place where the comparison dispatches on the label type (None:
+    classifications, else the ``matching.Kind`` of their objects)."""
+    return matching.kind_of(samples, request.gt_field, request.use_masks, request.keypoint_sigmas)
+
+
+def _option_problems(samples, request, kind):
+    """Problems with the options of the label type and with the objects they compare (no mask is read)."""
+    problems = matching.kinds.option_problems(kind, request.use_masks, request.keypoint_sigmas)
+    return problems or matching.kinds.problems(samples, _fields(request), kind)
+
+
+def _key_problems(dataset, request, kind):
     """A problem when ``request.key`` is reserved or its result fields would overwrite fields or label attributes
     that no earlier comparison of this key wrote."""
     key = request.key
     if key.startswith("_"):
         return [f"Comparison key '{key}' is reserved (it starts with '_'): choose another key."]
     owned = {name for r in runs.list_suite_runs(dataset) if _is_comparison(r, key) for name in r["fields"] or []}
-    clashes = [name for name in written_fields(request, detections) if name not in owned and _taken(dataset, name)]
+    clashes = [name for name in written_fields(request, kind) if name not in owned and _taken(dataset, name)]
     if not clashes:
         return []
     named = ", ".join(f"the {'label attribute' if '.' in name else 'field'} '{name}'" for name in clashes)
@@ -140,15 +166,21 @@ def compare(
     user: str | None = None,
 ) -> dict:
     """Runs the comparison, writes categories and counts back, saves the run; returns the summary."""
+    if label_type(samples, request.gt_field) is fo.Segmentation:
+        from . import semantic
+
+        return semantic.compare(samples, request, progress, user)
     refuse(check(samples, request))
-    detections = _label_type(samples, request.gt_field) is fo.Detections
-    fields = written_fields(request, detections)
+    kind = _kind(samples, request)
+    if kind is not None and kind.geometry == matching.MASKS:
+        refuse(matching.kinds.bad_masks(samples, list(_fields(request))))
+    fields = written_fields(request, kind)
     totals = Totals()
     key = runs.start_run(
         samples, KIND, params=asdict(request), model=_models(samples, request), fields=fields, user=user
     )
     with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as (rollback, run):
-        _declare_fields(samples._root_dataset, request, detections)
+        _declare_fields(samples._root_dataset, request, kind)
         guards = FieldGuards(samples._root_dataset, fields)
 
         def write(result):
@@ -156,36 +188,40 @@ def compare(
             bulk_set(samples._root_dataset, *result)
             guards.check(result[0])
 
-        documents = reads.chunks(samples, _projection(request, detections), CHUNK)
-        results = (_chunk_results(chunk, request, totals, detections) for chunk in documents)
+        documents = reads.chunks(samples, _projection(request, kind), CHUNK if kind is None else kind.chunk(CHUNK))
+        results = (_chunk_results(chunk, request, totals, kind) for chunk in documents)
         with fou.ProgressBar(total=len(samples), progress=progress) as bar:
             written_behind(results, write, lambda result: bar.set_iteration(bar.iteration + len(result[0])))
-        run.counts = totals.summary(kind="detections" if detections else "classification")
+        run.counts = totals.summary(kind="classification" if kind is None else "detections")
     return {"run_key": key, "key": request.key, **run.counts}
 
 
-def _chunk_results(chunk, request, totals, detections):
-    return (_detections_chunk if detections else _classifications_chunk)(chunk, request, totals)
+def _chunk_results(chunk, request, totals, kind):
+    if kind is None:
+        return _classifications_chunk(chunk, request, totals)
+    return _objects_chunk(chunk, request, totals, kind)
 
 
-def _declare_fields(dataset, request, detections):
+def _declare_fields(dataset, request, kind):
     """Declares the fields the bulk writes fill (so the App can filter on them) and indexes the score."""
     with schema.changing(dataset):
-        for name in written_fields(request, detections):
+        for name in written_fields(request, kind):
             if not dataset.has_field(name):
-                kind = fo.StringField if name == request.key or "." in name else fo.IntField
-                dataset.add_sample_field(name, kind)
+                field_type = fo.StringField if name == request.key or "." in name else fo.IntField
+                dataset.add_sample_field(name, field_type)
     dataset.create_index([(f"{request.key}_score", -1), ("id", 1)])
 
 
-def written_fields(request: CompareRequest, detections: bool) -> list[str]:
-    """The sample fields (and label attributes) a comparison writes."""
+def written_fields(request: CompareRequest, kind: matching.Kind | bool | None) -> list[str]:
+    """The sample fields (and label attributes) a comparison of ``kind`` writes (None or False: classifications;
+    True: detections)."""
     key = request.key
     fields = [f"{key}_{name}" for name in ("score", "fixed", "broken")]
-    if detections:
+    if kind:
+        objects = kind.list_field if isinstance(kind, matching.Kind) else "detections"
         fields += [f"{key}_{name}" for name in SAMPLE_COUNTS[2:]]
         fields += [f"{key}_{role}_{m}" for role in ("baseline", "candidate") for m in ("tp", "fp", "fn")]
-        fields += [f"{f}.detections.{key}" for f in (request.gt_field, request.baseline_field, request.candidate_field)]
+        fields += [f"{f}.{objects}.{key}" for f in _fields(request)]
     else:
         fields += [f"{key}_wrong_to_wrong", key]
     return fields
@@ -240,18 +276,27 @@ def _plain(nested: dict) -> dict:
     return {a: {b: int(n) for b, n in sorted(row.items())} for a, row in sorted(nested.items())}
 
 
-def _detections_chunk(chunk, request, totals):
-    ids, label_ids, gt, base, cand = _read_objects(chunk)
-    tables = zip(ious_of_pairs(base, gt), ious_of_pairs(cand, gt), *_box_ious(cand, base, gt), strict=True)
+def _objects_chunk(chunk, request, totals, kind):
+    ids, label_ids, gt, base, cand = _read_objects(chunk, kind)
+    tables = zip(*_tables(kind, base, cand, gt, request.classwise), strict=True)
     updates = []
     for g, b, c, sample_label_ids, sample_tables in zip(gt, base, cand, label_ids, tables, strict=True):
         categories = _compare_sample(g, b, c, request, sample_tables)
-        updates.append(_sample_update(categories, request, sample_label_ids))
+        updates.append(_sample_update(categories, request, sample_label_ids, kind))
         _count_sample(totals, g, b, c, categories)
     return ids, updates
 
 
-def _sample_update(categories, request, label_ids):
+def _tables(kind, base, cand, gt, classwise):
+    """Per sample, the similarities of the baseline and the candidate with the ground truth, of the candidate with
+    the baseline and with the ground truth, the last two with every object counted as a non-crowd."""
+    base_gt, cand_gt = kind.tables(base, gt, classwise=classwise), kind.tables(cand, gt, classwise=classwise)
+    between = kind.tables(cand, base, crowd=False, classwise=classwise)
+    plain = kind.tables(cand, gt, crowd=False, classwise=classwise) if kind.crowd_matters else cand_gt
+    return base_gt, cand_gt, between, plain
+
+
+def _sample_update(categories, request, label_ids, kind):
     """One sample's update: its counts and score, and each object's category by label id."""
     key = request.key
     update = {f"{key}_score": categories["score"]}
@@ -260,19 +305,12 @@ def _sample_update(categories, request, label_ids):
         tp, fp, fn = categories[f"{role}_counts"]
         update.update({f"{key}_{role}_tp": tp, f"{key}_{role}_fp": fp, f"{key}_{role}_fn": fn})
     for field, name, ids in zip(_fields(request), ("gt", "baseline", "candidate"), label_ids, strict=True):
-        update.update(label_values(f"{field}.detections", ids, key, categories[name]))
+        update.update(label_values(f"{field}.{kind.list_field}", ids, key, categories[name]))
     return update
 
 
-def _box_ious(cand, base, gt):
-    """Per sample, the IoUs of the candidate's boxes with the baseline's and with the ground truth's, every object
-    counted as a box (no crowds)."""
-    return ious_of_pairs(cand, base, crowd=False), ious_of_pairs(cand, gt, crowd=False)
-
-
 def _compare_sample(gt, base, cand, request, tables):
-    """The categories of every object of one sample, its counts and its score; ``tables``: the IoUs of the baseline
-    and the candidate with the ground truth, then ``_box_ious``'."""
+    """The categories of every object of one sample, its counts and its score; ``tables``: its ``_tables``."""
     base_gt, cand_gt, between, cand_boxes_gt = tables
     mb = match(base, gt, request.iou, request.classwise, base_gt)
     mc = match(cand, gt, request.iou, request.classwise, cand_gt)
@@ -380,21 +418,21 @@ def _classification_categories(truth, base, cand, conf_b, conf_c, tolerance):
     return categories
 
 
-def _projection(request, detections):
-    """What a chunk reads of each sample: per role, each object's row (``rows_of``) and the ground truth's crowd
+def _projection(request, kind):
+    """What a chunk reads of each sample: per role, each object's row (``Kind.rows``) and the ground truth's crowd
     flags; for classifications, each label and confidence."""
     roles = zip(ROLES, _fields(request), strict=True)
-    if not detections:
+    if kind is None:
         return {role: {k: f"${field}.{k}" for k in ("label", "confidence")} for role, field in roles}
-    projection = {role: rows_of(f"{field}.detections") for role, field in roles}
-    return projection | {"crowd": crowd_flags(f"{request.gt_field}.detections").to_mongo()}
+    projection = {role: kind.rows(f"{field}.{kind.list_field}") for role, field in roles}
+    return projection | {"crowd": crowd_flags(f"{request.gt_field}.{kind.list_field}").to_mongo()}
 
 
-def _read_objects(chunk):
+def _read_objects(chunk, kind):
     """The sample ids, the label ids (per sample: of each role) and the ``Objects`` of the three roles."""
     ids, label_ids, objects = [], [], []
     for doc in chunk:
-        rows = [Objects.of_rows(doc.get(role), doc.get("crowd") if role == "gt" else None) for role in ROLES]
+        rows = [kind.objects(doc.get(role), doc.get("crowd") if role == "gt" else None) for role in ROLES]
         ids.append(doc["_id"])
         label_ids.append(tuple(r[0] for r in rows))
         objects.append([r[1] for r in rows])
@@ -409,9 +447,7 @@ def _fields(request):
 def _models(samples, request):
     names = []
     for role, field in (("baseline", request.baseline_field), ("candidate", request.candidate_field)):
-        path = f"{field}.detections.{PROVENANCE_ATTRIBUTE}"
-        if _label_type(samples, field) is fo.Classification:
-            path = f"{field}.{PROVENANCE_ATTRIBUTE}"
+        path = f"{label_path(field, _label_type(samples, field))}.{PROVENANCE_ATTRIBUTE}"
         versions = [v for v in samples.distinct(path) if v] if samples.has_field(path) else []
         names.append(f"{role}: {', '.join(versions) or field}")
     return " | ".join(names)
@@ -419,4 +455,4 @@ def _models(samples, request):
 
 def _label_type(samples, name):
     label_cls = label_type(samples, name)
-    return label_cls if label_cls in (fo.Detections, fo.Classification) else None
+    return label_cls if label_cls is fo.Classification or label_cls in matching.LIST_FIELDS else None

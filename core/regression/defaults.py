@@ -12,8 +12,9 @@ SETTINGS = COMPARED_FIELDS + TUNABLE
 
 
 def label_fields(samples: fo.core.collections.SampleCollection) -> list[str]:
-    """The Detections and Classification fields of ``samples``."""
-    return fields.field_names(samples, (fo.Detections, fo.Classification))
+    """The fields of ``samples`` a comparison takes: Detections, Polylines, Keypoints, Classification and
+    Segmentation."""
+    return fields.field_names(samples, (fo.Detections, fo.Polylines, fo.Keypoints, fo.Classification, fo.Segmentation))
 
 
 def default_models(samples: fo.core.collections.SampleCollection) -> tuple[str | None, str | None]:

@@ -10,6 +10,8 @@ import json
 import fiftyone as fo
 
 from ..store import runs
+from ..store.fields import label_path, label_type
+from . import semantic
 from .compare import BASELINE_FP, CLS_CATEGORIES, GT_CATEGORIES, KIND, NO_LABEL, UNCLASSED, Totals
 
 F = fo.ViewField
@@ -18,6 +20,7 @@ APART = (WRONG_TO_WRONG, *UNCLASSED)  # reported apart from fixed and broken
 CHARTED = {
     "classification": ("fixed", "broken", WRONG_TO_WRONG),
     "detections": ("fixed", "broken", "class_flip", "new_fp", "removed_fp"),
+    semantic.SUMMARY_KIND: ("fixed", "broken", "new_fp", "removed_fp"),
 }
 """The categories a per-class chart shows, by kind of comparison: classifications have no false positives."""
 
@@ -35,6 +38,8 @@ def summarize(samples: fo.core.collections.SampleCollection, params: dict) -> di
     """Counts per category overall and per class for ``samples`` (any view) of the comparison ``params``, as
     ``compare.Totals.summary`` saves them for the whole dataset."""
     key, gt = params["key"], params["gt_field"]
+    if _is_semantic(samples, gt):
+        return semantic.summarize(samples, params)
     classification = _is_classification(samples, gt)
     if classification:
         rows = _group(samples, [], {"role": "gt", "label": f"${gt}.label", "category": f"${key}"})
@@ -78,7 +83,7 @@ def _object_groups(samples, key, fields: dict) -> list[dict]:
     objects = [
         {
             "$map": {
-                "input": {"$ifNull": [f"${field}.detections", []]},
+                "input": {"$ifNull": [f"${label_path(field, label_type(samples, field))}", []]},
                 "as": "d",
                 "in": {"role": role, "label": "$$d.label", "category": f"$$d.{key}"},
             }
@@ -168,6 +173,8 @@ def objects_view(
 ) -> fo.DatasetView:
     """The samples (and, for detections, only the objects) of class ``label`` in ``category``."""
     key, gt = comparison["key"], comparison["gt_field"]
+    if _is_semantic(samples, gt):
+        return semantic.samples_with(samples, comparison, label, category)
     if _is_classification(samples, gt):
         return samples.match(_labelled(F(f"{gt}.label"), label) & (F(key) == category))
     field = {"new_fp": comparison["candidate_field"], "removed_fp": comparison["baseline_field"]}.get(category, gt)
@@ -180,14 +187,14 @@ CHANGED = ("fixed", "broken", "class_flip", "new_fp", "removed_fp")
 
 def changed_labels(samples: fo.core.collections.SampleCollection, comparison: dict, sample_id: str) -> list[dict]:
     """The objects of sample ``sample_id`` the candidate changed (``CHANGED``), as the App's selected labels
-    (``label_id``, ``sample_id``, ``field``); none for a classification comparison."""
-    if _is_classification(samples, comparison["gt_field"]):
+    (``label_id``, ``sample_id``, ``field``); none for a classification or semantic-mask comparison."""
+    if _is_classification(samples, comparison["gt_field"]) or _is_semantic(samples, comparison["gt_field"]):
         return []
     key, sample = comparison["key"], samples._root_dataset[sample_id]
     return [
         {"label_id": label.id, "sample_id": sample_id, "field": field}
         for field in (comparison[f"{role}_field"] for role in ("gt", "baseline", "candidate"))
-        for label in (sample[field].detections if sample[field] else [])
+        for label in (sample[label_path(field, label_type(samples, field))] if sample[field] else [])
         if label[key] in CHANGED
     ]
 
@@ -204,6 +211,10 @@ def transition_view(
 
 def _is_classification(samples: fo.core.collections.SampleCollection, gt_field: str) -> bool:
     return samples._root_dataset.get_field(gt_field).document_type is fo.Classification
+
+
+def _is_semantic(samples: fo.core.collections.SampleCollection, gt_field: str) -> bool:
+    return samples._root_dataset.get_field(gt_field).document_type is fo.Segmentation
 
 
 def _labelled(path: fo.ViewExpression, label: str) -> fo.ViewExpression:

@@ -317,3 +317,187 @@ for name, box in UNUSABLE_PROMPTS:
             r"1 prompt boxes in 'ground_truth' are not \[x, y, width, height\] of finite numbers with a positive",
         )
     )
+
+
+# --- compare_models and compute_mistakenness on these label types: bad objects refused before anything is
+# written, graceful ones (non-binary or empty masks, NaN keypoints) compared; the first sample's baseline holds them
+
+
+def _three_fields(name, make_bad, make_good):
+    """A setup change: ``gt_<name>`` and ``cand_<name>`` hold good labels on every sample, ``base_<name>`` too except
+    on the first sample, which holds ``make_bad(res)``."""
+
+    def change(target, res):
+        for role in ("gt", "cand"):
+            target.set_values(f"{role}_{name}", [make_good() for _ in range(len(target))])
+        _predictions(f"base_{name}", make_bad, make_good)(target, res)
+
+    return change
+
+
+def _compared(name):
+    return lambda target, res: operator("compare_models")(target, f"base_{name}", f"cand_{name}", gt_field=f"gt_{name}")
+
+
+def _scored(name):
+    return lambda target, res: operator("compute_mistakenness")(target, f"base_{name}", gt_field=f"gt_{name}")
+
+
+def _every_sample(target, res, result):
+    return [] if result["samples"] == COUNT else [f"{result['samples']} samples done, expected {COUNT}"]
+
+
+CANNOT = r"objects in 'base_masks' have masks that cannot be compared"
+REFUSED_MASKS = {
+    "wrong_shape": CANNOT + r" .*shape \(3, 3, 3\): give 2-D masks",
+    "one_dimensional": CANNOT + r" .*shape \(5,\): give 2-D masks",
+    "empty_array": CANNOT + r" .*its mask has no pixels",
+    "path_missing": r"1 mask files of 'base_masks' are missing",
+}
+COMPARED = [
+    *(
+        (f"instance_mask_{n}", "masks", _instances(lambda res, b=b: b), _good_instances)
+        for n, b, _ in BAD_INSTANCE_MASKS
+    ),
+    ("instance_mask_path_missing", "masks", _instances(lambda res: {"mask_path": _missing_file(res)}), _good_instances),
+    ("polygons_fewer_than_3_points", "polys", _polylines, _good_polylines),
+    ("keypoints_with_nans", "points", _keypoints, _good_keypoints),
+]
+ERRORS = {
+    **{f"instance_mask_{n}": e for n, e in REFUSED_MASKS.items()},
+    "polygons_fewer_than_3_points": r"3 polylines in 'base_polys' have a shape with too few points \(a polygon needs 3",
+}
+for name, field, make_bad, make_good in COMPARED:
+    setup, error = derive(shapes, _three_fields(field, make_bad, make_good)), ERRORS.get(name)
+    written = () if error else (f"gt_{field}", f"base_{field}", f"cand_{field}")
+    for op, call in (("compare_models", _compared(field)), ("compute_mistakenness", _scored(field))):
+        verify = None if error else _every_sample
+        register(Case(f"{op}_{name}", op, BAD_INPUT, setup, call, error, verify=verify, writes=written))
+
+
+# --- compare_models and compute_mistakenness on semantic masks (Segmentation fields)
+
+SCENE_TARGETS = {0: "background", 1: "circle", 2: "square"}
+
+
+def _scene(height, width):
+    """A semantic mask of the image's size: background, a 'circle' quarter and a 'square' quarter."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[: height // 2, : width // 2] = 1
+    mask[height // 2 :, width // 2 :] = 2
+    return mask
+
+
+def _scenes(target, res):
+    """``scene_gt``, ``scene_a`` and ``scene_b`` Segmentations of each image's size (in the documents) with shared
+    mask targets; ``scene_a`` with a probabilities file per sample (0.8 on its own mask's class)."""
+    directory = os.path.join(res.root, "scene-probabilities")
+    os.makedirs(directory, exist_ok=True)
+    gt, a, b = [], [], []
+    for i, (height, width) in enumerate(zip(*target.values(["metadata.height", "metadata.width"]), strict=True)):
+        mask = _scene(height, width)
+        probs = np.full((3, height, width), 0.1, np.float32)
+        np.put_along_axis(probs, mask[None].astype(np.int64), 0.8, axis=0)
+        path = os.path.join(directory, f"{i}.npy")
+        np.save(path, probs)
+        gt.append(fo.Segmentation(mask=mask))
+        a.append(fo.Segmentation(mask=mask, probabilities_path=path, **MODEL))
+        b.append(fo.Segmentation(mask=(2 - mask).astype(np.uint8), **MODEL))
+    for field, values in (("scene_gt", gt), ("scene_a", a), ("scene_b", b)):
+        target.set_values(field, values)
+    target.mask_targets = dict.fromkeys(("scene_gt", "scene_a", "scene_b"), SCENE_TARGETS)
+    target.save()
+
+
+def _first(field, **values):
+    """A change of setup ``_scenes``: the first sample's ``field`` becomes a Segmentation of ``values``."""
+
+    def change(target, res):
+        _scenes(target, res)
+        sample = target.first()
+        size = (sample.metadata.height, sample.metadata.width)
+        sample[field] = fo.Segmentation(**{k: v(res, size) if callable(v) else v for k, v in values.items()})
+        sample.save()
+
+    return change
+
+
+def _other_targets(target, res):
+    _scenes(target, res)
+    target.mask_targets["scene_b"] = {0: "sky", 1: "sea"}
+    target.save()
+
+
+def _image_size(target, res):
+    _scenes(target, res)
+    sample = target.first()
+    sample.metadata = fo.ImageMetadata(width=2 * sample.metadata.width, height=sample.metadata.height)
+    sample.save()
+
+
+def _probabilities_shape(target, res):
+    _scenes(target, res)
+    np.save(target.first().scene_a.probabilities_path, np.zeros((3, 2, 4), np.float32))
+
+
+SEMANTIC_BAD = [  # name, setup change, compare's message, mistakenness' message
+    (
+        "wrong_shape",
+        _first("scene_b", mask=lambda res, size: np.ones((size[0], size[1] + 1), np.uint8)),
+        "differ",
+        None,
+    ),
+    ("not_2d", _first("scene_gt", mask=lambda res, size: np.ones((*size, 3), np.uint8)), "2-d integer", "2-d integer"),
+    ("empty", _first("scene_gt", mask=np.zeros((0, 4), np.uint8)), r"the mask is empty", r"the mask is empty"),
+    (
+        "path_missing",
+        _first("scene_gt", mask_path=lambda res, size: _missing_file(res)),
+        r"mask_path '.*' does not exist",
+        "does not exist",
+    ),
+    ("bigger_than_the_image", _image_size, r"but the image is \d+ x \d+", r"but the image is \d+ x \d+"),
+    ("other_mask_targets", _other_targets, r"mask targets differ", None),
+    ("probabilities_shape", _probabilities_shape, None, r"has shape \(3, 2, 4\): give \(K, \d+, \d+\) with K > 2"),
+    ("no_probabilities", _first("scene_a", mask=lambda res, size: _scene(*size)), None, r"has no probabilities_path"),
+]
+for name, change, compare_error, mistakenness_error in SEMANTIC_BAD:
+    if compare_error:
+        register(
+            Case(
+                f"compare_semantic_{name}",
+                "compare_models",
+                BAD_INPUT,
+                derive(shapes, change),
+                lambda target, res: operator("compare_models")(target, "scene_a", "scene_b", gt_field="scene_gt"),
+                compare_error,
+            )
+        )
+    if mistakenness_error:
+        register(
+            Case(
+                f"mistakenness_semantic_{name}",
+                "compute_mistakenness",
+                BAD_INPUT,
+                derive(shapes, change),
+                lambda target, res: operator("compute_mistakenness")(target, "scene_a", gt_field="scene_gt"),
+                mistakenness_error,
+            )
+        )
+register(
+    Case(
+        "compare_semantic_masks",
+        "compare_models",
+        BAD_INPUT,
+        derive(shapes, _scenes),
+        lambda target, res: operator("compare_models")(target, "scene_a", "scene_b", gt_field="scene_gt"),
+        None,
+    ),
+    Case(
+        "mistakenness_semantic_masks",
+        "compute_mistakenness",
+        BAD_INPUT,
+        derive(shapes, _scenes),
+        lambda target, res: operator("compute_mistakenness")(target, "scene_a", gt_field="scene_gt"),
+        None,
+    ),
+)

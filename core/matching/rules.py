@@ -1,11 +1,10 @@
 """Prediction-to-ground-truth matching with the rules of FiftyOne's ``evaluate_detections`` (COCO style), on arrays.
 
 Per category (the label when ``classwise``, else one), predictions are taken by decreasing confidence (ties keep
-their order, a missing confidence counts as -1); each takes the available ground truth with the highest IoU at or
-above the threshold (a later one wins a tie); non-crowd objects match once, crowds (IoU = intersection / prediction
-area) match many and come last. Unmatched predictions are false positives, unmatched ground truth false negatives.
-A ground-truth object is a crowd when its ``iscrowd`` attribute is true, or, when it has none, its legacy
-``attributes["iscrowd"]`` (``crowd_flags``).
+their order, a missing confidence counts as -1; keypoints rank by their mean confidence, ``Objects.order``); each
+takes the available ground truth with the highest IoU at or above the threshold (a later one wins a tie); non-crowd
+objects match once, crowds match many and come last. Unmatched predictions are false positives, unmatched ground
+truth false negatives.
 """
 
 from collections.abc import Sequence
@@ -15,19 +14,21 @@ from typing import Self
 import numpy as np
 from numpy.typing import ArrayLike
 
-import fiftyone as fo
-
-CROWD = "iscrowd"
+from .boxes import ious
 
 
 @dataclass
 class Objects:
-    """The objects of one field on one sample: labels, ``[x, y, w, h]`` boxes, confidences, crowd flags."""
+    """The objects of one field on one sample: labels, ``[x, y, w, h]`` boxes, confidences, crowd flags; for masks,
+    polylines and keypoints also each object's geometry (``shapes``) and, for keypoints, the predictions' ranking
+    keys (``order``, highest first; default: the confidence, missing -1)."""
 
     labels: list
     boxes: np.ndarray
     confidences: list
     crowd: list
+    shapes: list | None = None
+    order: list | None = None
 
     @classmethod
     def of(
@@ -52,19 +53,12 @@ class Objects:
         flags = [bool(flag) for flag in crowd] if crowd else [False] * len(labels)
         return list(ids), cls(list(labels), np.array(boxes, dtype=float), list(confidences), flags)
 
-
-def crowd_flags(list_path: str) -> fo.ViewExpression:
-    """The expression of each label's crowd value in the list ``list_path`` (e.g. ``ground_truth.detections``), as
-    ``evaluate_detections`` reads it: its ``iscrowd`` attribute when it has one, else ``attributes["iscrowd"]``."""
-    own, legacy = fo.ViewField(CROWD), fo.ViewField(f"attributes.{CROWD}.value")
-    return fo.ViewField(list_path).map((own.type() == "missing").if_else(legacy, own))
-
-
-def rows_of(list_path: str) -> dict:
-    """The aggregation expression of the ``[_id, label, bounding_box, confidence]`` row of each label in the list
-    ``list_path`` (missing values null, no list: no rows), which ``Objects.of_rows`` reads."""
-    fields = ("_id", "label", "bounding_box", "confidence")
-    return {"$map": {"input": {"$ifNull": [f"${list_path}", []]}, "as": "d", "in": [f"$$d.{f}" for f in fields]}}
+    def subset(self, keep: Sequence[int]) -> Self:
+        """The objects at indices ``keep``, as predictions (no crowds)."""
+        pick = lambda values: None if values is None else [values[i] for i in keep]  # noqa: E731
+        crowd = [False] * len(keep)
+        shapes, order = pick(self.shapes), pick(self.order)
+        return type(self)(pick(self.labels), self.boxes[keep], pick(self.confidences), crowd, shapes, order)
 
 
 @dataclass
@@ -84,53 +78,20 @@ class Matches:
         return tp, len(self.pred_status) - tp, sum(1 for s in self.gt_status if s == "fn")
 
 
-def ious(preds: Objects, gts: Objects, crowd: bool = True) -> np.ndarray:
-    """The ``len(preds) x len(gts)`` IoU matrix (crowd columns divide by the prediction's area, unless ``crowd`` is
-    False: then every object counts as a box)."""
-    return ious_of_pairs([preds], [gts], crowd)[0]
-
-
-def ious_of_pairs(preds: Sequence[Objects], gts: Sequence[Objects], crowd: bool = True) -> list[np.ndarray]:
-    """``ious`` of each pair of ``preds`` and ``gts``, computed at once on padded arrays (the same values, far fewer
-    numpy calls than one ``ious`` per pair)."""
-    if not preds:
-        return []
-    boxes_p, boxes_g = _padded([p.boxes for p in preds]), _padded([g.boxes for g in gts])
-    flags = np.zeros(boxes_g.shape[:2], dtype=bool)
-    for row, g in zip(flags, gts, strict=True):
-        row[: len(g.crowd)] = g.crowd if crowd else False
-    px, py, pw, ph = (boxes_p[:, :, i : i + 1] for i in range(4))
-    gx, gy, gw, gh = (boxes_g[:, None, :, i] for i in range(4))
-    w = np.minimum(px + pw, gx + gw) - np.maximum(px, gx)
-    h = np.minimum(py + ph, gy + gh) - np.maximum(py, gy)
-    inter = np.where((w > 0) & (h > 0), w * h, 0.0)
-    pred_area = pw * ph
-    union = np.where(flags[:, None, :], pred_area, pred_area + gw * gh - inter)
-    table = np.minimum(np.divide(inter, union, out=np.zeros_like(inter), where=union > 0), 1.0)
-    return [table[k, : len(p.labels), : len(g.labels)] for k, (p, g) in enumerate(zip(preds, gts, strict=True))]
-
-
-def _padded(boxes: list[np.ndarray]) -> np.ndarray:
-    """The ``(n, max length, 4)`` array of ``boxes`` (each ``(length, 4)``), zero-padded."""
-    padded = np.zeros((len(boxes), max(len(b) for b in boxes), 4))
-    for row, b in zip(padded, boxes, strict=True):
-        row[: len(b)] = b
-    return padded
-
-
 def match(
     preds: Objects, gts: Objects, iou_thresh: float = 0.5, classwise: bool = True, table: np.ndarray | None = None
 ) -> Matches:
-    """Matches ``preds`` to ``gts`` (both ``Objects``) as ``evaluate_detections`` does; ``table``: their ``ious``
-    when already computed."""
+    """Matches ``preds`` to ``gts`` (both ``Objects``) as ``evaluate_detections`` does; ``table``: their IoUs
+    (``len(preds) x len(gts)``; NaN similarities match as FiftyOne's do), by default their boxes' ``ious``."""
     iou_thresh = min(iou_thresh, 1 - 1e-10)
     rows = (ious(preds, gts) if table is None else table).tolist()
     pred_status, gt_status = ["fp"] * len(preds.labels), ["fn"] * len(gts.labels)
     pred_match, gt_match = [-1] * len(preds.labels), [-1] * len(gts.labels)
     pred_iou, gt_iou = [np.nan] * len(preds.labels), [np.nan] * len(gts.labels)
-    crowds, confidences = gts.crowd, preds.confidences
+    crowds = gts.crowd
+    keys = preds.order if preds.order is not None else [c or -1 for c in preds.confidences]
     for category in _categories(preds, gts, classwise):
-        order = sorted(category["preds"], key=lambda i: -(confidences[i] or -1))
+        order = sorted(category["preds"], key=lambda i: keys[i], reverse=True)
         candidates = sorted(category["gts"], key=lambda j: crowds[j])
         for i in order:
             best, best_iou, row, label = -1, iou_thresh, rows[i], preds.labels[i]
@@ -154,10 +115,14 @@ def match(
     return Matches(pred_status, pred_match, pred_iou, gt_status, gt_match, gt_iou)
 
 
+def categories(labels: Sequence, classwise: bool) -> list:
+    """The matching category of each label: itself when ``classwise``, else one for all."""
+    return list(labels) if classwise else ["all"] * len(labels)
+
+
 def _categories(preds, gts, classwise):
-    categories = {}
+    grouped = {}
     for kind, objects in (("preds", preds), ("gts", gts)):
-        for index, label in enumerate(objects.labels):
-            key = label if classwise else "all"
-            categories.setdefault(key, {"preds": [], "gts": []})[kind].append(index)
-    return categories.values()
+        for index, key in enumerate(categories(objects.labels, classwise)):
+            grouped.setdefault(key, {"preds": [], "gts": []})[kind].append(index)
+    return grouped.values()
