@@ -23,6 +23,7 @@ from core.prelabel import run as prelabel
 from core.quality import mistakenness as M
 from core.quality import uniqueness as U
 from core.regression import compare as R
+from core.store import chunk_writes as CW
 from core.store import runs, writes
 from core.store.declared import FieldGuard
 from harness.processes import REPO
@@ -113,7 +114,7 @@ def test_a_field_deleted_between_two_chunk_writes_of_a_comparison_fails_it(shape
         R.compare(shapes, request)
         fixed = shapes.values("compare_fixed")
     monkeypatch.setattr(R, "CHUNK", 8)
-    before_call(monkeypatch, R, "bulk_set", 2, lambda: delete_in_another_process(shapes, "compare_score"))
+    before_call(monkeypatch, CW, "bulk_set", 2, lambda: delete_in_another_process(shapes, "compare_score"))
     with pytest.raises(RuntimeError, match=DELETED):
         R.compare(shapes, request)
     assert_readable_and_failed(shapes, "compare_score")
@@ -124,7 +125,7 @@ def test_a_field_deleted_between_two_chunk_writes_of_a_comparison_fails_it(shape
 def test_a_field_deleted_between_two_chunk_writes_of_mistakenness_fails_it(shapes, monkeypatch):
     data.add_simulated_predictions(shapes)
     monkeypatch.setattr(M, "CHUNK", 8)
-    before_call(monkeypatch, M, "bulk_set", 2, lambda: delete_in_another_process(shapes, "possible_missing"))
+    before_call(monkeypatch, CW, "bulk_set", 2, lambda: delete_in_another_process(shapes, "possible_missing"))
     with pytest.raises(RuntimeError, match=DELETED):
         M.compute(shapes, M.MistakennessRequest("candidate"))
     assert_readable_and_failed(shapes, "possible_missing")

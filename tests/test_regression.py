@@ -9,6 +9,7 @@ import fiftyone as fo
 import fiftyone.operators as foo
 
 from core.regression import compare as R
+from core.store import chunk_writes as CW
 from core.store import lease, runs, writes
 from harness import operators as ops
 from testing import data, synthetic
@@ -234,7 +235,7 @@ def test_a_failed_rerun_restores_the_earlier_results(shapes, monkeypatch):
     paths = ("compare_score", "ground_truth.detections.compare", "candidate.detections.compare")
     before = [shapes.values(path) for path in paths]
     monkeypatch.setattr(R, "CHUNK", 10)
-    monkeypatch.setattr(R, "bulk_set", _failing_from_call(3))
+    monkeypatch.setattr(CW, "bulk_set", _failing_from_call(3))
     with pytest.raises(RuntimeError, match="comparison failed and what it had written was taken back: disk full"):
         R.compare(shapes, request(iou=0.9))  # other categories
     assert [shapes.values(path) for path in paths] == before

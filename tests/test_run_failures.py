@@ -13,6 +13,7 @@ from fiftyone.core.collections import SampleCollection
 from core.quality import mistakenness as M
 from core.regression import compare as R
 from core.regression import report
+from core.store import chunk_writes as CW
 from core.store import runs, writes
 from harness import injection as I
 from testing import synthetic
@@ -43,28 +44,28 @@ OPERATIONS = {  # name: (dataset kind, what runs first, the call, the stages a f
         "detections",
         _nothing,
         _compare,
-        [*START, (fo.Dataset, "add_sample_field", 3), (SampleCollection, "create_index", 1), (R, "FieldGuards", 1)]
-        + [(R, "_chunk_results", 2), (R, "bulk_set", 1), (R, "bulk_set", 2), (R.Totals, "summary", 1), *END],
+        [*START, (fo.Dataset, "add_sample_field", 3), (SampleCollection, "create_index", 1), (CW, "FieldGuards", 1)]
+        + [(R, "_chunk_results", 2), (CW, "bulk_set", 1), (CW, "bulk_set", 2), (R.Totals, "summary", 1), *END],
     ),
     "compare_classification": (
         "classification",
         _nothing,
         _compare,
-        [*START, (fo.Dataset, "add_sample_field", 2), (R, "_chunk_results", 1), (R, "bulk_set", 2)]
+        [*START, (fo.Dataset, "add_sample_field", 2), (R, "_chunk_results", 1), (CW, "bulk_set", 2)]
         + [(R.Totals, "summary", 1), *END],
     ),
     "mistakenness_detections": (
         "detections",
         _nothing,
         _mistakenness,
-        [*START, (fo.Dataset, "add_sample_field", 3), (SampleCollection, "create_index", 1), (M, "FieldGuards", 1)]
-        + [(M, "_detections_chunk", 2), (M, "bulk_set", 1), (M, "bulk_set", 2), *END],
+        [*START, (fo.Dataset, "add_sample_field", 3), (SampleCollection, "create_index", 1), (CW, "FieldGuards", 1)]
+        + [(M, "_detections_chunk", 2), (CW, "bulk_set", 1), (CW, "bulk_set", 2), *END],
     ),
     "mistakenness_classification": (
         "classification",
         _nothing,
         _mistakenness,
-        [*START, (fo.Dataset, "add_sample_field", 1), (M, "_classification_results", 1), (M, "bulk_set", 2), *END],
+        [*START, (fo.Dataset, "add_sample_field", 1), (M, "_classification_results", 1), (CW, "bulk_set", 2), *END],
     ),
     "tag_regressed": (
         "detections",

@@ -40,16 +40,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import fiftyone as fo
-import fiftyone.core.utils as fou
 
 from .. import matching
 from ..exceptions import ModelError, refuse
 from ..matching import Objects, crowd_flags, ious, match
 from ..models import source as models
 from ..store import reads, runs, schema, views
-from ..store.declared import FieldGuards
+from ..store.chunk_writes import write_chunks
 from ..store.fields import GROUND_TRUTH, MAX_KEY, PROVENANCE_ATTRIBUTE, label_path, label_type
-from ..store.writes import bulk_set, label_values, rolled_back_on_failure, written_behind
+from ..store.writes import label_values, rolled_back_on_failure
 from . import label_errors
 
 KIND = "mistakenness"
@@ -183,15 +182,7 @@ def compute(
             chunks = [dataset.select(ids[i : i + CHUNK], ordered=True) for i in range(0, len(ids), CHUNK)]
             results = _classification_results(chunks, request, class_info, counts)
         _declare_fields(dataset, request, kind)
-        guards = FieldGuards(dataset, fields)
-
-        def write(result):
-            rollback.save(result[0])
-            bulk_set(dataset, *result)
-            guards.check(result[0])
-
-        with fou.ProgressBar(total=len(samples), progress=progress) as bar:
-            written_behind(results, write, lambda result: bar.set_iteration(bar.iteration + len(result[0])))
+        write_chunks(samples, fields, rollback, results, progress)
     return {"run_key": key, "classes": classes, **counts}
 
 

@@ -31,15 +31,14 @@ from dataclasses import fields as dataclass_fields
 import numpy as np
 
 import fiftyone as fo
-import fiftyone.core.utils as fou
 
 from .. import matching
 from ..exceptions import refuse
 from ..matching import crowd_flags, match
 from ..store import reads, runs, schema, views
-from ..store.declared import FieldGuards
+from ..store.chunk_writes import write_chunks
 from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_path, label_type
-from ..store.writes import bulk_set, label_values, rolled_back_on_failure, written_behind
+from ..store.writes import label_values, rolled_back_on_failure
 
 GT_CATEGORIES = (
     "fixed",
@@ -181,17 +180,9 @@ def compare(
     )
     with rolled_back_on_failure(samples, key, fields, totals.overall, "comparison") as (rollback, run):
         _declare_fields(samples._root_dataset, request, kind)
-        guards = FieldGuards(samples._root_dataset, fields)
-
-        def write(result):
-            rollback.save(result[0])
-            bulk_set(samples._root_dataset, *result)
-            guards.check(result[0])
-
         documents = reads.chunks(samples, _projection(request, kind), CHUNK if kind is None else kind.chunk(CHUNK))
         results = (_chunk_results(chunk, request, totals, kind) for chunk in documents)
-        with fou.ProgressBar(total=len(samples), progress=progress) as bar:
-            written_behind(results, write, lambda result: bar.set_iteration(bar.iteration + len(result[0])))
+        write_chunks(samples, fields, rollback, results, progress)
         run.counts = totals.summary(kind="classification" if kind is None else "detections")
     return {"run_key": key, "key": request.key, **run.counts}
 

@@ -269,8 +269,8 @@ def _failing_write_case(name, operator_name, module, call, setup, verify=None, p
     message = "simulated database failure in chunk 3"
 
     def run(target, res):
-        core = plugin_module(module)
-        with mock.patch.object(core, "CHUNK", 4), fail_on_call(core, "bulk_set", 3, message):
+        core, writer = plugin_module(module), plugin_module("store.chunk_writes")
+        with mock.patch.object(core, "CHUNK", 4), fail_on_call(writer, "bulk_set", 3, message):
             return call(target, res)
 
     return Case(name, operator_name, FAULT, setup, run, message, verify=verify, partial=partial)
