@@ -23,6 +23,9 @@ gains 10% spurious ones. Missing recall = share of the predictions of dropped bo
 confidence that reaches 0.95 (0 when none does); spurious recall likewise for the added boxes (flags of ground truth
 have no confidence to rank by). Then both are timed on 1,000 synthetic samples (median of --repeat runs).
 
+Semantic masks: ``quality_segmentation.segmentation_quality`` (see that module), its figures prefixed
+``segmentation_``.
+
 Last line: ``RESULT quality p_at_k=.. auroc=.. (means of ours with logits) cleanlab_p_at_k=.. cleanlab_auroc=..
 (means of the better cleanlab method per case) brain_p_at_k=.. min_margin_cleanlab_p=.. min_margin_cleanlab_auroc=..
 min_margin_brain_p=.. min_margin_brain_auroc=.. (the smallest, over noise x model, of ours - the best of those)
@@ -37,6 +40,7 @@ import warnings
 import _setup  # starts the private mongod before fiftyone is imported
 import numpy as np
 from cleanlab.rank import get_label_quality_scores
+from quality_segmentation import SEEDS, segmentation_quality
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -94,6 +98,7 @@ def main():
         cls = classification_quality(seeds)
     det = detection_quality(300 if args.quick else 600)
     ours_s, brain_s = detection_timing(1000, repeat)
+    seg = segmentation_quality(SEEDS[:1] if args.quick else SEEDS, 150 if args.quick else 400)
 
     print(f"precision@k / AUROC, mean of {seeds} seed(s); cl = cleanlab 2.9 get_label_quality_scores")
     print(f"{'noise':19}{'model':28}" + "".join(f"{HEADERS[n]:>16}" for n in WITH_LOGITS + WITHOUT))
@@ -117,6 +122,7 @@ def main():
             for what in ("missing", "spurious")
             for who, scorer in (("", "ours"), ("brain_", "brain"))
         )
+        + "".join(f" segmentation_{key}={value:.3f}" for key, value in seg.items())
     )
 
 
