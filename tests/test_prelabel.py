@@ -81,6 +81,24 @@ def test_semantic_segmentation_writes_masks_and_mask_targets(shapes, tiny_models
     assert shapes.mask_targets["seg"] == {0: "background", 1: "shape"}
 
 
+def test_semantic_segmentation_with_logits_saves_pixel_probabilities_for_label_errors(shapes, tiny_models, prelabel_op):
+    view = shapes.limit(4)
+    prelabel_op(view, tiny_models["segmentation"], output_field="seg_p", store_logits=True)
+    label = shapes.first().seg_p
+    probabilities = np.load(label.probabilities_path)
+    assert probabilities.shape == (2, 128, 128) and probabilities.dtype == np.float16
+    assert "seg_p.probabilities" not in shapes.get_field_schema(flat=True)  # the array is in the file only
+    assert not shapes._sample_collection.count_documents({"seg_p.probabilities": {"$exists": True}})
+    np.testing.assert_allclose(probabilities.astype(np.float32).sum(axis=0), 1.0, atol=1e-2)
+    decided = np.abs(probabilities[1].astype(np.float32) - probabilities[0]) > 1e-2  # float16 ties aside
+    assert np.array_equal(probabilities.argmax(axis=0)[decided], label.mask[decided])
+    view.set_values("gt_seg", [fo.Segmentation(mask=1 - mask) for mask in view.values("seg_p.mask")])
+    shapes.mask_targets["gt_seg"] = shapes.mask_targets["seg_p"]
+    shapes.save()
+    result = fo.operators.get_operator(ops.uri("compute_mistakenness"))(view, "seg_p", gt_field="gt_seg")
+    assert result["samples"] == 4 and all(0 < score <= 1 for score in view.values("mistakenness"))
+
+
 def test_zoo_model_by_name_with_a_local_directory(digits, tiny_models, prelabel_op):
     result = prelabel_op(
         digits.limit(10),

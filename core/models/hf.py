@@ -11,7 +11,7 @@ import fiftyone as fo
 
 from ..exceptions import ModelError
 from . import tasks
-from .labels import classification_label, instance_detection, softmax
+from .labels import PIXEL_PROBABILITIES, classification_label, instance_detection, softmax
 from .pose import keypoints_from_boxes, skeleton
 from .predictor import Prediction
 from .sam import masks_from_boxes
@@ -131,7 +131,12 @@ class HFPredictor:
     def _segment(self, inputs, sizes):
         outputs = self.model(**inputs)
         masks = self.processor.post_process_semantic_segmentation(outputs, target_sizes=sizes)
-        return [fo.Segmentation(mask=mask.cpu().numpy().astype(np.uint8)) for mask in masks]
+        labels = [fo.Segmentation(mask=mask.cpu().numpy().astype(np.uint8)) for mask in masks]
+        logits = getattr(outputs, "logits", None)
+        if self.store_logits and logits is not None and logits.ndim == 4:
+            for label, row, size in zip(labels, logits, sizes, strict=True):
+                label[PIXEL_PROBABILITIES] = _pixel_probabilities(row, size)
+        return labels
 
     def _instances(self, inputs, sizes):
         outputs = self.model(**inputs)
@@ -170,3 +175,10 @@ def _detections(result, labels, size):
             box = [x1, y1, x2 - x1, y2 - y1]
             detections.append(fo.Detection(label=labels[int(label)], bounding_box=box, confidence=float(score)))
     return fo.Detections(detections=detections)
+
+
+def _pixel_probabilities(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(K, H, W) float16 softmax of one image's (K, h, w) logits, upsampled as transformers' semantic
+    post-processing does before its argmax (bilinear, corners not aligned)."""
+    upsampled = torch.nn.functional.interpolate(logits[None].float(), size=size, mode="bilinear", align_corners=False)
+    return upsampled[0].softmax(dim=0).cpu().numpy().astype(np.float16)

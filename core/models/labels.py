@@ -6,6 +6,10 @@ import numpy as np
 
 import fiftyone as fo
 
+PIXEL_PROBABILITIES = "probabilities"
+"""A semantic mask's transient attribute: the (K, H, W) float16 per-pixel class probabilities the predictor computed
+(with ``store_logits``), saved to a file before the label is written (``core.prelabel.probabilities``)."""
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of a 2-d array."""

@@ -23,7 +23,7 @@ from ..models.predictor import Predictor
 from ..store import fields as L
 from ..store import jobs, schema, views
 from ..store.declared import FieldGuard
-from . import mapping, masks
+from . import mapping, masks, probabilities
 
 UNKNOWN_POLICIES = ("keep", "drop", "error")
 RESERVED_FIELDS = {"id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
@@ -178,6 +178,7 @@ def _run(todo, request, predictor, provenance, progress):
     counts = {"written": 0, "labels": 0, "failed_images": 0, "failures": []}
     bar = fou.ProgressBar(total=len(ids), progress=progress)
     guard = FieldGuard(todo._root_dataset, request.output_field, interval=GUARD_INTERVAL)
+    folder = probabilities.directory(todo._root_dataset, request.output_field)
     with ThreadPoolExecutor(max(1, request.num_workers)) as pool, ThreadPoolExecutor(1) as writer, bar:
         upcoming = iter(batches)
         ahead = deque(pool.submit(_prepare, predictor, paths, b) for b in islice(upcoming, request.num_workers + 1))
@@ -188,6 +189,7 @@ def _run(todo, request, predictor, provenance, progress):
             prompts = masks.prompts(todo, request.prompt_field, [ids[i] for i in ok])
             predictions = _predict(predictor, prepared, prompts)
             values = {ids[i]: mapping.finish(p, mapper, provenance) for i, p in zip(ok, predictions, strict=True)}
+            probabilities.saved(values, folder)
             if written is not None:
                 written.result()
             written = writer.submit(_write, todo, guard, values)

@@ -44,7 +44,7 @@ from ..store.writes import rolled_back_on_failure
 from . import mistakenness
 from .mistakenness import KIND, MistakennessRequest
 
-PROBABILITIES = "probabilities_path"
+PROBABILITIES = masks.PROBABILITIES_PATH
 MIN_AREA, MIN_PIXELS = 0.001, 4
 FLOOR = 1e-4
 MAX_REGIONS = 20

@@ -19,6 +19,8 @@ import fiftyone.core.utils as fou
 from . import reads
 from .fields import label_type
 
+PROBABILITIES_PATH = "probabilities_path"
+"""The attribute of a predicted Segmentation naming its ``.npy`` file of (K, H, W) per-pixel class probabilities."""
 HEADER_BYTES = 512  # an .npy header fits in this many decompressed bytes
 EXAMPLES = 3  # problems name at most this many samples
 
