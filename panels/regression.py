@@ -13,7 +13,7 @@ import fiftyone.operators as foo
 from fiftyone.operators import types
 
 from ..core.regression import compare as regression
-from ..core.regression import defaults, metrics, report
+from ..core.regression import defaults, metrics, report, semantic
 from ..operators.common import user
 
 REGRESSION_TAG = "regression"
@@ -156,7 +156,7 @@ class RegressionPanel(foo.Panel):
         panel.md(headline(comparison, summary), name="headline")
         numbers = metrics.model_metrics(summary)
         _metrics_table(panel, numbers["overall"], summary.get("kind"))
-        plot = {"data": bar_traces(summary), "layout": BAR_LAYOUT, "config": {"displayModeBar": False}}
+        plot = {"data": bar_traces(summary), "layout": bar_layout(summary), "config": {"displayModeBar": False}}
         panel.plot("per_class", on_click=self.on_click_bar, **plot)
         _per_class_table(panel, numbers["per_class"])
         if summary.get("transitions"):
@@ -201,6 +201,16 @@ BAR_LAYOUT = {
     "bargroupgap": 0.05,
     "xaxis": {"type": "category", "title": {"text": "class"}},
 }
+
+
+PIXELS_TITLE = "Per class: fixed vs broken pixels (click a bar to see those samples)"
+
+
+def bar_layout(summary: dict) -> dict:
+    """The bar chart's layout: a semantic-mask comparison counts pixels, and a bar shows samples."""
+    if summary.get("kind") != semantic.SUMMARY_KIND:
+        return BAR_LAYOUT
+    return {**BAR_LAYOUT, "title": {"text": PIXELS_TITLE}, "yaxis": {"title": {"text": "pixels"}}}
 
 
 MATRIX_LAYOUT = {
@@ -319,10 +329,12 @@ def bar_traces(summary):
 def headline(comparison: dict, summary: dict) -> str:
     """One line: which models, how many samples, fixed vs broken, and what is reported apart from them."""
     broken, fixed = report.broken_fixed(summary.get("overall", {}))
+    unit = " pixels" if summary.get("kind") == semantic.SUMMARY_KIND else ""
     return (
         f"**`{comparison['candidate_field']}`** vs **`{comparison['baseline_field']}`** on "
         f"`{comparison['gt_field']}` — {summary.get('samples', 0)} samples, "
-        f"{summary.get('regressed_samples', 0)} regressed. **Fixed {fixed}**, **broken {broken}**{_apart(summary)}."
+        f"{summary.get('regressed_samples', 0)} regressed. "
+        f"**Fixed {fixed}{unit}**, **broken {broken}{unit}**{_apart(summary)}."
     )
 
 
@@ -334,6 +346,8 @@ def _apart(summary):
             f"; {overall.get('wrong_to_wrong', 0)} wrong before and after (not broken), "
             f"{overall.get('no_ground_truth', 0)} without ground truth (not judged)"
         )
+    if summary.get("kind") == semantic.SUMMARY_KIND:
+        return f"; new false positives {overall.get('new_fp', 0)} pixels, removed {overall.get('removed_fp', 0)} pixels"
     return (
         f" (class flips {overall.get('class_flip', 0)}), new false positives {overall.get('new_fp', 0)}, "
         f"removed {overall.get('removed_fp', 0)}"
