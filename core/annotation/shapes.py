@@ -9,9 +9,11 @@ Keypoints: FiftyOne 1.22.1 cannot send a point that is NaN (a keypoint not visib
 float NaN to integer" after creating the task. Only the finite points are sent; and as it rounds points to whole
 pixels, each point that comes back on the pixel it was sent at gets its sent value back (NaNs where they were), so
 an untouched keypoint is no edit and loses neither precision nor the index of its points. A points shape a person
-gave more or fewer points comes back as CVAT has it. FiftyOne sends one of these label types
-per field and silently leaves out the labels of the other, so a review holds one kind: a field of both is sent as
-two reviews, each of a view filtered on ``filled`` (the labels not sent are kept as they are).
+gave more or fewer points comes back as CVAT has it. Polylines' vertices are rounded alike (``polygons=True``
+pre-labels trace pixel centres, half a pixel off the grid) and get their sent values back the same way. FiftyOne
+sends one of these label types per field and silently leaves out the labels of the other, so a review holds one kind:
+a field of both is sent as two reviews, each of a view filtered on ``filled`` (the labels not sent are kept as they
+are).
 """
 
 import math
@@ -158,24 +160,29 @@ def placed_keypoints(keypoints: list[fo.Keypoint]) -> list[fo.Keypoint]:
 
 
 def sent_points(samples: fo.core.collections.SampleCollection, field: str) -> dict[str, list]:
-    """{keypoint id: its points} of the Keypoints review ``field`` as sent (read before the download replaces it)."""
-    if label_type(samples, field) is not fo.Keypoints:
+    """{label id: its points} of the Keypoints or Polylines review ``field`` as sent (read before the download
+    replaces it)."""
+    kind = label_type(samples, field)
+    if kind not in (fo.Keypoints, fo.Polylines):
         return {}
-    return {k.id: k.points for k in samples.values(f"{field}.keypoints", unwind=True) if k is not None}
+    path = f"{field}.{kind._LABEL_LIST_FIELD}"
+    return {label.id: label.points for label in samples.values(path, unwind=True) if label is not None}
 
 
 def keep_sent_points(samples: fo.core.collections.SampleCollection, field: str, sent: dict[str, list]) -> int:
-    """Gives each point of the keypoints loaded into ``field`` that came back on the pixel it was sent at its sent
-    value, and the NaN points not sent their place back (see the module). Returns how many keypoints changed."""
+    """Gives each point of the keypoints and polylines loaded into ``field`` that came back on the pixel it was sent
+    at its sent value, and the NaN points not sent their place back (see the module). Returns how many labels
+    changed."""
     if not sent:
         return 0
     ids, values, widths, heights = samples.values(["id", field, "metadata.width", "metadata.height"])
     restored, changed = 0, []
     for sample_id, value, width, height in zip(ids, values, widths, heights, strict=True):
-        for keypoint in value.keypoints if value else []:
-            points = _as_sent(keypoint.points, sent.get(keypoint.id), (width, height))
+        for label in value[value._LABEL_LIST_FIELD] if value else []:
+            as_sent = _as_sent if isinstance(label, fo.Keypoint) else _parts_as_sent
+            points = as_sent(label.points, sent.get(label.id), (width, height))
             if points is not None:
-                keypoint.points, restored = points, restored + 1
+                label.points, restored = points, restored + 1
         changed.append((sample_id, value))
     samples.select([i for i, _ in changed], ordered=True).set_values(field, [v for _, v in changed])
     return restored
@@ -197,6 +204,14 @@ def _as_sent(reviewed, original, frame_size):
         if not (is_finite(was) and is_finite(now) and _pixel(was, frame_size) == _pixel(now, frame_size)):
             points[place] = list(now)
     return points
+
+
+def _parts_as_sent(reviewed, original, frame_size):
+    """A polyline's ``original`` parts with CVAT's vertices where a person moved them; None when CVAT has another
+    count of parts or vertices."""
+    if original is None or [len(part) for part in reviewed] != [len(part) for part in original]:
+        return None
+    return [_as_sent(now, was, frame_size) for now, was in zip(reviewed, original, strict=True)]
 
 
 def _pixel(point, frame_size):

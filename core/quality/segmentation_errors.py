@@ -7,14 +7,15 @@ model's probability of pixel value ``k`` (the dataset's mask targets name the va
 largest target value. Values that do not sum to 1 over the channels are taken as logits (softmax applied). The
 prediction's own mask is not read.
 
-A ground-truth pixel of value ``y`` is suspect when the model's most likely value ``m`` differs and has probability
-``>= confidence_thresh``; its evidence of a label error is the log-likelihood ratio ``log(p(m) / p(y))`` (nats, both
-probabilities floored at ``FLOOR``). Suspect pixels are grouped into regions (4-connected components) and regions
-smaller than ``MIN_AREA`` of the image (at least ``MIN_PIXELS``) are dropped as speckle. A sample's ``mistakenness``
-is ``1 - exp(-E / n)``, ``E`` the sum over its regions' pixels of the squared evidence and ``n`` its labelled
-pixels: 0 when the model agrees everywhere, towards 1 as more pixels are more surely mislabelled (a ranking, not a
-probability). Squaring weighs sure disagreement above the many weak ones of a noisy model (where a model errs it is
-mostly less sure than where the labels are wrong). Pixels whose value is no mask target are not judged.
+A ground-truth pixel of value ``y`` is suspect when the model's most likely value ``m`` is more likely than ``y`` (a
+tie, common in float16, is no disagreement) and has probability ``>= confidence_thresh``; its evidence of a label error
+is the log-likelihood ratio ``log(p(m) / p(y))`` (nats, both probabilities floored at ``FLOOR``). Suspect pixels are
+grouped into regions (4-connected components) and regions smaller than ``MIN_AREA`` of the image (at least
+``MIN_PIXELS``) are dropped as speckle. A sample's ``mistakenness`` is ``1 - exp(-E / n)``, ``E`` the sum over its
+regions' pixels of the squared evidence and ``n`` its labelled pixels: 0 when the model agrees everywhere, towards 1 as
+more pixels are more surely mislabelled (a ranking, not a probability). Squaring weighs sure disagreement above the many
+weak ones of a noisy model (where a model errs it is mostly less sure than where the labels are wrong). Pixels whose
+value is no mask target are not judged.
 
 Written (``prefix`` before each name): sample fields ``mistakenness`` (float), ``possible_missing`` (regions labelled
 background, value 0, where the model sees a class: a mask the annotators may have missed or erased),
@@ -186,7 +187,7 @@ def score_sample(
     given = np.where(listed, values, 0)
     own = np.take_along_axis(probs, given[None], axis=0)[0]
     seen, best = probs.argmax(axis=0), probs.max(axis=0)
-    suspect = listed & (seen != given) & (best >= threshold)
+    suspect = listed & (best > own) & (best >= threshold)  # a tie is no disagreement, whichever argmax picks
     components, count = ndimage.label(suspect)
     if not count:
         return 0.0, []
