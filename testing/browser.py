@@ -75,3 +75,11 @@ def close_progress(page):
     if done.count():
         done.first.click()
         done.first.wait_for(state="hidden")
+
+
+def expect_disabled(locator) -> None:
+    """Waits (playwright's retrying assertion, up to 5 s) until ``locator`` is disabled: a form disables Execute in
+    the render after the one that shows its warning."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_disabled()
