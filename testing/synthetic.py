@@ -113,6 +113,11 @@ def _document(rng, i, objects, crowd_rate, dataset_id, now):
     """One sample as FiftyOne stores it (``None`` fields such as ``metadata`` are left out, as FiftyOne does)."""
     gt = _ground_truth(rng, int(rng.integers(0, 2 * objects + 1)), crowd_rate)
     fields = {role: _raw_detections(predictions(rng, gt, *params)) for role, params in MODELS.items()}
+    return raw_sample(i, dataset_id, now, {"ground_truth": _raw_detections(gt), **fields})
+
+
+def raw_sample(i: int, dataset_id, now, fields: dict) -> dict:
+    """Sample ``i`` as FiftyOne stores it, with the raw label ``fields``."""
     return {
         "_id": ObjectId(),
         "filepath": f"/synthetic/{i:06d}.png",
@@ -122,7 +127,6 @@ def _document(rng, i, objects, crowd_rate, dataset_id, now):
         "_media_type": "image",
         "_rand": 0.999 + 0.001 * random.random(),  # FiftyOne's convention
         "_dataset_id": dataset_id,
-        "ground_truth": _raw_detections(gt),
         **fields,
     }
 

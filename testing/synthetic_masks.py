@@ -11,7 +11,6 @@ per-point confidences.
 """
 
 import os
-import random
 from datetime import UTC, datetime
 
 import cv2
@@ -22,6 +21,7 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from core.matching import masks
+from testing import synthetic
 
 FRAME = (480, 640)
 CLASSES = ("car", "person", "dog")
@@ -55,23 +55,9 @@ def build(name: str, kind: str, count: int, objects: int = 5, seed: int = 0, mas
         for i in range(start, min(start + chunk, count)):
             fields = make(rng, int(rng.integers(0, 2 * objects + 1)), mask_dir)
             raw = {role: {"_cls": LABELS[kind].__name__, list_field: found} for role, found in fields.items()}
-            documents.append(_sample(i, dataset._doc.id, now, raw))
+            documents.append(synthetic.raw_sample(i, dataset._doc.id, now, raw))
         dataset._sample_collection.insert_many(documents, ordered=False)
     return dataset
-
-
-def _sample(i, dataset_id, now, fields):
-    return {
-        "_id": ObjectId(),
-        "filepath": f"/synthetic/{i:06d}.png",
-        "tags": [],
-        "created_at": now,
-        "last_modified_at": now,
-        "_media_type": "image",
-        "_rand": 0.999 + 0.001 * random.random(),
-        "_dataset_id": dataset_id,
-        **fields,
-    }
 
 
 def _label(cls, label, confidence=None, crowd=False, **values):
