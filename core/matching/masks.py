@@ -11,9 +11,6 @@ A mask is refused (``BadMask``) where FiftyOne would fail on it or place it outs
 or a mask that does not fit its box in its frame; a ``mask_path`` that cannot be read is refused too.
 """
 
-import io
-import math
-import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,9 +18,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from ..store import arrays
 from .boxes import touching
 
-HEADER = re.compile(rb"\{'descr': '([^']+)', 'fortran_order': (True|False), 'shape': \(([\d, ]*)\), \}")
 """The header of a ``.npy`` payload as ``numpy.save`` writes a plain array's."""
 
 
@@ -48,7 +45,7 @@ def read(mask: bytes | None, mask_path: str | None) -> np.ndarray:
     at ``mask_path``; raises ``BadMask`` when neither can be read."""
     if mask is not None:
         try:
-            return _decoded(zlib.decompress(mask))
+            return arrays.decoded(zlib.decompress(mask))
         except (ValueError, OSError, zlib.error) as error:
             raise BadMask(f"its stored mask cannot be decoded ({error})") from error
     return _file(mask_path)
@@ -59,33 +56,10 @@ def shape(mask: bytes | None, mask_path: str | None) -> tuple:
     if mask is None:
         return _file(mask_path).shape
     try:
-        found = _header(zlib.decompressobj().decompress(mask, 1024))
+        found = arrays.header(zlib.decompressobj().decompress(mask, 1024))
     except zlib.error as error:
         raise BadMask(f"its stored mask cannot be decoded ({error})") from error
     return found[2] if found else read(mask, None).shape
-
-
-def _decoded(data):
-    """The array of a ``.npy`` payload (a plain one without ``numpy.load``'s slow header parsing)."""
-    found = _header(data)
-    if found is None:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    dtype, fortran, dims, offset = found
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(dims), offset=offset)
-    return array.reshape(dims, order="F" if fortran else "C")
-
-
-def _header(data):
-    """``(dtype, fortran order, shape, data offset)`` of a plain ``.npy`` payload's start, else None."""
-    if data[:6] != b"\x93NUMPY" or len(data) < 12:
-        return None
-    start = 10 if data[6] == 1 else 12  # version 1 has a 2-byte header length, later ones 4
-    size = int.from_bytes(data[8:start], "little")
-    found = HEADER.match(data, start)
-    if not found or np.dtype(found[1].decode()).hasobject:
-        return None
-    dims = tuple(int(v) for v in found[3].split(b",") if v.strip())
-    return np.dtype(found[1].decode()), found[2] == b"True", dims, start + size
 
 
 def _file(mask_path):

@@ -5,10 +5,9 @@ embeddings with a model first.
 FiftyOne stores a vector as zlib-compressed ``numpy.save`` bytes per sample; ``read_matrix`` reads them raw and
 decodes them ``READ_CHUNK`` samples at a time into one preallocated matrix, so reading N x d costs the matrix
 (4 N d bytes) plus one chunk, not a list of N arrays and a stacked copy of it. The ``numpy.save`` header of a
-vector is parsed once and reused while the next vectors repeat it (``numpy.load`` per vector costs 3x the read).
+vector is read by ``store.arrays`` (``numpy.load`` per vector costs 3x the read).
 """
 
-import io
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -17,7 +16,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..prelabel import run as prelabel
-from ..store import views
+from ..store import arrays, views
 
 DEFAULT_FIELD = "embeddings"
 READ_CHUNK = 20_000  # samples decoded at once (40 MB of 512-d float32 besides the matrix)
@@ -105,34 +104,14 @@ def _chunks(samples, field_name, ids) -> Iterator[tuple[int, list[str], list]]:
 
 def _decoded(raw: list) -> list:
     """The vectors of stored values ``raw`` (zlib-compressed ``numpy.save`` bytes, or lists)."""
-    vectors, header = [], None
-    for value in raw:
-        if not isinstance(value, bytes):
-            vectors.append(None if value is None else np.asarray(value))
-            continue
-        data = zlib.decompress(value)
-        if header is None or not data.startswith(header[0]):
-            header = _header(data)
-        prefix, dtype, shape = header
-        vectors.append(np.frombuffer(data, dtype, offset=len(prefix)).reshape(shape) if dtype else _loaded(data))
-    return vectors
-
-
-def _header(data: bytes) -> tuple[bytes, np.dtype | None, tuple]:
-    """``(header bytes, dtype, shape)`` of ``numpy.save`` output ``data`` (dtype None: decode it with
-    ``numpy.load``, e.g. Fortran order)."""
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    with io.BytesIO(data) as f:
-        reader = readers.get(np.lib.format.read_magic(f))
-        if reader is None:
-            return data[: f.tell()], None, ()
-        shape, fortran, dtype = reader(f)
-        return data[: f.tell()], None if fortran or dtype.hasobject else dtype, shape
-
-
-def _loaded(data):
-    with io.BytesIO(data) as f:
-        return np.load(f)
+    return [
+        arrays.decoded(zlib.decompress(value))
+        if isinstance(value, bytes)
+        else None
+        if value is None
+        else np.asarray(value)
+        for value in raw
+    ]
 
 
 class _Rows:
