@@ -87,7 +87,21 @@ PRIVATE_APIS = (
         "fiftyone.core.dataset.Dataset",
         "_doc",
         "instance attribute",
-        ("core/store/declared.py", "core/store/jobs.py", "core/store/lease.py", "testing/synthetic.py"),
+        (
+            "core/store/declared.py",
+            "core/store/jobs.py",
+            "core/store/lease.py",
+            "core/store/schema.py",
+            "testing/synthetic.py",
+        ),
+    ),
+    PrivateAPI("fiftyone.core.dataset.Dataset", "_reload", "method", ("core/store/schema.py",)),
+    PrivateAPI("fiftyone.core.dataset.Dataset", "_reload_docs", "method", ("core/store/schema.py",), ("hard",)),
+    PrivateAPI("fiftyone.core.dataset.Dataset", "_sample_doc_cls", "instance attribute", ("core/store/schema.py",)),
+    PrivateAPI("fiftyone.core.dataset.Dataset", "_frame_doc_cls", "instance attribute", ("core/store/schema.py",)),
+    PrivateAPI("fiftyone.core.odm.sample.DatasetSampleDocument", "_fields", "attribute", ("core/store/schema.py",)),
+    PrivateAPI(
+        "fiftyone.core.odm.sample.DatasetSampleDocument", "_fields_ordered", "attribute", ("core/store/schema.py",)
     ),
     PrivateAPI(
         "fiftyone.operators.executor.ExecutionContext",

@@ -16,6 +16,7 @@ import fiftyone.operators as foo
 from fiftyone.operators import types
 from fiftyone.operators.executor import ExecutionOptions
 
+from ..core.store import schema
 from .progress import LARGE_VIEW, progress_bar, progress_reporter, streamed  # noqa: F401 (the operators' progress)
 
 PLUGIN = "@labelloop/mlops"
@@ -265,12 +266,12 @@ def execute_from_sdk(operator, sample_collection, params, delegate=False):
     reloaded afterwards, so fields the operator added or removed are visible at once.
     """
     check_keywords(operator, params)
-    result = _execute_operator(
-        operator.uri,
-        ctx={"view": sample_collection.view(), "params": params},
-        request_delegation=delegate,
-    )
-    sample_collection._root_dataset.reload()
+    with schema.keeping_sample_classes(sample_collection._root_dataset):
+        result = _execute_operator(
+            operator.uri,
+            ctx={"view": sample_collection.view(), "params": params},
+            request_delegation=delegate,
+        )
     return None if result.delegated else result.result
 
 

@@ -75,3 +75,12 @@ def test_a_delegated_call_queues_and_returns_none(kernel, embedded):
     service = DelegatedOperationService()
     [queued] = service.get_queued_operations(operator=ops.uri("get_labelloop_info"), dataset_name=embedded.name)
     service.delete_operation(queued.id)
+
+
+def test_a_view_iterated_before_a_call_loads_the_fields_the_call_added(kernel, embedded):
+    opened = kernel.run(f"ds = fo.load_dataset({embedded.name!r})\nview = ds.limit(3)\nlen([s.id for s in view])")
+    assert (opened.status, opened.result) == ("ok", "3"), opened
+    called = kernel.run(f"{call('compute_uniqueness', embedded, 'emb', k=2)}['samples']")
+    assert (called.status, called.evalue, called.result) == ("ok", "", str(SAMPLES))
+    again = kernel.run("[0 <= s.uniqueness <= 1 for s in view], view.first().uniqueness is not None")
+    assert (again.status, again.evalue, again.result) == ("ok", "", "([True, True, True], True)")

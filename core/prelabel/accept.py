@@ -197,7 +197,7 @@ def _remove_metadata(dataset, gt_field, given):
 def _take_back(dataset, gt_field, key, added):
     """Removes the labels that accept run ``key`` added, leaving those people added or changed meanwhile; the
     samples in ``added`` (their ground truth was None) get None again when nothing else was added there."""
-    dataset.reload()
+    schema.refresh(dataset)
     if not dataset.has_field(gt_field):  # deleted meanwhile: nothing of the run is left there
         return
     collection = dataset._sample_collection

@@ -12,7 +12,7 @@ import fiftyone as fo
 
 from ..exceptions import refuse
 from . import fields as L
-from . import jobs, lease, runs
+from . import jobs, lease, runs, schema
 
 INTERRUPTED = "interrupted"
 RUN_KEY_ATTRIBUTE = {"prelabel": L.PRELABEL_RUN, "accept_prelabels": L.ACCEPTED_RUN}  # by run kind
@@ -37,7 +37,7 @@ class Deletion:
 def list_runs(samples: fo.core.collections.SampleCollection) -> list[dict]:
     """The suite's runs on the dataset of ``samples``, newest first; a run still recorded as running whose lease
     has lapsed (its process died) has status ``interrupted``. Runs registered by other processes are included."""
-    samples._root_dataset.reload()
+    schema.refresh(samples._root_dataset)
     live = {jobs.run_of(holder["run_key"]) for doc in lease.live_leases(samples) for holder in doc["holders"]}
     records = runs.list_suite_runs(samples)
     for record in records:
