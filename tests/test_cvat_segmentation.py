@@ -3,6 +3,8 @@ class, pre-populated from the predicted mask on unlabelled pixels, edited by a p
 untouched pixels come back exactly (FiftyOne's own segmentation download traces them to polygons); bad masks refused
 before any task."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -121,6 +123,8 @@ def test_semantic_masks_round_trip(painted, cvat_env):
     assert not dataset.has_field(f"{review}_sent")
     assert op("finish_cvat_review")(dataset, review=key, action="revert")["restored_samples"] == 6
     assert np.array_equal(dataset[ids[4]].scene.get_mask(), before[ids[4]])
+    assert not os.path.exists(after[ids[4]].mask_path)  # the merged mask's file went with the revert
+    assert os.path.exists(backup[ids[4]].mask_path)
 
 
 def test_a_load_in_another_process_keeps_each_region_and_mask(painted, cvat_env, tmp_path):

@@ -4,6 +4,8 @@ Either holds the lease on the ground truth, the backup and the review field whil
 field is the last step, so a failed revert leaves the merged corrections (and the backup) as they were.
 """
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +14,7 @@ from bson import ObjectId
 import fiftyone as fo
 
 from ..store import lease, runs, writes
-from . import merge
+from . import merge, segmentation
 from .records import backup_field_name, latest_load, review
 
 
@@ -31,6 +33,7 @@ def revert(dataset: fo.Dataset, key: str, user: str | None = None) -> dict:
     with _leased(dataset, key, params, backup_field, user):
         rollback = writes.Rollback(dataset, [params["gt_field"]])
         rollback.save([ObjectId(_id) for _id in samples.values("id")])
+        written = segmentation.written_by(samples, params["gt_field"], key)
         try:
             restored = merge.restore(samples, params["gt_field"], backup_field)
             dataset.delete_sample_field(backup_field)
@@ -38,6 +41,9 @@ def revert(dataset: fo.Dataset, key: str, user: str | None = None) -> dict:
             if dataset.has_field(backup_field):  # not reverted: the corrections stay, to accept or revert
                 rollback.undo()
             raise
+    for path in written:  # the merged masks' files: nothing refers to them any more
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
     return {"restored_samples": restored}
 
 

@@ -124,6 +124,17 @@ def stored(before: fo.Segmentation | None, mask: np.ndarray, review_key: str) ->
     return label
 
 
+def written_by(samples: fo.core.collections.SampleCollection, field: str, review_key: str) -> list[str]:
+    """The mask files that loading review ``review_key`` wrote for the Segmentations of ``field`` on ``samples``
+    (see ``stored``), to delete when the load is reverted."""
+    if not isinstance(samples.get_field(field), fo.EmbeddedDocumentField):
+        return []
+    if not issubclass(samples.get_field(field).document_type, fo.Segmentation):
+        return []
+    paths = samples.values(f"{field}.mask_path")
+    return [path for path in paths if path and path.endswith(f"_{review_key}.png")]
+
+
 def problems(samples: fo.core.collections.SampleCollection, fields: Iterable[str]) -> list[str]:
     """Why the masks of ``fields`` cannot go to CVAT, as messages naming the samples (checked before any task)."""
     found = []
