@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 from test_forms import form
 
@@ -134,3 +135,38 @@ def test_an_onnx_segmenter_writes_masks_at_the_image_size(shapes, prelabel_op, t
     mask = shapes.first().seg.mask
     assert mask.shape == (128, 128) and set(mask.ravel().tolist()) <= {0, 1}
     assert shapes.mask_targets["seg"] == {0: "background", 1: "shape"}
+
+
+def test_an_onnx_segmenter_saves_pixel_probabilities_whose_argmax_is_its_mask(shapes, prelabel_op, tmp_path):
+    from testing import tiny_models as tm
+
+    segmenter = tm.semantic_segmenter(tmp_path / "segmenter", ["background", "shape"])
+    path = tm.onnx_export(segmenter, tmp_path / "segmenter.onnx", "semantic_segmentation")
+    view = shapes.limit(3)
+    prelabel_op(view, path, model_source="onnx", output_field="seg", store_logits=True)
+    for label in view.values("seg"):
+        probabilities = np.load(label.probabilities_path)
+        assert probabilities.shape == (2, 128, 128) and probabilities.dtype == np.float16
+        np.testing.assert_allclose(probabilities.astype(np.float32).sum(axis=0), 1.0, atol=1e-2)
+        decided = np.abs(probabilities[1].astype(np.float32) - probabilities[0]) > 2e-3  # float16 ties aside
+        assert np.array_equal(probabilities.argmax(axis=0)[decided], label.mask[decided])
+    assert "seg.probabilities" not in shapes.get_field_schema(flat=True)
+
+
+@pytest.mark.parametrize("scores", ["logits", "probabilities"])
+def test_a_tensor_segmenter_upsamples_its_probabilities_like_its_mask(scores):
+    from PIL import Image
+
+    from core.models.tensor import TensorPredictor, TensorSpec
+
+    rng = np.random.default_rng(0)
+    out = rng.normal(scale=3.0, size=(2, 3, 16, 16)).astype(np.float32)
+    out = out if scores == "logits" else np.exp(out) / np.exp(out).sum(axis=1, keepdims=True)
+    spec = TensorSpec(task="semantic_segmentation", class_names=["a", "b", "c"], input_size=(16, 16), scores=scores)
+    predictor = TensorPredictor(spec, lambda batch: {"logits": out}, store_logits=True)
+    images = [Image.new("RGB", (50, 37)), Image.new("RGB", (16, 16))]
+    for label, image in zip(predictor.predict(predictor.prepare(images)), images, strict=True):
+        probabilities = label["probabilities"].astype(np.float32)
+        assert probabilities.shape == (3, image.height, image.width) and label.mask.shape == probabilities.shape[1:]
+        np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-2)
+        assert np.array_equal(probabilities.argmax(axis=0), label.mask)

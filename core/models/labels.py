@@ -11,10 +11,10 @@ PIXEL_PROBABILITIES = "probabilities"
 (with ``store_logits``), saved to a file before the label is written (``core.prelabel.probabilities``)."""
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of a 2-d array."""
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Softmax along ``axis`` (rows of a 2-d array by default)."""
+    exp = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return exp / exp.sum(axis=axis, keepdims=True)
 
 
 def classification_label(

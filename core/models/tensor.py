@@ -30,7 +30,7 @@ import fiftyone as fo
 
 from ..exceptions import ModelError
 from . import tasks
-from .labels import classification_label, softmax
+from .labels import PIXEL_PROBABILITIES, classification_label, softmax
 from .predictor import Prediction
 
 TENSOR_TASKS = (tasks.CLASSIFICATION, tasks.DETECTION, tasks.SEMANTIC_SEGMENTATION)
@@ -238,9 +238,19 @@ class TensorPredictor:
                 found.append(fo.Detection(label=self.labels[index], bounding_box=box, confidence=float(score)))
         return fo.Detections(detections=found)
 
-    def _segment(self, logits, sizes):
-        masks = logits.argmax(axis=1).astype(np.uint8)
-        return [fo.Segmentation(mask=_resized(mask, size)) for mask, size in zip(masks, sizes, strict=True)]
+    def _segment(self, scores, sizes):
+        masks = zip(scores.argmax(axis=1), sizes, strict=True)
+        labels = [fo.Segmentation(mask=_resized(mask, size)) for mask, size in masks]
+        if self.store_logits:
+            for label, row, size in zip(labels, scores, sizes, strict=True):
+                label[PIXEL_PROBABILITIES] = self._pixel_probabilities(row, size)
+        return labels
+
+    def _pixel_probabilities(self, scores, size):
+        """(K, H, W) float16 class probabilities of one image's (K, h, w) scores, upsampled like its mask (nearest
+        pixel), so their argmax is the mask."""
+        probs = softmax(scores.astype(np.float32), axis=0) if self.spec.scores == "logits" else scores
+        return probs.reshape(len(probs), -1)[:, _nearest(probs.shape[1:], size)].astype(np.float16)
 
     def _check_indices(self, indices):
         bad = indices[(indices < 0) | (indices >= len(self.labels))]
@@ -252,5 +262,11 @@ class TensorPredictor:
 
 
 def _resized(mask, size):
-    height, width = size
-    return np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
+    """``mask`` (h, w) at ``size`` (H, W), as PIL's nearest-pixel resize makes it."""
+    return mask.astype(np.uint8).ravel()[_nearest(mask.shape, size)]
+
+
+def _nearest(shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """(H, W) flat indices into an (h, w) ``shape``: the pixel PIL's nearest resize to ``size`` takes for each."""
+    indices = Image.fromarray(np.arange(shape[0] * shape[1], dtype=np.int32).reshape(shape))
+    return np.asarray(indices.resize(size[::-1], Image.NEAREST))
