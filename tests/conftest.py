@@ -28,6 +28,7 @@ os.environ.update(
 )
 MONGO = mongo.start_for_session()
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import fiftyone as fo  # noqa: E402
@@ -73,6 +74,18 @@ def no_lease_outlives_its_test():
 
 def _lease_heartbeats():
     return [thread for thread in threading.enumerate() if thread.name.startswith("lease-") and thread.is_alive()]
+
+
+@pytest.fixture
+def embedded(dataset):
+    """``dataset`` with EMBEDDED samples and random 8-d vectors in "emb"."""
+    dataset.add_samples([fo.Sample(filepath=f"/img/{i}.png") for i in range(EMBEDDED)])
+    dataset.add_sample_field("emb", fo.VectorField)
+    dataset.set_values("emb", list(np.random.default_rng(0).normal(size=(EMBEDDED, 8))))
+    return dataset
+
+
+EMBEDDED = 20
 
 
 @pytest.fixture(scope="session")

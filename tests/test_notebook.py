@@ -1,10 +1,8 @@
 """SDK calls in a real IPython kernel (as in Jupyter, an event loop runs while a cell does): they block and return
 the result, or raise the same error as in a script."""
 
-import numpy as np
 import pytest
 
-import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import ExecutionError
@@ -12,8 +10,6 @@ from fiftyone.operators.executor import ExecutionError
 from core.store import runs
 from harness import operators as ops
 from harness.kernel import started_kernel
-
-SAMPLES = 20
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +23,6 @@ def kernel():
         yield started
 
 
-@pytest.fixture
-def embedded(dataset):
-    """``dataset`` with SAMPLES samples and random vectors in "emb"."""
-    dataset.add_samples([fo.Sample(filepath=f"/img/{i}.png") for i in range(SAMPLES)])
-    dataset.add_sample_field("emb", fo.VectorField)
-    dataset.set_values("emb", list(np.random.default_rng(0).normal(size=(SAMPLES, 8))))
-    return dataset
-
-
 def call(name, dataset, *args, **kwargs):
     """The code that calls operator ``name`` through the SDK on ``dataset`` (loaded by name) with these arguments."""
     arguments = [f"fo.load_dataset({dataset.name!r})", *map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())]
@@ -44,15 +31,15 @@ def call(name, dataset, *args, **kwargs):
 
 def test_a_reading_call_returns_its_result(kernel, embedded):
     cell = kernel.run(f"info = {call('get_labelloop_info', embedded)}\ntype(info).__name__, info['num_samples']")
-    assert (cell.status, cell.evalue, cell.result) == ("ok", "", f"('dict', {SAMPLES})")
+    assert (cell.status, cell.evalue, cell.result) == ("ok", "", f"('dict', {len(embedded)})")
 
 
 def test_a_writing_call_has_finished_when_it_returns(kernel, embedded):
     cell = kernel.run(f"result = {call('compute_uniqueness', embedded, 'emb', k=2)}\nresult['samples']")
-    assert (cell.status, cell.evalue, cell.result) == ("ok", "", str(SAMPLES))
+    assert (cell.status, cell.evalue, cell.result) == ("ok", "", str(len(embedded)))
     embedded.reload()
     [run] = runs.list_suite_runs(embedded)
-    assert run["status"] == "completed" and embedded.count("uniqueness") == SAMPLES
+    assert run["status"] == "completed" and embedded.count("uniqueness") == len(embedded)
 
 
 def test_bad_input_raises_the_same_error_as_in_a_script(kernel, embedded):
@@ -81,6 +68,6 @@ def test_a_view_iterated_before_a_call_loads_the_fields_the_call_added(kernel, e
     opened = kernel.run(f"ds = fo.load_dataset({embedded.name!r})\nview = ds.limit(3)\nlen([s.id for s in view])")
     assert (opened.status, opened.result) == ("ok", "3"), opened
     called = kernel.run(f"{call('compute_uniqueness', embedded, 'emb', k=2)}['samples']")
-    assert (called.status, called.evalue, called.result) == ("ok", "", str(SAMPLES))
+    assert (called.status, called.evalue, called.result) == ("ok", "", str(len(embedded)))
     again = kernel.run("[0 <= s.uniqueness <= 1 for s in view], view.first().uniqueness is not None")
     assert (again.status, again.evalue, again.result) == ("ok", "", "([True, True, True], True)")

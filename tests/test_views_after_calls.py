@@ -1,25 +1,11 @@
 """Views and samples a person holds in a script or notebook keep working across SDK calls that add or delete fields
 (FiftyOne's operator executor rebuilds the dataset's sample class; ``schema.keeping_sample_classes`` undoes that)."""
 
-import numpy as np
-import pytest
-
 import fiftyone as fo
 import fiftyone.operators as foo
 
 from core.store import runs
 from harness import operators as ops
-
-SAMPLES = 12
-
-
-@pytest.fixture
-def embedded(dataset):
-    """``dataset`` with SAMPLES samples and random vectors in "emb"."""
-    dataset.add_samples([fo.Sample(filepath=f"/img/{i}.png") for i in range(SAMPLES)])
-    dataset.add_sample_field("emb", fo.VectorField)
-    dataset.set_values("emb", list(np.random.default_rng(0).normal(size=(SAMPLES, 8))))
-    return dataset
 
 
 def uniqueness(dataset):
@@ -34,7 +20,7 @@ def test_a_view_and_a_sample_held_before_a_call_see_the_fields_it_added(embedded
     assert all(0 <= s.uniqueness <= 1 for s in view)
     assert held.uniqueness == embedded.first().uniqueness is not None
     embedded.add_sample_field("after", fo.IntField)  # a field the person adds afterwards reaches the view too
-    embedded.set_values("after", list(range(SAMPLES)))
+    embedded.set_values("after", list(range(len(embedded))))
     assert [s.after for s in view] == [0, 1, 2, 3]
 
 
