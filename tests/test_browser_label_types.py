@@ -9,6 +9,7 @@ import uuid
 import numpy as np
 import pytest
 from PIL import Image
+from test_browser_masks import fill
 from test_browser_person import click_bar, grid_count, open_panel, pick
 
 import fiftyone as fo
@@ -247,3 +248,83 @@ def test_mistakenness_on_instance_masks_from_the_form(masked):
         masked, "candidate", prefix="boxes_", use_masks=False
     )
     assert by_boxes["possible_missing"] == by_boxes["possible_spurious"] == 0  # by boxes the candidate is right
+
+
+def square(x, y, side=16):
+    """The closed polygon of a square of ``side`` pixels at pixel (x, y), in relative coordinates."""
+    corners = [(x, y), (x + side, y), (x + side, y + side), (x, y + side)]
+    return [[(cx / SIZE, cy / SIZE) for cx, cy in corners]]
+
+
+def labelled_dataset(tmp_path, make):
+    """``SAMPLES`` images whose ``ground_truth``, ``baseline`` and ``candidate`` are ``make(field)``."""
+    samples = [
+        fo.Sample(filepath=path, **{field: make(field) for field in ("ground_truth", "baseline", "candidate")})
+        for path in images(str(tmp_path / "images"), SAMPLES)
+    ]
+    ds = fo.Dataset(f"browser-label-types-{uuid.uuid4().hex[:8]}")
+    ds.add_samples(samples, progress=False)
+    return ds
+
+
+def test_polygons_are_compared_by_their_filled_shapes_from_the_form(tmp_path):
+    """The baseline's polygon is the ground truth's; the candidate's lies beside it (no overlap): broken by shape."""
+    where = {"ground_truth": (8, 8), "baseline": (8, 8), "candidate": (40, 40)}
+
+    def make(field):
+        confidence = None if field == "ground_truth" else 0.9
+        polyline = fo.Polyline(label="road", points=square(*where[field]), closed=True, filled=True)
+        polyline.confidence = confidence
+        return fo.Polylines(polylines=[polyline])
+
+    ds = labelled_dataset(tmp_path, make)
+    try:
+        with browser.app_page(ds, width=1600, height=1000) as page:
+            open_regression_panel(page)
+            browser.open_operator(page, "Compare models")
+            pick(page, "Baseline predictions", "baseline")
+            pick(page, "Candidate predictions", "candidate")
+            assert not page.get_by_text(MASKS).count()  # masks are for Detections: polygons match by their shapes
+            result = execute(page, "Comparison saved: open the Model regression panel")
+            assert shown_count(result, "Samples that regressed") == SAMPLES, result
+            shown = headline(page)
+            assert f"Fixed 0, broken {SAMPLES}" in shown, shown
+            assert bars(page)["broken"]["road"] == SAMPLES
+    finally:
+        ds.delete()
+
+
+def test_keypoints_are_compared_by_oks_with_the_sigmas_typed_in_the_form(tmp_path):
+    """The candidate's points are 3 pixels off the ground truth's, the baseline's exact: broken or not depending
+    only on the OKS sigmas the person types (tight sigmas: broken; the same run with loose ones: nothing broken)."""
+    truth = [(16, 16), (32, 16), (24, 32)]
+    offset = {"ground_truth": 0, "baseline": 0, "candidate": 3}
+
+    def make(field):
+        points = [((x + offset[field]) / SIZE, (y + offset[field]) / SIZE) for x, y in truth]
+        keypoint = fo.Keypoint(label="person", points=points)
+        keypoint.confidence = None if field == "ground_truth" else [0.9] * len(points)
+        return fo.Keypoints(keypoints=[keypoint])
+
+    ds = labelled_dataset(tmp_path, make)
+    ds.compute_metadata()
+    try:
+        with browser.app_page(ds, width=1600, height=1000) as page:
+            open_regression_panel(page)
+            browser.open_operator(page, "Compare models")
+            pick(page, "Baseline predictions", "baseline")
+            pick(page, "Candidate predictions", "candidate")
+            fill(page, "Keypoint OKS sigmas", "0.01,0.01,0.01")
+            assert not page.get_by_text(MASKS).count()
+            result = execute(page, "Comparison saved: open the Model regression panel")
+            assert shown_count(result, "Samples that regressed") == SAMPLES, result
+            assert f"Fixed 0, broken {SAMPLES}" in headline(page)
+        ds.reload()
+        [run] = [ds.get_run_info(k).config.params for k in ds.list_runs()]
+        assert run["keypoint_sigmas"] == "0.01,0.01,0.01"  # as typed (the SDK joins a list the same way)
+        loose = foo.get_operator("@labelloop/mlops/compare_models")(
+            ds, "baseline", "candidate", key="loose", keypoint_sigmas=[1.0, 1.0, 1.0]
+        )
+        assert not loose["overall"].get("broken")  # 3 pixels are within loose sigmas: the typed ones decided
+    finally:
+        ds.delete()
