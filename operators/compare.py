@@ -48,15 +48,17 @@ class CompareModels(common.LabelLoopOperator):
         inputs.bool(
             "classwise", default=regression.CompareRequest.classwise, label="Match only objects of the same class"
         )
-        matching_form.object_options(inputs, view, ctx.params.get("gt_field") or defaults["gt_field"])
-        if well_typed and ctx.params.get("baseline_field") and ctx.params.get("candidate_field"):
-            common.block_all(inputs, regression.check(view, regression.CompareRequest.from_params(ctx.params)))
+        gt_field = ctx.params.get("gt_field") or defaults["gt_field"]
+        matching_form.object_options(inputs, view, gt_field)
+        params = matching_form.offered_params(ctx, view, gt_field)
+        if well_typed and params.get("baseline_field") and params.get("candidate_field"):
+            common.block_all(inputs, regression.check(view, regression.CompareRequest.from_params(params)))
 
     def execute(self, ctx):
-        request = regression.CompareRequest.from_params(ctx.params)
-        result = regression.compare(
-            ctx.target_view(), request, progress=common.progress_bar(ctx), user=common.user(ctx)
-        )
+        view = ctx.target_view()
+        params = matching_form.offered_params(ctx, view, ctx.params.get("gt_field") or GROUND_TRUTH)
+        request = regression.CompareRequest.from_params(params)
+        result = regression.compare(view, request, progress=common.progress_bar(ctx), user=common.user(ctx))
         return common.finished(ctx, result)
 
     def resolve_output(self, ctx):

@@ -7,7 +7,12 @@ import fiftyone as fo
 from ..core.annotation import finish, load, merge, records
 from . import common, cvat_form
 
-ACTIONS = ("accept", "revert")
+OUTCOMES = {
+    "accept": "Corrections accepted: the backup of the previous ground truth is deleted",
+    "revert": "Corrections reverted: the previous ground truth is back (the review can be loaded again)",
+}
+"""The actions of ``finish_cvat_review``, and what the App shows after each."""
+ACTIONS = tuple(OUTCOMES)
 LOAD_PARAM_TYPES = {**cvat_form.CONNECTION_PARAMS, "review": common.STR, "cleanup": common.BOOL}
 FINISH_PARAM_TYPES = {"review": common.STR, "action": common.STR}
 
@@ -99,6 +104,12 @@ class FinishCVATReview(common.DatasetOperator):
         key = ctx.params.get("review") or records.review_keys(ctx.dataset, pending_only=True)[0]
         action = finish.accept if ctx.params.get("action", "accept") == "accept" else finish.revert
         return common.finished(ctx, action(ctx.dataset, key))
+
+    def resolve_output(self, ctx):
+        title = OUTCOMES["revert" if ctx.params.get("action") == "revert" else "accept"]
+        return common.run_output(
+            ctx, title, [("restored_samples", "Samples restored")], strings=(("accepted", "Review accepted"),)
+        )
 
     def __call__(
         self,

@@ -60,9 +60,9 @@ class SendToCVAT(common.LabelLoopOperator):
             "threshold", default=REQUEST.threshold, min=0.0, max=1.0, label="Pre-populate at or above confidence"
         )
         inputs.float("iou", default=REQUEST.iou, min=0.0, max=1.0, label="Skip boxes overlapping ground truth at IoU")
-        common.choice(
-            inputs, "instance_shapes", cvat_shapes.INSTANCE_SHAPES, REQUEST.instance_shapes, "Edit instance masks as"
-        )
+        if store_fields.label_type(dataset, ctx.params.get("gt_field") or default_gt) is fo.Detections:
+            shapes = cvat_shapes.INSTANCE_SHAPES
+            common.choice(inputs, "instance_shapes", shapes, REQUEST.instance_shapes, "Edit instance masks as")
         _selection_inputs(inputs, dataset)
         _task_inputs(inputs)
         cvat_form.add_connection_inputs(inputs)

@@ -32,7 +32,8 @@ EXPLANATION = (
     "Detections: possible_missing flags confident predictions that overlap no ground truth; possible_spurious flags "
     "ground-truth objects that no confident prediction matches; an object's mistakenness is confidence x (1 - IoU) / "
     "(1 - threshold) when matched, the highest overlapping confidence when another class (or a duplicate) covers "
-    "it; a sample's mistakenness is its highest object's."
+    "it; a sample's mistakenness is its highest object's. Instance masks, polylines and keypoints are flagged the "
+    "same way, matched by mask IoU, by their filled shapes (or vertices) and by OKS (with the keypoint sigmas)."
 )
 
 
@@ -59,6 +60,7 @@ class ComputeMistakenness(common.LabelLoopOperator):
         inputs.bool("classwise", default=REQUEST.classwise, label="Match only objects of the same class (detections)")
         gt_field = ctx.params.get("gt_field") or common.if_offered(REQUEST.gt_field, fields)
         matching_form.object_options(inputs, view, gt_field)
+        params = matching_form.offered_params(ctx, view, gt_field)
         inputs.str(
             "classes",
             label="Classes of the logits",
@@ -73,17 +75,17 @@ class ComputeMistakenness(common.LabelLoopOperator):
         inputs.str(
             "prefix", default=REQUEST.prefix, label="Field prefix", description="e.g. v2_ writes v2_mistakenness"
         )
-        if well_typed and ctx.params.get("pred_field"):
-            req = request(ctx.params)
+        if well_typed and params.get("pred_field"):
+            req = request(params)
             if not common.block_all(inputs, mistakenness.check(view, req)):
                 for i, note in enumerate(mistakenness.notes(view, req)):
                     inputs.view(f"note_{i}", types.Notice(label=note))
                 common.warn(inputs, _replaced(view, req))
 
     def execute(self, ctx):
-        result = mistakenness.compute(
-            ctx.target_view(), request(ctx.params), progress=common.progress_bar(ctx), user=common.user(ctx)
-        )
+        view = ctx.target_view()
+        params = matching_form.offered_params(ctx, view, ctx.params.get("gt_field") or REQUEST.gt_field)
+        result = mistakenness.compute(view, request(params), progress=common.progress_bar(ctx), user=common.user(ctx))
         return common.finished(ctx, result)
 
     def resolve_output(self, ctx):

@@ -86,6 +86,43 @@ def test_logits_are_taken_through_a_softmax_and_speckle_is_ignored(dataset, tmp_
     assert region.confidence == pytest.approx(0.98, abs=1e-3)
 
 
+def _road_labelled_car(boxes, evidence):
+    """A 'road' image whose ``boxes`` are labelled 'car', the model seeing road there with ``log(p(road) / p(car))``
+    of ``evidence`` (one value per box, or one array the box's shape each)."""
+    truth = np.ones((40, 40), dtype=np.uint8)
+    probs = _probabilities(truth, sure=0.98)
+    labels = truth.copy()
+    for box, nats in zip(boxes, evidence, strict=True):
+        labels[box] = 2
+        car = np.full(labels[box].shape, 0.51) / np.exp(nats)
+        probs[1][box], probs[2][box], probs[0][box] = 0.51, car, 0.49 - car
+    return probs, labels
+
+
+def _squared_evidence(probs, labels):
+    own = np.take_along_axis(probs, labels[None].astype(np.int64), axis=0)[0]
+    return float((np.log((probs.max(axis=0) + E.FLOOR) / (own + E.FLOOR)) ** 2).sum())
+
+
+def test_a_region_the_model_disagrees_with_evenly_outranks_a_few_sure_pixels():
+    box = np.s_[10:20, 10:20]
+    even = _road_labelled_car([box], [np.full((10, 10), 3.0)])
+    uneven = _road_labelled_car([box], [np.where(np.arange(100).reshape(10, 10) % 2, 0.1, np.sqrt(18.0 - 0.01))])
+    assert _squared_evidence(*uneven) == pytest.approx(_squared_evidence(*even), rel=0.02)  # a tie by squared sums
+    (even_score, (region,)), (uneven_score, _) = (E.score_sample(*s, TARGETS, 0.5) for s in (even, uneven))
+    assert even_score > uneven_score + 0.01
+    assert region["evidence"] == pytest.approx(100 * 3.0**2, rel=0.01) and region["area"] == 100
+
+
+def test_one_surely_wrong_region_outranks_the_same_evidence_in_many_small_ones():
+    one = _road_labelled_car([np.s_[10:20, 10:20]], [3.0])
+    corners = [np.s_[r : r + 5, c : c + 5] for r in (2, 30) for c in (2, 30)]
+    many = _road_labelled_car(corners, [3.0] * 4)
+    assert _squared_evidence(*one) == pytest.approx(_squared_evidence(*many), rel=1e-3)
+    (one_score, _), (many_score, regions) = (E.score_sample(*s, TARGETS, 0.5) for s in (one, many))
+    assert len(regions) == 4 and one_score > many_score + 0.01
+
+
 def test_corrupted_samples_rank_above_clean_ones(dataset, tmp_path):
     synthetic, corrupted = S.label_errors("seg-errors-test", 60, str(tmp_path), rate=0.3, noise=0.3, seed=2)
     try:

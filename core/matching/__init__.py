@@ -2,6 +2,8 @@
 ``evaluate_detections``: ``rules`` (which prediction matches which ground truth), the similarities of ``boxes``,
 instance ``masks``, ``polylines`` and ``keypoints``, and ``kinds`` (how each label type is read and compared)."""
 
+from . import batch
+from .batch import Batch, Pairs
 from .boxes import ious, ious_of_pairs
 from .kinds import BOXES, KEYPOINTS, LIST_FIELDS, MASKS, POLYLINES, Kind, crowd_flags, kind_of, rows_of
 from .masks import BadMask
@@ -14,9 +16,12 @@ __all__ = [
     "MASKS",
     "POLYLINES",
     "BadMask",
+    "Batch",
     "Kind",
     "Matches",
     "Objects",
+    "Pairs",
+    "batch",
     "crowd_flags",
     "ious",
     "ious_of_pairs",

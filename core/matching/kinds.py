@@ -15,7 +15,8 @@ import numpy as np
 import fiftyone as fo
 
 from ..store import reads
-from . import boxes, keypoints, masks, polylines
+from . import batch, boxes, keypoints, masks, polylines
+from .batch import Batch, Pairs
 from .rules import Objects
 
 F = fo.ViewField
@@ -75,6 +76,22 @@ class Kind:
             objects.confidences = [_mean(r[3]) for r in rows]
             objects.order = [-1 if c is None else c for c in objects.confidences]
         return ids, objects
+
+    def batch(self, rows: list, codes: dict, crowd: list | None = None) -> Batch:
+        """The ``Batch`` of each sample's rows (as ``rows`` reads them) and ground-truth crowd flags; ``codes``: the
+        chunk's label codes, extended."""
+        if self.geometry == BOXES:
+            return Batch.of_rows(rows, codes, crowd)
+        read = [self.objects(r, c) for r, c in zip(rows, crowd or [None] * len(rows), strict=True)]
+        return Batch.of_objects([o for _, o in read], [i for i, _ in read], codes)
+
+    def similarities(
+        self, preds: Batch, gts: Batch, pairs: Pairs, crowd: bool = True, classwise: bool = True
+    ) -> np.ndarray:
+        """The similarity (IoU or OKS) of each of ``pairs`` of ``preds`` and ``gts`` (see ``tables``)."""
+        if self.geometry == BOXES:
+            return batch.box_ious(preds, gts, pairs, crowd)
+        return batch.raveled(self.tables(preds.objects, gts.objects, crowd, classwise))
 
     def tables(self, preds: list[Objects], gts: list[Objects], crowd: bool = True, classwise: bool = True) -> list:
         """The similarity table (IoU or OKS) of each pair of ``preds`` and ``gts``; ``crowd`` False: every object

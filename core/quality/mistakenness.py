@@ -27,8 +27,9 @@ shapes or vertices, Keypoints by OKS (``keypoint_sigmas``; a keypoint's confiden
   predictions (another class, or a duplicate box), the highest confidence among them (a confident model disagrees
   with its label); spurious objects get none. A sample's ``mistakenness`` is the highest of its objects (0: none).
 
-Scores cover whole samples: labels a view filters out still count. Fields are written with one unordered bulk
-write per chunk (label attributes by label id, see ``core.store.writes``), after every score of a classification run is
+Scores cover whole samples: labels a view filters out still count. Objects are scored a chunk at a time on flat
+arrays (``core.matching.batch``). Fields are written with one unordered bulk write per chunk (label attributes by
+label id, see ``core.store.positional_writes``), after every score of a classification run is
 known (so a bad class list writes nothing); a failed run's writes are taken back. The run is recorded with kind
 ``mistakenness``.
 """
@@ -43,7 +44,7 @@ import fiftyone as fo
 
 from .. import matching
 from ..exceptions import ModelError, refuse
-from ..matching import Objects, crowd_flags, ious, match
+from ..matching import Batch, Pairs, batch, crowd_flags
 from ..models import source as models
 from ..store import reads, runs, schema, views
 from ..store.chunk_writes import write_chunks
@@ -346,58 +347,66 @@ def _projection(request, kind):
 
 def _detections_chunk(chunk, request, counts, kind):
     """The ``(sample ids, updates)`` of a chunk of objects (detections, polylines or keypoints of ``kind``)."""
-    ids, updates = [doc["_id"] for doc in chunk], []
-    gt_rows = [kind.objects(doc.get("gt"), doc.get("crowd")) for doc in chunk]
-    pred_rows = [kind.objects(doc.get("pred")) for doc in chunk]
-    tables = kind.tables([p for _, p in pred_rows], [g for _, g in gt_rows], classwise=request.classwise)
-    for (gt_ids, truth), (pred_ids, preds), table in zip(gt_rows, pred_rows, tables, strict=True):
-        scores, missing, spurious = score_objects(preds, truth, request, table)
-        updates.append(_objects_update(request, kind, scores, missing, spurious, gt_ids, pred_ids))
-        counts["possible_missing"] += int(missing.sum())
-        counts["possible_spurious"] += int(spurious.sum())
-        counts["scored_objects"] += sum(s is not None for s in scores)
-    return ids, updates
+    ids, codes = [doc["_id"] for doc in chunk], {}
+    truth = kind.batch([doc.get("gt") for doc in chunk], codes, [doc.get("crowd") for doc in chunk])
+    preds = kind.batch([doc.get("pred") for doc in chunk], codes)
+    pairs = Pairs.of(preds, truth)
+    values = kind.similarities(preds, truth, pairs, classwise=request.classwise)
+    scores, missing, spurious = score_chunk(preds, truth, pairs, values, request)
+    counts["possible_missing"] += int(missing.sum())
+    counts["possible_spurious"] += int(spurious.sum())
+    counts["scored_objects"] += int((~np.isnan(scores)).sum())
+    return ids, _chunk_updates(request, kind, (truth, scores, spurious), (preds, missing))
 
 
-def score_objects(
-    preds: Objects, gts: Objects, request: MistakennessRequest, table: np.ndarray | None = None
-) -> tuple[list[float | None], np.ndarray, np.ndarray]:
-    """``(gt scores, missing flags of preds, spurious flags of gts)`` of one sample (see the module docstring);
-    ``table``: the ``ious`` of ``preds`` and ``gts`` when already computed."""
-    table = ious(preds, gts) if table is None else table
-    matches = match(preds, gts, request.iou, request.classwise, table)
-    covered = table >= min(request.iou, 1 - 1e-10)
-    confidence = np.array(preds.confidences, dtype=float)
-    confident = confidence >= request.confidence_thresh
-    missing = confident & ~covered.any(axis=1)
-    spurious = _unmatched(preds, gts, confident, request.iou, table)
-    scores = []
-    for j, status in enumerate(matches.gt_status):
-        if status == "tp":
-            ratio = (1.0 - matches.gt_iou[j]) / (1.0 - request.iou)
-            scores.append(float(np.clip(confidence[matches.gt_match[j]] * ratio, 0.0, 1.0)))
-        else:
-            scores.append(float(confidence[covered[:, j]].max()) if covered[:, j].any() else None)
+def score_chunk(
+    preds: Batch, gts: Batch, pairs: Pairs, values: np.ndarray, request: MistakennessRequest
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gt scores (NaN: none), missing flags of preds, spurious flags of gts)`` of a chunk's objects (see the
+    module docstring); ``values``: the similarities of their ``pairs``."""
+    matches = batch.match(preds, gts, pairs, values, request.iou, request.classwise)
+    covered = values >= min(request.iou, 1 - 1e-10)
+    confidence = preds.confidences
+    with np.errstate(invalid="ignore"):
+        confident = confidence >= request.confidence_thresh
+    missing = confident.copy()
+    missing[pairs.a[covered]] = False
+    # spurious: no confident prediction of any class matches it, one to one
+    spurious = batch.match(preds, gts, pairs, values, request.iou, classwise=False, keep=confident).gt_match == -1
+    overlapped = np.full(len(gts.codes), -np.inf)
+    np.maximum.at(overlapped, pairs.b[covered], confidence[pairs.a[covered]])
+    ratio = (1.0 - matches.gt_iou) / (1.0 - request.iou)
+    matched = np.clip(confidence[np.maximum(matches.gt_match, 0)] * ratio, 0.0, 1.0) if len(confidence) else ratio
+    scores = np.where(matches.gt_tp, matched, np.where(np.isneginf(overlapped), np.nan, overlapped))
     return scores, missing, spurious
 
 
-def _unmatched(preds, gts, confident, iou, table):
-    """Flags of the ground-truth objects that no confident prediction of any class matches, one to one (``table``:
-    the ``ious`` of ``preds`` and ``gts``)."""
-    keep = np.flatnonzero(confident)
-    return match(preds.subset(keep), gts, iou, classwise=False, table=table[keep]).gt_match == -1
-
-
-def _objects_update(request, kind, scores, missing, spurious, gt_ids, pred_ids):
-    """One sample's update: its score and counts, and every object's flags by label id (stale ones too)."""
+def _chunk_updates(request, kind, truth, preds):
+    """Each sample's update: its score and counts, and every object's flags by label id (stale ones too);
+    ``truth``: the ground truth's ``(Batch, scores, spurious flags)``, ``preds``: the predictions' ``(Batch, missing
+    flags)``."""
     score, n_missing, n_spurious = (request.name(w) for w in ("mistakenness", "possible_missing", "possible_spurious"))
-    gt, pred = _lists(request, kind)
-    update = {score: max((s for s in scores if s is not None), default=0.0)}
-    update.update({n_missing: int(missing.sum()), n_spurious: int(spurious.sum())})
-    update.update(label_values(gt, gt_ids, score, scores))
-    update.update(label_values(gt, gt_ids, n_spurious, [bool(s) for s in spurious]))
-    update.update(label_values(pred, pred_ids, n_missing, [bool(m) for m in missing]))
-    return update
+    (gts, scores, spurious), (predictions, missing) = truth, preds
+    gt_path, pred_path = _lists(request, kind)
+    highest = np.full(len(gts.counts), -np.inf)
+    scored = ~np.isnan(scores)
+    np.maximum.at(highest, gts.samples[scored], scores[scored])
+    columns = {
+        score: np.where(np.isneginf(highest), 0.0, highest).tolist(),
+        n_missing: np.bincount(predictions.samples[missing], minlength=len(gts.counts)).tolist(),
+        n_spurious: np.bincount(gts.samples[spurious], minlength=len(gts.counts)).tolist(),
+    }
+    updates = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    gt_scores = [None if s != s else s for s in scores.tolist()]  # NaN: no score
+    per_gt = zip(gts.per_sample(gts.ids), gts.per_sample(gt_scores), gts.per_sample(spurious.tolist()), strict=True)
+    per_pred = zip(predictions.per_sample(predictions.ids), predictions.per_sample(missing.tolist()), strict=True)
+    for update, (gt_ids, gt_scores, gt_spurious), (pred_ids, pred_missing) in zip(
+        updates, per_gt, per_pred, strict=True
+    ):
+        update.update(label_values(gt_path, gt_ids, score, gt_scores))
+        update.update(label_values(gt_path, gt_ids, n_spurious, gt_spurious))
+        update.update(label_values(pred_path, pred_ids, n_missing, pred_missing))
+    return updates
 
 
 def _declare_fields(dataset, request, objects):

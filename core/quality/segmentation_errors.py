@@ -11,11 +11,13 @@ A ground-truth pixel of value ``y`` is suspect when the model's most likely valu
 tie, common in float16, is no disagreement) and has probability ``>= confidence_thresh``; its evidence of a label error
 is the log-likelihood ratio ``log(p(m) / p(y))`` (nats, both probabilities floored at ``FLOOR``). Suspect pixels are
 grouped into regions (4-connected components) and regions smaller than ``MIN_AREA`` of the image (at least
-``MIN_PIXELS``) are dropped as speckle. A sample's ``mistakenness`` is ``1 - exp(-E / n)``, ``E`` the sum over its
-regions' pixels of the squared evidence and ``n`` its labelled pixels: 0 when the model agrees everywhere, towards 1 as
-more pixels are more surely mislabelled (a ranking, not a probability). Squaring weighs sure disagreement above the many
-weak ones of a noisy model (where a model errs it is mostly less sure than where the labels are wrong). Pixels whose
-value is no mask target are not judged.
+``MIN_PIXELS``) are dropped as speckle. A region's evidence is ``area x mean²`` of its pixels' evidence (the
+likelihood-ratio statistic of one shift over the whole region): a region the model disagrees with evenly, as with a
+wrong label, counts more than one of a few sure pixels among unsure ones, as where a noisy model errs. A sample's
+``mistakenness`` is ``1 - exp(-E / n)``, ``E`` its regions' evidence combined by a ``REGION_NORM``-norm (a sample's
+label error is mostly one region, the weak disagreements of a noisy model many) and ``n`` its labelled pixels: 0 when
+the model agrees everywhere, towards 1 as more pixels are more surely mislabelled (a ranking, not a probability). Pixels
+whose value is no mask target are not judged.
 
 Written (``prefix`` before each name): sample fields ``mistakenness`` (float), ``possible_missing`` (regions labelled
 background, value 0, where the model sees a class: a mask the annotators may have missed or erased),
@@ -48,6 +50,7 @@ from .mistakenness import KIND, MistakennessRequest
 PROBABILITIES = masks.PROBABILITIES_PATH
 MIN_AREA, MIN_PIXELS = 0.001, 4
 FLOOR = 1e-4
+REGION_NORM = 1.5
 MAX_REGIONS = 20
 CHUNK = 100
 KINDS = ("possible_missing", "possible_spurious", "class_error")
@@ -179,8 +182,8 @@ def score_sample(
 ) -> tuple[float, list[dict]]:
     """``(mistakenness, regions by evidence, most first)`` of one ground-truth ``mask`` given the model's
     ``probabilities`` (``K x H x W``); each region a dict of ``pixels`` (a boolean mask), ``slices``, ``given``,
-    ``seen`` (pixel values), ``confidence``, ``mistakenness``, ``area``, ``evidence`` (its squared evidence) and
-    ``kind``."""
+    ``seen`` (pixel values), ``confidence``, ``mistakenness``, ``area``, ``evidence`` (area x mean² of its pixels'
+    evidence) and ``kind``."""
     probs = _normalised(np.asarray(probabilities, dtype=np.float32))
     values = np.asarray(mask, dtype=np.int64)
     listed = np.isin(values, list(targets))
@@ -193,10 +196,12 @@ def score_sample(
         return 0.0, []
     flat = components.ravel()
     area = np.bincount(flat, minlength=count + 1)
-    evidence = np.bincount(flat, weights=np.log((best + FLOOR) / (own + FLOOR)).ravel() ** 2, minlength=count + 1)
+    evidence = np.bincount(flat, weights=np.log((best + FLOOR) / (own + FLOOR)).ravel(), minlength=count + 1) ** 2
+    evidence /= np.maximum(area, 1)
     margin = np.bincount(flat, weights=(best - own).ravel(), minlength=count + 1)
     kept = [i for i in range(1, count + 1) if area[i] >= max(MIN_PIXELS, MIN_AREA * values.size)]
-    score = float(1.0 - np.exp(-evidence[kept].sum() / max(int(listed.sum()), 1)))
+    combined = (evidence[kept] ** REGION_NORM).sum() ** (1 / REGION_NORM)
+    score = float(1.0 - np.exp(-combined / max(int(listed.sum()), 1)))
     confidence = np.bincount(flat, weights=best.ravel(), minlength=count + 1)
     slices = ndimage.find_objects(components)
     regions = []

@@ -5,9 +5,10 @@ Ground-truth objects are matched to each model's predictions with ``evaluate_det
 truth has masks), Polylines by their filled shapes or vertices, Keypoints by OKS (``keypoint_sigmas``). Every
 ground-truth object and prediction then gets a category, every sample counts per category and a regression score,
 and the comparison is saved as a run. Data is read and written in bulk, chunk by chunk (no per-sample documents),
-so memory stays bounded and 50k samples take seconds. Categories are written to the objects by label id (edits made
-meanwhile survive), a failed run's writes are taken back, and a key whose result fields would overwrite fields or
-label attributes it did not write is refused. Masks that cannot be compared are refused before anything is written.
+each chunk matched and categorised at once on flat arrays (``core.matching.batch``), so memory stays bounded and a
+million samples take minutes. Categories are written to the objects by label id (edits made meanwhile survive), a
+failed run's writes are taken back, and a key whose result fields would overwrite fields or label attributes it did
+not write is refused. Masks that cannot be compared are refused before anything is written.
 
 Categories
 - ground truth (objects: detections, polylines, keypoints): ``fixed`` (missed or wrong before, right now),
@@ -34,7 +35,7 @@ import fiftyone as fo
 
 from .. import matching
 from ..exceptions import refuse
-from ..matching import crowd_flags, match
+from ..matching import Pairs, batch, crowd_flags
 from ..store import reads, runs, schema, views
 from ..store.chunk_writes import write_chunks
 from ..store.fields import GROUND_TRUTH, PROVENANCE_ATTRIBUTE, key_problems, label_path, label_type
@@ -57,6 +58,10 @@ BASELINE_FP = {"unchanged_fp": "baseline_unchanged_fp"}
 NO_LABEL = "(no label)"
 HARM, GAIN = ("broken", "class_flip", "new_fp"), ("fixed", "removed_fp")
 SAMPLE_COUNTS = ("fixed", "broken", "class_flip", "new_fp", "removed_fp", "localisation_change", "confidence_change")
+GT_CODES = {name: code for code, name in enumerate(GT_CATEGORIES)}
+FP_NAMES = ("tp", "new_fp", "removed_fp", "unchanged_fp")
+FP_CODES = {name: code for code, name in enumerate(FP_NAMES)}
+BASELINE_NAMES = tuple(BASELINE_FP.get(name, name) for name in FP_NAMES)
 CHUNK = 5000
 KIND = "compare_models"
 ROLES = ("gt", "baseline", "candidate")
@@ -268,111 +273,114 @@ def _plain(nested: dict) -> dict:
 
 
 def _objects_chunk(chunk, request, totals, kind):
-    ids, label_ids, gt, base, cand = _read_objects(chunk, kind)
-    tables = zip(*_tables(kind, base, cand, gt, request.classwise), strict=True)
-    updates = []
-    for g, b, c, sample_label_ids, sample_tables in zip(gt, base, cand, label_ids, tables, strict=True):
-        categories = _compare_sample(g, b, c, request, sample_tables)
-        updates.append(_sample_update(categories, request, sample_label_ids, kind))
-        _count_sample(totals, g, b, c, categories)
-    return ids, updates
+    ids = [doc["_id"] for doc in chunk]
+    codes = {}
+    gt, base, cand = (
+        kind.batch(
+            [doc.get(role) for doc in chunk], codes, [doc.get("crowd") for doc in chunk] if role == "gt" else None
+        )
+        for role in ROLES
+    )
+    categories = _compare_chunk(gt, base, cand, request, kind)
+    _count_chunk(totals, gt, base, cand, categories)
+    return ids, _chunk_updates(categories, request, (gt, base, cand), kind)
 
 
-def _tables(kind, base, cand, gt, classwise):
-    """Per sample, the similarities of the baseline and the candidate with the ground truth, of the candidate with
-    the baseline and with the ground truth, the last two with every object counted as a non-crowd."""
-    base_gt, cand_gt = kind.tables(base, gt, classwise=classwise), kind.tables(cand, gt, classwise=classwise)
-    between = kind.tables(cand, base, crowd=False, classwise=classwise)
-    plain = kind.tables(cand, gt, crowd=False, classwise=classwise) if kind.crowd_matters else cand_gt
-    return base_gt, cand_gt, between, plain
-
-
-def _sample_update(categories, request, label_ids, kind):
-    """One sample's update: its counts and score, and each object's category by label id."""
-    key = request.key
-    update = {f"{key}_score": categories["score"]}
-    update.update({f"{key}_{name}": categories[f"n_{name}"] for name in SAMPLE_COUNTS})
-    for role in ("baseline", "candidate"):
-        tp, fp, fn = categories[f"{role}_counts"]
-        update.update({f"{key}_{role}_tp": tp, f"{key}_{role}_fp": fp, f"{key}_{role}_fn": fn})
-    for field, name, ids in zip(_fields(request), ("gt", "baseline", "candidate"), label_ids, strict=True):
-        update.update(label_values(f"{field}.{kind.list_field}", ids, key, categories[name]))
-    return update
-
-
-def _compare_sample(gt, base, cand, request, tables):
-    """The categories of every object of one sample, its counts and its score; ``tables``: its ``_tables``."""
-    base_gt, cand_gt, between, cand_boxes_gt = tables
-    mb = match(base, gt, request.iou, request.classwise, base_gt)
-    mc = match(cand, gt, request.iou, request.classwise, cand_gt)
-    flips = _flips(gt, cand, mc, request.iou, cand_boxes_gt)
-    gt_categories = [_gt_category(j, base, cand, mb, mc, flips, request) for j in range(len(gt.labels))]
-    # between is symmetric: the baseline's side is its transpose
-    cand_fp = _fp_categories(cand, mc, base, mb, between, request.iou, "new_fp")
-    base_fp = _fp_categories(base, mb, cand, mc, between.T, request.iou, "removed_fp")
-    counts = Counter(gt_categories) + Counter(cand_fp) + Counter(c for c in base_fp if c == "removed_fp")
+def _compare_chunk(gt, base, cand, request, kind):
+    """The category of every object of a chunk (codes into ``GT_CATEGORIES`` and ``FP_NAMES``), each sample's counts and
+    score: ``{"gt", "baseline", "candidate": codes, "counts": {name: per sample}, "score", "<role>_counts"}``."""
+    base_gt, cand_gt, cand_base = Pairs.of(base, gt), Pairs.of(cand, gt), Pairs.of(cand, base)
+    classwise, iou = request.classwise, request.iou
+    mb = batch.match(base, gt, base_gt, kind.similarities(base, gt, base_gt, classwise=classwise), iou, classwise)
+    cand_values = kind.similarities(cand, gt, cand_gt, classwise=classwise)
+    mc = batch.match(cand, gt, cand_gt, cand_values, iou, classwise)
+    plain = (
+        kind.similarities(cand, gt, cand_gt, crowd=False, classwise=classwise) if kind.crowd_matters else cand_values
+    )
+    between = kind.similarities(cand, base, cand_base, crowd=False, classwise=classwise)
+    gt_codes = _gt_categories(gt, base, cand, mb, mc, _flips(gt, cand, mc, cand_gt, plain, iou), request)
+    # a false positive is unchanged when the other model has one of the same class on the same spot
+    both_fp = (between >= iou) & ~mc.pred_tp[cand_base.a] & ~mb.pred_tp[cand_base.b]
+    both_fp &= cand.codes[cand_base.a] == base.codes[cand_base.b]
+    cand_codes = _fp_codes(mc.pred_tp, cand_base.a[both_fp], "new_fp")
+    base_codes = _fp_codes(mb.pred_tp, cand_base.b[both_fp], "removed_fp")
+    samples = len(gt.counts)
+    counts = {name: np.zeros(samples, dtype=int) for name in GT_CATEGORIES + FP_CATEGORIES}
+    for name, k in GT_CODES.items():
+        counts[name] = np.bincount(gt.samples[gt_codes == k], minlength=samples)
+    for name in ("new_fp", "unchanged_fp"):
+        counts[name] = np.bincount(cand.samples[cand_codes == FP_CODES[name]], minlength=samples)
+    counts["removed_fp"] = np.bincount(base.samples[base_codes == FP_CODES["removed_fp"]], minlength=samples)
     score = sum(counts[c] for c in HARM) - sum(counts[c] for c in GAIN)
-    result = {"gt": gt_categories, "baseline": base_fp, "candidate": cand_fp, "score": int(score)}
-    result.update({f"n_{name}": int(counts[name]) for name in GT_CATEGORIES + FP_CATEGORIES})
-    result.update(baseline_counts=mb.counts(), candidate_counts=mc.counts())
-    return result
+    result = {"gt": gt_codes, "baseline": base_codes, "candidate": cand_codes, "counts": counts, "score": score}
+    return result | {"baseline_counts": mb.counts(base, gt), "candidate_counts": mc.counts(cand, gt)}
 
 
-def _gt_category(j, base, cand, mb, mc, flips, request):
-    before, after = mb.gt_status[j] == "tp", mc.gt_status[j] == "tp"
-    if not before:
-        return "fixed" if after else "unchanged_fn"
-    if not after:
-        return "class_flip" if flips[j] else "broken"
-    if abs(mc.gt_iou[j] - mb.gt_iou[j]) > request.iou_tolerance:
-        return "localisation_change"
-    conf_b, conf_c = base.confidences[mb.gt_match[j]], cand.confidences[mc.gt_match[j]]
-    if conf_b is not None and conf_c is not None and abs(conf_c - conf_b) > request.confidence_tolerance:
-        return "confidence_change"
-    return "unchanged_tp"
+def _gt_categories(gt, base, cand, mb, mc, flips, request):
+    """The code of each ground-truth object's category (``GT_CATEGORIES``)."""
+    before, after = mb.gt_tp, mc.gt_tp
+    moved = np.abs(mc.gt_iou - mb.gt_iou) > request.iou_tolerance
+    conf_b = base.confidences[np.maximum(mb.gt_match, 0)] if len(base.codes) else np.full(len(gt.codes), np.nan)
+    conf_c = cand.confidences[np.maximum(mc.gt_match, 0)] if len(cand.codes) else np.full(len(gt.codes), np.nan)
+    with np.errstate(invalid="ignore"):
+        surer = np.abs(conf_c - conf_b) > request.confidence_tolerance  # NaN (no confidence): False
+    conditions = [~before & after, ~before, ~after & flips, ~after, moved, surer]
+    names = ("fixed", "unchanged_fn", "class_flip", "broken", "localisation_change", "confidence_change")
+    return np.select(conditions, [GT_CODES[n] for n in names], GT_CODES["unchanged_tp"])
 
 
-def _flips(gt, preds, matches, iou, boxes_gt):
-    """For each ground-truth object, whether a false positive of another class sits on it (``boxes_gt``: the IoUs
-    of ``preds`` with ``gt``, no crowds)."""
-    fp = [i for i, s in enumerate(matches.pred_status) if s == "fp"]
-    if not fp or not len(gt.labels):
-        return [False] * len(gt.labels)
-    overlaps = (boxes_gt[fp] >= iou).T.tolist()
-    labels = [preds.labels[i] for i in fp]
-    return [
-        any(hit and label != gt_label for hit, label in zip(row, labels, strict=True))
-        for row, gt_label in zip(overlaps, gt.labels, strict=True)
+def _flips(gt, preds, matched, pairs, plain, iou):
+    """For each ground-truth object, whether a false positive of another class sits on it (``plain``: the IoUs of
+    ``pairs`` of ``preds`` with ``gt``, no crowds)."""
+    hit = (plain >= iou) & ~matched.pred_tp[pairs.a] & (preds.codes[pairs.a] != gt.codes[pairs.b])
+    flips = np.zeros(len(gt.codes), dtype=bool)
+    flips[pairs.b[hit]] = True
+    return flips
+
+
+def _fp_codes(tp, unchanged, changed):
+    """tp / unchanged_fp / ``changed`` codes (``FP_NAMES``) of predictions: ``unchanged``, the false positives the
+    other model repeats."""
+    codes = np.full(len(tp), FP_CODES[changed])
+    codes[unchanged] = FP_CODES["unchanged_fp"]
+    codes[tp] = FP_CODES["tp"]
+    return codes
+
+
+def _count_chunk(totals, gt, base, cand, categories):
+    totals.samples += len(gt.counts)
+    totals.regressed_samples += int((categories["score"] > 0).sum())
+    tp = FP_CODES["tp"]
+    named = [
+        (gt, categories["gt"], GT_CATEGORIES, None),
+        (cand, categories["candidate"], FP_NAMES, categories["candidate"] != tp),
+        (base, categories["baseline"], BASELINE_NAMES, categories["baseline"] != tp),
     ]
+    for objects, codes, names, kept in named:
+        kept = slice(None) if kept is None else kept
+        labels = np.array(objects.labels, dtype=object)[kept].tolist()
+        for (label, code), n in Counter(zip(labels, codes[kept].tolist(), strict=True)).items():
+            totals.add(names[code], label, n)
 
 
-def _fp_categories(preds, matches, other, other_matches, between, iou, changed):
-    """tp / unchanged_fp / ``changed`` for each prediction: a false positive is unchanged when the other model has
-    a false positive of the same class on the same spot (``between``: the IoUs of ``preds`` with ``other``)."""
-    other_fp = [k for k, s in enumerate(other_matches.pred_status) if s == "fp"]
-    overlaps = (between[:, other_fp] >= iou).tolist() if other_fp else [[]] * len(preds.labels)
-    labels = [other.labels[k] for k in other_fp]
-    return [
-        "tp" if status == "tp" else "unchanged_fp" if _same_class_hit(row, labels, label) else changed
-        for status, row, label in zip(matches.pred_status, overlaps, preds.labels, strict=True)
+def _chunk_updates(categories, request, batches, kind):
+    """Each sample's update: its counts and score, and each object's category by label id."""
+    key = request.key
+    columns = {f"{key}_score": categories["score"]}
+    columns.update({f"{key}_{name}": categories["counts"][name] for name in SAMPLE_COUNTS})
+    for role in ("baseline", "candidate"):
+        for name, values in zip(("tp", "fp", "fn"), categories[f"{role}_counts"], strict=True):
+            columns[f"{key}_{role}_{name}"] = values
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*(c.tolist() for c in columns.values()), strict=True)
     ]
-
-
-def _same_class_hit(hits, labels, label):
-    return any(hit and other == label for hit, other in zip(hits, labels, strict=True))
-
-
-def _count_sample(totals, gt, base, cand, categories):
-    totals.samples += 1
-    totals.regressed_samples += categories["score"] > 0
-    for label, category in zip(gt.labels, categories["gt"], strict=True):
-        totals.add(category, label)
-    for label, category in zip(cand.labels, categories["candidate"], strict=True):
-        if category != "tp":
-            totals.add(category, label)
-    for label, category in zip(base.labels, categories["baseline"], strict=True):
-        if category in ("removed_fp", "unchanged_fp"):
-            totals.add(BASELINE_FP.get(category, category), label)
+    kinds = (GT_CATEGORIES, FP_NAMES, FP_NAMES)
+    for field, role, names, objects in zip(_fields(request), ROLES, kinds, batches, strict=True):
+        path, values = f"{field}.{kind.list_field}", np.array(names, dtype=object)[categories[role]].tolist()
+        per_sample = zip(rows, objects.per_sample(objects.ids), objects.per_sample(values), strict=True)
+        for row, ids, sample_values in per_sample:
+            row.update(label_values(path, ids, key, sample_values))
+    return rows
 
 
 def _classifications_chunk(chunk, request, totals):
@@ -417,18 +425,6 @@ def _projection(request, kind):
         return {role: {k: f"${field}.{k}" for k in ("label", "confidence")} for role, field in roles}
     projection = {role: kind.rows(f"{field}.{kind.list_field}") for role, field in roles}
     return projection | {"crowd": crowd_flags(f"{request.gt_field}.{kind.list_field}").to_mongo()}
-
-
-def _read_objects(chunk, kind):
-    """The sample ids, the label ids (per sample: of each role) and the ``Objects`` of the three roles."""
-    ids, label_ids, objects = [], [], []
-    for doc in chunk:
-        rows = [kind.objects(doc.get(role), doc.get("crowd") if role == "gt" else None) for role in ROLES]
-        ids.append(doc["_id"])
-        label_ids.append(tuple(r[0] for r in rows))
-        objects.append([r[1] for r in rows])
-    gt, base, cand = (list(column) for column in zip(*objects, strict=True)) if objects else ([], [], [])
-    return ids, label_ids, gt, base, cand
 
 
 def _fields(request):

@@ -9,7 +9,8 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from .declared import FieldGuards
-from .writes import Rollback, bulk_set, written_behind
+from .positional_writes import bulk_set
+from .writes import Rollback, written_behind
 
 
 def write_chunks(
@@ -19,9 +20,9 @@ def write_chunks(
     results: Iterable[tuple[list[ObjectId], list[dict]]],
     progress: Callable[..., None] | bool | None = None,
 ) -> None:
-    """Writes every ``(sample ids, updates)`` chunk of ``results`` (``writes.bulk_set``) while the next is computed
-    (``writes.written_behind``): the values it replaces kept by ``rollback`` first, the declared ``fields`` checked
-    by ``FieldGuards`` after."""
+    """Writes every ``(sample ids, updates)`` chunk of ``results`` (``positional_writes.bulk_set``) while the next
+    is computed (``writes.written_behind``): the values it replaces kept by ``rollback`` first, the declared
+    ``fields`` checked by ``FieldGuards`` after."""
     dataset = samples._root_dataset
     guards = FieldGuards(dataset, fields)
 

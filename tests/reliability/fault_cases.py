@@ -379,13 +379,13 @@ CONCURRENT = [
     (
         "mistakenness",
         lambda: plugin_module("quality.mistakenness"),
-        "score_objects",
+        "score_chunk",
         sdk("compute_mistakenness", "baseline"),
     ),
     (
         "compare",
         lambda: plugin_module("regression.compare"),
-        "_compare_sample",
+        "_compare_chunk",
         sdk("compare_models", "baseline", "candidate"),
     ),
 ]
