@@ -15,7 +15,7 @@ import numpy as np
 import fiftyone as fo
 
 from ..store import reads
-from . import batch, boxes, keypoints, masks, polylines
+from . import batch, keypoints, masks, polylines
 from .batch import Batch, Pairs
 from .rules import Objects
 
@@ -66,9 +66,8 @@ class Kind:
 
     def objects(self, rows: list | None, crowd: list | None = None) -> tuple[list, Objects]:
         """``(label ids, Objects)`` of the rows ``rows`` reads; raises ``masks.BadMask`` (naming the object) for a
-        mask that cannot be compared."""
-        if self.geometry == BOXES:
-            return Objects.of_rows(rows, crowd)
+        mask that cannot be compared (masks, polylines and keypoints: boxes are read whole chunks at a time by
+        ``Batch.of_rows``)."""
         rows = rows or []
         ids, objects = Objects.of_rows([_box_row(self.geometry, r) for r in rows], crowd)
         objects.shapes = [_shape(self.geometry, r) for r in rows]
@@ -95,14 +94,13 @@ class Kind:
 
     def tables(self, preds: list[Objects], gts: list[Objects], crowd: bool = True, classwise: bool = True) -> list:
         """The similarity table (IoU or OKS) of each pair of ``preds`` and ``gts``; ``crowd`` False: every object
-        counts as a non-crowd; ``classwise``: the matching's, which decides how polylines compare."""
+        counts as a non-crowd; ``classwise``: the matching's, which decides how polylines compare (masks, polylines
+        and keypoints: boxes are compared whole chunks at a time by ``batch.box_ious``)."""
         if self.geometry == MASKS:
             return masks.tables(preds, gts)
         if self.geometry == POLYLINES:
             return polylines.tables(preds, gts, crowd, classwise)
-        if self.geometry == KEYPOINTS:
-            return keypoints.tables(preds, gts, self.sigmas)
-        return boxes.ious_of_pairs(preds, gts, crowd)
+        return keypoints.tables(preds, gts, self.sigmas)
 
 
 def kind_of(
