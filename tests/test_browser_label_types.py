@@ -137,6 +137,14 @@ def open_regression_panel(page):
     open_panel(page, "Model regression", "No model comparison yet.")
 
 
+def open_compare_form(page):
+    """Opens the Model regression panel, then the Compare models form with the baseline and candidate picked."""
+    open_regression_panel(page)
+    browser.open_operator(page, "Compare models")
+    pick(page, "Baseline predictions", "baseline")
+    pick(page, "Candidate predictions", "candidate")
+
+
 def headline(page):
     """The panel's headline (candidate vs baseline, samples, fixed and broken), as shown."""
     line = page.get_by_text(re.compile(r"samples, \d+ regressed")).first
@@ -162,10 +170,7 @@ def bars(page):
 
 def test_instance_masks_are_compared_by_mask_from_the_form_and_the_panel_shows_it(masked):
     with browser.app_page(masked, width=1600, height=1000) as page:
-        open_regression_panel(page)
-        browser.open_operator(page, "Compare models")
-        pick(page, "Baseline predictions", "baseline")
-        pick(page, "Candidate predictions", "candidate")
+        open_compare_form(page)
         use_masks = page.get_by_role("checkbox", name=MASKS)
         use_masks.wait_for()
         assert use_masks.is_checked()  # on by default: the ground truth has masks
@@ -287,10 +292,7 @@ def test_polygons_are_compared_by_their_filled_shapes_from_the_form(tmp_path):
     ds = labelled_dataset(tmp_path, make)
     try:
         with browser.app_page(ds, width=1600, height=1000) as page:
-            open_regression_panel(page)
-            browser.open_operator(page, "Compare models")
-            pick(page, "Baseline predictions", "baseline")
-            pick(page, "Candidate predictions", "candidate")
+            open_compare_form(page)
             assert not page.get_by_text(MASKS).count()  # masks are for Detections: polygons match by their shapes
             result = execute(page, "Comparison saved: open the Model regression panel")
             assert shown_count(result, "Samples that regressed") == SAMPLES, result
@@ -317,10 +319,7 @@ def test_keypoints_are_compared_by_oks_with_the_sigmas_typed_in_the_form(tmp_pat
     ds.compute_metadata()
     try:
         with browser.app_page(ds, width=1600, height=1000) as page:
-            open_regression_panel(page)
-            browser.open_operator(page, "Compare models")
-            pick(page, "Baseline predictions", "baseline")
-            pick(page, "Candidate predictions", "candidate")
+            open_compare_form(page)
             fill(page, "Keypoint OKS sigmas", "0.01,0.01,0.01")
             assert not page.get_by_text(MASKS).count()
             result = execute(page, "Comparison saved: open the Model regression panel")
