@@ -10,6 +10,7 @@ import fiftyone as fo
 
 from core.matching import Batch, Objects, Pairs, batch, ious, match
 from core.store import positional_writes
+from core.store.writes import label_values
 
 CLASSES = ("a", "b", "c")
 
@@ -92,20 +93,39 @@ def _assert_same(found, preds, gts, pred_batch, gt_batch, iou, classwise):
         assert np.array_equal(expected.gt_iou, found.gt_iou[grows], equal_nan=True)
 
 
-def test_positional_writes_follow_labels_that_moved(dataset, tmp_path):
+def _labels_xyz(dataset, tmp_path):
+    """A sample with labels x, y, z in ``gt``: its document and their ids."""
     dataset.add_sample(
         fo.Sample(filepath=str(tmp_path / "a.png"), gt=fo.Detections(detections=[fo.Detection(label=x) for x in "xyz"]))
     )
     document = dataset._sample_collection.find_one({})
-    ids = [d["_id"] for d in document["gt"]["detections"]]
-    update = {"score": 1, **{("gt.detections", i, "seen"): label for i, label in zip(ids, "xyz", strict=True)}}
+    return document, [d["_id"] for d in document["gt"]["detections"]]
+
+
+def test_positional_writes_follow_labels_that_moved(dataset, tmp_path):
+    document, ids = _labels_xyz(dataset, tmp_path)
+    update = {"score": 1, **label_values("gt.detections", ids, "seen", list("xyz"))}
     positional_writes.bulk_set(dataset, [document["_id"]], [update])
     stored = dataset._sample_collection.find_one({})
     assert stored["score"] == 1 and [d["seen"] for d in stored["gt"]["detections"]] == ["x", "y", "z"]
     # someone removes the first label and adds one: the values still follow the ids
     dataset._sample_collection.update_one({}, {"$pop": {"gt.detections": -1}})
     dataset._sample_collection.update_one({}, {"$push": {"gt.detections": {"_id": ObjectId(), "label": "w"}}})
-    update = {("gt.detections", i, "seen"): label.upper() for i, label in zip(ids, "xyz", strict=True)}
+    update = label_values("gt.detections", ids, "seen", list("XYZ"))
     positional_writes.bulk_set(dataset, [document["_id"]], [update])
     stored = dataset._sample_collection.find_one({})["gt"]["detections"]
     assert [(d["label"], d.get("seen")) for d in stored] == [("y", "Y"), ("z", "Z"), ("w", None)]
+
+
+def test_positional_writes_of_attributes_for_some_labels_only(dataset, tmp_path):
+    document, ids = _labels_xyz(dataset, tmp_path)
+    for first, second in (("last", "n"), ("n", "last")):  # the partial attribute before or after the whole one
+        values = {"last": label_values("gt.detections", ids[2:], "last", [first]), "n": {}}
+        values["n"] = label_values("gt.detections", ids, "n", [first] * 3)
+        positional_writes.bulk_set(dataset, [document["_id"]], [values[first] | values[second]])
+        stored = dataset._sample_collection.find_one({})["gt"]["detections"]
+        assert [(d["label"], d["n"], d.get("last")) for d in stored] == [
+            ("x", first, None),
+            ("y", first, None),
+            ("z", first, first),
+        ]

@@ -255,7 +255,7 @@ def test_keypoint_mistakenness_from_the_form(mistaken):
     [flagged] = [k for value in mistaken.values("pose") for k in value.keypoints if k.possible_spurious]
     assert flagged.id == mistaken.skip(1).first().pose.keypoints[0].id
     [run] = [mistaken.get_run_info(k).config.params for k in mistaken.list_runs()]
-    assert run["keypoint_sigmas"] == SIGMAS and run["gt_field"] == "pose"  # as the person typed them
+    assert run["keypoint_sigmas"] == [0.1, 0.1, 0.1] and run["gt_field"] == "pose"  # the typed sigmas, as numbers
     plain = foo.get_operator("@labelloop/mlops/compute_mistakenness")(mistaken, "pose_pred", "pose", prefix="plain_")
     assert (plain["possible_missing"], plain["possible_spurious"]) == (1, 0)  # sigmas of 1: the moved circle matches
 

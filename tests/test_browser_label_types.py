@@ -327,7 +327,7 @@ def test_keypoints_are_compared_by_oks_with_the_sigmas_typed_in_the_form(tmp_pat
             assert f"Fixed 0, broken {SAMPLES}" in headline(page)
         ds.reload()
         [run] = [ds.get_run_info(k).config.params for k in ds.list_runs()]
-        assert run["keypoint_sigmas"] == "0.01,0.01,0.01"  # as typed (the SDK joins a list the same way)
+        assert run["keypoint_sigmas"] == [0.01, 0.01, 0.01]  # the typed sigmas, recorded as numbers
         loose = foo.get_operator("@labelloop/mlops/compare_models")(
             ds, "baseline", "candidate", key="loose", keypoint_sigmas=[1.0, 1.0, 1.0]
         )

@@ -252,6 +252,8 @@ def test_keypoint_sigmas_must_fit_the_points(dataset):
     assert "applies to Detections" in R.check(dataset, request(use_masks=True))[0]
     result = R.compare(dataset, request(keypoint_sigmas="1, 1, 1"))  # NaN points are invisible, as in FiftyOne
     assert result["overall"] == {"unchanged_tp": 1}
+    [run] = runs.list_suite_runs(dataset)
+    assert run["params"]["keypoint_sigmas"] == [1.0, 1.0, 1.0]  # the sigmas recorded, not the text typed
 
 
 def test_form_offers_masks_and_the_sdk_takes_them(mask_data):

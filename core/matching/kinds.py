@@ -118,6 +118,13 @@ def kind_of(
     return None
 
 
+def sigma_list(value):
+    """``value`` as a list of numbers when ``parse_sigmas`` reads it (so a run records the sigmas, not the text a
+    person typed), else as it is (for ``parse_sigmas`` to report)."""
+    sigmas, problems = parse_sigmas(value)
+    return value if problems else (list(sigmas) if sigmas else None)
+
+
 def parse_sigmas(value) -> tuple[tuple | None, list[str]]:
     """``(sigmas, problems)`` of per-point OKS sigmas given as numbers or a comma-separated string (None: none)."""
     items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value or [])

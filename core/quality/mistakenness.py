@@ -76,6 +76,9 @@ class MistakennessRequest:
     use_masks: bool | None = None
     keypoint_sigmas: list[float] | None = None
 
+    def __post_init__(self):
+        self.keypoint_sigmas = matching.kinds.sigma_list(self.keypoint_sigmas)
+
     def prediction_fields(self) -> list[str]:
         """``pred_field`` and the ensemble's other prediction fields."""
         return [self.pred_field, *(self.ensemble or [])]

@@ -82,6 +82,9 @@ class CompareRequest:
     use_masks: bool | None = None
     keypoint_sigmas: list[float] | None = None
 
+    def __post_init__(self):
+        self.keypoint_sigmas = matching.kinds.sigma_list(self.keypoint_sigmas)
+
     @classmethod
     def from_params(cls, params: Mapping) -> "CompareRequest":
         """A request from operator or panel params: the options they leave out (or None) take their defaults."""

@@ -11,6 +11,7 @@ which sets the same values (so nothing is lost or written twice differently).
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -35,14 +36,25 @@ def _operation(sample_id, update, now):
     """The update of one sample by label position, on the condition that its lists hold the ids read, in order."""
     values, positions = {"last_modified_at": now}, {}
     for key, value in update.items():
-        if isinstance(key, tuple):
-            list_path, label_id, attribute = key
-            listed = positions.setdefault(list_path, {})
-            values[f"{list_path}.{listed.setdefault(label_id, len(listed))}.{attribute}"] = value
-        else:
+        if not isinstance(key, tuple):
             values[key] = value
+            continue
+        list_path, attribute = key
+        listed = positions.get(list_path)
+        if listed is None or list(listed) == list(value):  # the usual case: every label of the list, in order
+            positions.setdefault(list_path, dict(zip(value, range(len(value)), strict=True)))
+            values.update(zip(_paths(list_path, attribute, len(value)), value.values(), strict=True))
+            continue
+        for label_id, label_value in value.items():
+            values[f"{list_path}.{listed.setdefault(label_id, len(listed))}.{attribute}"] = label_value
     query = {"_id": sample_id}
     if positions:
         same = [{"$eq": [f"${path}._id", {"$literal": list(listed)}]} for path, listed in positions.items()]
         query["$expr"] = same[0] if len(same) == 1 else {"$and": same}
     return UpdateOne(query, {"$set": values})
+
+
+@lru_cache(maxsize=1024)
+def _paths(list_path: str, attribute: str, count: int) -> tuple[str, ...]:
+    """The paths of ``attribute`` of the first ``count`` labels of ``list_path``, by position."""
+    return tuple(f"{list_path}.{position}.{attribute}" for position in range(count))

@@ -1,9 +1,10 @@
 """Bulk writes of a run's results, by sample id and by label id, and their rollback when the run fails.
 
-An update is a dict of one sample's values: a sample field by name, a label attribute by the key
-``(list_path, label_id, attribute)`` (e.g. ``("ground_truth.detections", ObjectId(...), "mistakenness")``). Label
-attributes are written to the label with that id wherever it now sits in its list (``arrayFilters``), so labels that
-people add, move or delete meanwhile keep their values and deleted ones are not recreated.
+An update is a dict of one sample's values: a sample field by name, a label attribute of the labels of a list by
+the key ``(list_path, attribute)`` with ``{label id: value}`` in list order (e.g. ``("ground_truth.detections",
+"mistakenness"): {ObjectId(...): 0.3}``). Label attributes are written to the label with that id wherever it now
+sits in its list (``arrayFilters``), so labels that people add, move or delete meanwhile keep their values and deleted
+ones are not recreated.
 """
 
 import gc
@@ -24,9 +25,11 @@ from . import runs
 
 def label_values(
     list_path: str, label_ids: Iterable[ObjectId] | None, attribute: str, values: Iterable[Any]
-) -> dict[tuple[str, ObjectId, str], Any]:
-    """The update entries that set ``attribute`` of each label of ``list_path`` to its value."""
-    return {(list_path, _id, attribute): value for _id, value in zip(label_ids or [], values, strict=True)}
+) -> dict[tuple[str, str], dict[ObjectId, Any]]:
+    """The update entry that sets ``attribute`` of each label of ``list_path`` (ids in list order) to its value (no
+    entry without labels)."""
+    labelled = dict(zip(label_ids or [], values, strict=True))
+    return {(list_path, attribute): labelled} if labelled else {}
 
 
 def bulk_set(dataset: fo.Dataset, ids: Iterable[ObjectId], updates: Iterable[dict]) -> None:
@@ -41,9 +44,10 @@ def _operation(sample_id, update, now):
     values, query, filters = {"last_modified_at": now}, {"_id": sample_id}, {}
     for key, value in update.items():
         if isinstance(key, tuple):
-            list_path, label_id, attribute = key
-            name = filters.setdefault(label_id, f"l{len(filters)}")
-            values[f"{list_path}.$[{name}].{attribute}"] = value
+            list_path, attribute = key
+            for label_id, label_value in value.items():
+                name = filters.setdefault(label_id, f"l{len(filters)}")
+                values[f"{list_path}.$[{name}].{attribute}"] = label_value
             query[list_path] = {"$type": "array"}  # a list someone removed meanwhile is left alone
         else:
             values[key] = value
@@ -106,8 +110,9 @@ class Rollback:
             if not list_path:
                 update[name] = document.get(name)
                 continue
-            labels = reduce(lambda value, part: (value or {}).get(part), list_path.split("."), document)
-            update.update({(list_path, label["_id"], attribute): label.get(attribute) for label in labels or []})
+            labels = reduce(lambda value, part: (value or {}).get(part), list_path.split("."), document) or []
+            ids, values = [label["_id"] for label in labels], [label.get(attribute) for label in labels]
+            update.update(label_values(list_path, ids, attribute, values))
         return update
 
 
