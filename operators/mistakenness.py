@@ -24,8 +24,9 @@ NAMES = ("classes", "ensemble")
 LISTS = (*NAMES, matching_form.SIGMAS)
 """The params given as a list or a comma-separated string."""
 EXPLANATION = (
-    "Classification: mistakenness = the probability that the ground-truth label is wrong, given the prediction's "
-    "logits, with the model's over- or under-confidence and the annotators' class confusions fitted on this data "
+    "Classification: mistakenness = how likely the ground-truth label is wrong rather than its strongest rival "
+    "class, given the prediction's logits, with the model's over- or under-confidence and the annotators' class "
+    "confusions fitted on this data "
     "(scorer noise_aware; softmax: 1 - p(ground-truth label)); an ensemble averages several models. Without "
     "logits, from the confidence c of the predicted label: 1 - c when it agrees, else 1 - (1 - c) / (K - 1) over K "
     "classes, so every disagreement ranks above every agreement. "

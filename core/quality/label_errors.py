@@ -8,10 +8,17 @@ under-confident). ``t`` and ``T`` are fitted together on the data at hand by max
 
     P(true class j | x, y) = softmax(logits / t)_j T[j, y] / sum_i softmax(logits / t)_i T[i, y]
 
-and a label's error probability is ``1 - P(true class y | x, y)``: higher when the model believes a class the
-annotators often confuse with ``y``, lower when ``y`` is a class annotators rarely get wrong. Labels outside the
-model's classes have error probability 1. Several models' predictions (an ensemble) are combined as the mean of
-their tempered log-probabilities, each model's temperature fitted first.
+A label's score is the posterior of its most likely rival against the label itself,
+
+    P(true j* | x, y) / (P(true j* | x, y) + P(true y | x, y)),  j* = argmax_{j != y} P(true class j | x, y)
+
+(the noise-aware normalized margin: the probability that the true class is the rival rather than ``y``, if it is one
+of the two; in [0, 1], equal to ``1 - P(true class y | x, y)`` when there are two classes). It is higher when the
+model believes a class the annotators often confuse with ``y``, lower when ``y`` is a class annotators rarely get
+wrong; unlike ``1 - P(true class y | x, y)`` it does not add up the small beliefs in many unrelated classes, so a
+label with one strong rival ranks above one whose doubt is spread thin. Labels outside the model's classes score 1.
+Several models' predictions (an ensemble) are combined as the mean of their tempered log-probabilities, each model's
+temperature fitted first.
 """
 
 from dataclasses import dataclass
@@ -64,13 +71,20 @@ def fit(logits: np.ndarray, labels: np.ndarray, seed: int = 0) -> NoiseFit:
 
 
 def error_probability(logits: np.ndarray, labels: np.ndarray, noise: NoiseFit) -> np.ndarray:
-    """``1 - P(true class = given label | x, given label)`` of each sample, in [0, 1] (1 where the label is -1)."""
+    """``P(true j* | x, y) / (P(true j* | x, y) + P(true y | x, y))`` of each sample, ``j*`` the most likely true class
+    other than the given label ``y`` (see the module docstring), in [0, 1] (1 where the label is -1)."""
     logits, labels = _checked(logits, labels)
     known = labels >= 0
     result = np.ones(len(labels))
-    joint = _joint(logits[known], labels[known], noise)
-    given = joint[np.arange(len(joint)), labels[known]]
-    result[known] = np.clip(1.0 - given / joint.sum(axis=1), 0.0, 1.0)
+    rows = np.arange(int(known.sum()))
+    with np.errstate(divide="ignore"):
+        log_joint = _log_softmax(logits[known] / noise.temperature) + np.log(noise.transition[:, labels[known]].T)
+    given = log_joint[rows, labels[known]].copy()
+    log_joint[rows, labels[known]] = -np.inf
+    rival = log_joint.max(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        odds = np.where(np.isneginf(rival), 0.0, np.exp(np.clip(rival - given, -700, 700)))
+    result[known] = np.clip(odds / (1.0 + odds), 0.0, 1.0)
     return result
 
 

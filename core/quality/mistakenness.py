@@ -1,7 +1,8 @@
 """Mistakenness: which ground-truth labels are likely wrong, judged by a model's predictions.
 
-Classification, scorer ``noise_aware`` (the default): the probability that the ground-truth label is wrong given
-the model's logits, with the model's temperature and the annotators' class-conditional noise fitted on the data at
+Classification, scorer ``noise_aware`` (the default): how likely the ground-truth label is wrong, given the model's
+logits: the posterior of its strongest rival class against it (``core.quality.label_errors``), with the model's
+temperature and the annotators' class-conditional noise fitted on the data at
 hand (``core.quality.label_errors``); ``ensemble`` adds more prediction fields, whose tempered log-probabilities are
 averaged. Scorer ``softmax``: ``1 - p(ground-truth label)`` with ``p = softmax(logits)``. A prediction without
 logits tells only the confidence ``c`` of the predicted label: among predictions with logits (or in an ensemble) it
@@ -264,7 +265,7 @@ def _softmax_scores(truth, columns, class_info, counts):
 
 
 def _noise_aware_scores(truth, parts, index, counts):
-    """The probability that each ground-truth label is wrong (``label_errors``), None where unscored. ``parts``:
+    """Each ground-truth label's noise-aware error score (``label_errors``), None where unscored. ``parts``:
     each chunk's ``(log-probabilities, which rows come from logits)``, one per prediction field."""
     matrices = [np.concatenate([part[i][0] for part in parts]) for i in range(len(parts[0]))]
     with_logits = np.any([np.concatenate([part[i][1] for part in parts]) for i in range(len(parts[0]))], axis=0)
