@@ -372,7 +372,7 @@ def test_an_onnx_model_pre_labels_from_the_form(digits, onnx_models):
         browser.dismiss_popups(page)
         browser.open_operator(page, "Pre-label with a model")
         page.get_by_text("ONNX file", exact=True).click()
-        model = page.get_by_text("Model", exact=True).locator("xpath=following::input[1]")
+        model = page.get_by_text("The path of the exported .onnx file").locator("xpath=following::input[1]")
         model.fill(onnx_models["classification"])
         model.press("Tab")
         output = page.get_by_text("Output field", exact=True).locator("xpath=following::input[1]")
