@@ -118,7 +118,7 @@ def kind_of(
     return None
 
 
-def sigma_list(value):
+def sigma_list(value: str | list | tuple | None) -> str | list | tuple | None:
     """``value`` as a list of numbers when ``parse_sigmas`` reads it (so a run records the sigmas, not the text a
     person typed), else as it is (for ``parse_sigmas`` to report)."""
     sigmas, problems = parse_sigmas(value)

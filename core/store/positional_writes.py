@@ -11,7 +11,6 @@ which sets the same values (so nothing is lost or written twice differently).
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -40,11 +39,7 @@ def _operation(sample_id, update, now):
             values[key] = value
             continue
         list_path, attribute = key
-        listed = positions.get(list_path)
-        if listed is None or list(listed) == list(value):  # the usual case: every label of the list, in order
-            positions.setdefault(list_path, dict(zip(value, range(len(value)), strict=True)))
-            values.update(zip(_paths(list_path, attribute, len(value)), value.values(), strict=True))
-            continue
+        listed = positions.setdefault(list_path, {})
         for label_id, label_value in value.items():
             values[f"{list_path}.{listed.setdefault(label_id, len(listed))}.{attribute}"] = label_value
     query = {"_id": sample_id}
@@ -52,9 +47,3 @@ def _operation(sample_id, update, now):
         same = [{"$eq": [f"${path}._id", {"$literal": list(listed)}]} for path, listed in positions.items()]
         query["$expr"] = same[0] if len(same) == 1 else {"$and": same}
     return UpdateOne(query, {"$set": values})
-
-
-@lru_cache(maxsize=1024)
-def _paths(list_path: str, attribute: str, count: int) -> tuple[str, ...]:
-    """The paths of ``attribute`` of the first ``count`` labels of ``list_path``, by position."""
-    return tuple(f"{list_path}.{position}.{attribute}" for position in range(count))
