@@ -59,10 +59,24 @@ def test_chunks_read_every_sample_once_through_the_view(repeated):
     assert [len(d.get("labels") or []) for d in whole] == lengths
 
 
-def test_writes_go_behind_in_order_and_progress_follows(repeated):
+def test_writes_go_behind_and_progress_follows_in_order(repeated):
     written, done = [], []
     writes.written_behind(iter(range(5)), written.append, done.append)
-    assert written == [0, 1, 2, 3, 4] and done == [0, 1, 2, 3, 4]
+    assert sorted(written) == [0, 1, 2, 3, 4] and done == [0, 1, 2, 3, 4]
+
+
+def test_two_chunks_are_written_at_once():
+    second_started = threading.Event()
+
+    def write(chunk):
+        if chunk == 0:
+            assert second_started.wait(timeout=30), "the second chunk's write did not start beside the first"
+        else:
+            second_started.set()
+
+    done = []
+    writes.written_behind(iter(range(3)), write, done.append)
+    assert done == [0, 1, 2]
 
 
 def test_a_failure_on_either_side_is_raised_after_the_write_under_way_ended():
