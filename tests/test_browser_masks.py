@@ -17,6 +17,7 @@ SIZE = 64  # the shapes images' width and height
 PROMPTS = "Prompt boxes (masks or keypoints from boxes)"
 POLYGONS = "Write instance masks as polygons"
 TOLERANCE = "Polygon tolerance (pixels)"
+NEEDS_PROMPTS = "Masks from boxes need a prompt field: give the Detections field"
 
 pytestmark = [
     pytest.mark.browser,
@@ -61,7 +62,7 @@ def test_masks_from_boxes_are_chosen_by_their_prompt_field(small_shapes, sam):
     boxes = small_shapes.count("ground_truth.detections")
     with browser.app_page(small_shapes, width=1600, height=1000) as page:
         open_prelabel_with(page, sam, "sam")
-        warning = page.get_by_text("Masks from boxes need a prompt field: give the Detections field").first
+        warning = page.get_by_text(NEEDS_PROMPTS).first
         warning.wait_for()  # a SAM without prompt boxes is refused before anything runs
         assert in_viewport(warning)
         browser.expect_disabled(page.get_by_role("button", name="Execute"))  # the form re-renders after the warning
@@ -84,7 +85,10 @@ def test_masks_from_boxes_are_chosen_by_their_prompt_field(small_shapes, sam):
 def test_polygons_with_a_tolerance_from_the_form(small_shapes, sam):
     with browser.app_page(small_shapes, width=1600, height=1000) as page:
         open_prelabel_with(page, sam, "outlines")
+        needs_prompts = page.get_by_text(NEEDS_PROMPTS).first
+        needs_prompts.wait_for()  # the form has checked the model
         pick(page, PROMPTS, "ground_truth")
+        needs_prompts.wait_for(state="hidden")  # and the prompt boxes: a click now is not lost to a re-render
         tolerance = page.get_by_text(TOLERANCE, exact=True)
         assert not tolerance.count()  # offered only with polygons
         page.get_by_text(POLYGONS, exact=True).click()
